@@ -1,0 +1,69 @@
+"""The one typed settings object. Nothing else in the project reads the environment.
+
+Defaults are the development defaults (`make dev`: SQLite under `.data/`, the local Temporal dev server,
+the local outbox instead of real providers). `Settings.check_production()` refuses the unsafe ones when
+`ENVIRONMENT` is anything but `development`/`test`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+DATA_DIR = PROJECT_ROOT / ".data"
+DEV_ADMIN_KEY = "dev-admin-key"
+DEV_LINK_SECRET = "dev-link-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+
+    database_url: str = Field(default=f"sqlite+aiosqlite:///{DATA_DIR / 'smartplans.db'}")
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "smartplans"
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+    api_port: int = 8000
+
+    smartplans_admin_key: str = DEV_ADMIN_KEY
+    public_base_url: str = "http://localhost:8000"
+    # Signs unsubscribe links in emails (R-EMAIL-4) so a link cannot be forged for another contact.
+    link_secret: str = DEV_LINK_SECRET
+
+    # `outbox` records every outbound message locally and sends nothing; `live` uses Twilio and SendGrid.
+    messaging_provider: Literal["outbox", "live"] = "outbox"
+    twilio_auth_token: str = ""
+    twilio_base_url: str | None = None
+    twilio_timeout_seconds: float = 15.0
+    sendgrid_api_key: str = ""
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_timeout_seconds: float = 15.0
+
+    default_email_quota: int = 5000
+
+    def check_production(self) -> None:
+        """Refuse to run outside development with the well-known development secrets."""
+        if self.environment in ("development", "test"):
+            return
+        problems = []
+        if self.smartplans_admin_key == DEV_ADMIN_KEY:
+            problems.append("SMARTPLANS_ADMIN_KEY must be set to a secret value")
+        if self.link_secret == DEV_LINK_SECRET:
+            problems.append("LINK_SECRET must be set to a secret value")
+        if self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL must point at PostgreSQL in production")
+        if problems:
+            raise RuntimeError("unsafe production settings: " + "; ".join(problems))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,202 @@
+"""The plan document: days with delays, ordered steps of every kind, and the repeat.
+
+These models carry *shape* only (types, enums, required fields) so that a malformed document fails fast.
+The business limits (R-PLAN, R-TASK-1, R-MERGE-1 …) live in `domain.validation`, where each refusal can name
+its rule; a `PlanDefinition` that passed `validate_plan` is what workflows run and previews show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TimeOfDay(StrEnum):
+    ANYTIME = "anytime"
+    EARLY_MORNING = "early_morning"
+    MORNING = "morning"
+    AFTERNOON = "afternoon"
+    EVENING = "evening"
+
+
+# Order of the slots within a day; `anytime` has none (R-PLAN-5: it constrains nothing).
+SLOT_ORDER: dict[TimeOfDay, int] = {
+    TimeOfDay.EARLY_MORNING: 0,
+    TimeOfDay.MORNING: 1,
+    TimeOfDay.AFTERNOON: 2,
+    TimeOfDay.EVENING: 3,
+}
+
+DEFAULT_SLOT_TIMES: dict[str, str] = {
+    TimeOfDay.EARLY_MORNING: "07:00",
+    TimeOfDay.MORNING: "10:00",
+    TimeOfDay.AFTERNOON: "13:00",
+    TimeOfDay.EVENING: "17:00",
+}
+
+
+class Priority(StrEnum):
+    NONE = "none"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class Designated(StrEnum):
+    """Whose credits a team-plan step uses (R-TEAM-2)."""
+
+    RAINMAKER = "rainmaker"
+    CONTACT_ASSIGNEE = "contact_assignee"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _StepBase(_Model):
+    # Stable across versions so an edited plan can be followed from the contact's next step (R-PLAN-9).
+    id: str | None = Field(default=None, max_length=64)
+    time_of_day: TimeOfDay = TimeOfDay.ANYTIME
+    # Team plans only: overrides the team default sender/assignee for this step (R-TEAM-2).
+    assignee: Designated | None = None
+
+
+class _TaskFields(_Model):
+    name: str = ""
+    description: str | None = None
+    link: str | None = None
+    priority: Priority = Priority.NONE
+    contact_task: bool = False
+    due_in_days: int = 0
+    due_time: str | None = None  # "HH:MM" in the account time zone; None means all day (23:59)
+
+
+class TaskStep(_StepBase, _TaskFields):
+    kind: Literal["task"] = "task"
+
+
+class CallStep(_StepBase, _TaskFields):
+    kind: Literal["call"] = "call"
+
+
+class EmailStep(_StepBase):
+    kind: Literal["email"] = "email"
+    mode: Literal["simple", "design"] = "simple"
+    subject: str = ""
+    body: str | None = None
+    design_id: str | None = None
+
+
+class TextStep(_StepBase, _TaskFields):
+    """An automated SMS, or a *text task* reminding the agent to text (R-TXT-1).
+
+    The task fields apply only in `task` mode; `message_type`/`messages` only in `automated` mode.
+    """
+
+    kind: Literal["text"] = "text"
+    mode: Literal["automated", "task"] = "automated"
+    message_type: Literal["static", "dynamic"] = "static"
+    messages: list[str] = Field(default_factory=list)
+
+
+class AddToPlanStep(_StepBase):
+    kind: Literal["add_to_plan"] = "add_to_plan"
+    target_plan_id: str = ""
+
+
+Step = Annotated[
+    TaskStep | CallStep | EmailStep | TextStep | AddToPlanStep,
+    Field(discriminator="kind"),
+]
+
+TASK_LIKE = (TaskStep, CallStep)
+
+
+class Day(_Model):
+    # Whole calendar days after the previous day was reached; the first day's delay counts from enrollment.
+    delay_days: int = 0
+    steps: list[Step] = Field(default_factory=list)
+
+
+class Repeat(_Model):
+    times: int | Literal["unlimited"] = 1
+    delay_days: int = 0
+
+    @property
+    def unlimited(self) -> bool:
+        return self.times == "unlimited"
+
+
+class PlanDefinition(_Model):
+    """One saved version of a plan: what a contact goes through."""
+
+    name: str
+    team_plan: bool = False
+    days: list[Day] = Field(default_factory=list)
+    repeat: Repeat | None = None
+
+    def total_passes(self) -> int | None:
+        """How many times the days run in all (1 + repeats), or None when the plan repeats without end."""
+        if self.repeat is None:
+            return 1
+        if self.repeat.times == "unlimited":
+            return None
+        return 1 + self.repeat.times
+
+    def positions(self) -> Iterator[StepPosition]:
+        for day_index, day in enumerate(self.days):
+            for step_index, step in enumerate(day.steps):
+                yield StepPosition(day_index, step_index, step)
+
+    def day_numbers(self) -> list[int]:
+        """The day numbers users see (R-PLAN-2): derived from the delays, never stored."""
+        numbers: list[int] = []
+        offset = 0
+        for index, day in enumerate(self.days):
+            if index > 0:
+                offset += day.delay_days
+            numbers.append(1 + offset)
+        return numbers
+
+    def step_ids(self) -> list[str]:
+        return [position.step.id or "" for position in self.positions()]
+
+
+@dataclass(frozen=True)
+class StepPosition:
+    day_index: int
+    step_index: int
+    step: TaskStep | CallStep | EmailStep | TextStep | AddToPlanStep
+
+
+AnyStep = TaskStep | CallStep | EmailStep | TextStep | AddToPlanStep
+
+
+def describe_step(step: AnyStep) -> str:
+    """A short human label, used in validation messages, timeline events and the Temporal UI."""
+    if isinstance(step, TaskStep | CallStep):
+        label = f"{step.kind} '{step.name}'"
+    elif isinstance(step, EmailStep):
+        label = f"email '{step.subject}'"
+    elif isinstance(step, TextStep):
+        if step.mode == "task":
+            label = f"text task '{step.name}'"
+        else:
+            first = step.messages[0] if step.messages else ""
+            label = f"text '{first[:40]}{'…' if len(first) > 40 else ''}'"
+    else:
+        label = f"add to plan {step.target_plan_id}"
+    return label
+
+
+def text_for_repeat(step: TextStep, repeat: int) -> str:
+    """R-TXT-2: a static text sends its one message every pass; a dynamic one sends message `repeat mod count`."""
+    if not step.messages:
+        return ""
+    if step.message_type == "static":
+        return step.messages[0]
+    return step.messages[repeat % len(step.messages)]

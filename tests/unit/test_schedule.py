@@ -1,0 +1,221 @@
+"""The schedule: exact fire instants for slots, windows, ordering, repeats, DST and edited plans."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from domain.plan import PlanDefinition, TextStep, text_for_repeat
+from domain.schedule import Cursor, PendingStep, ScheduleContext, mark_done, next_pass, next_step, preview
+from domain.windows import spread_offset, task_creation_time, text_send_time
+
+CT = ZoneInfo("America/Chicago")
+NY = ZoneInfo("America/New_York")
+CTX = ScheduleContext(spread_key="enrollment-p1-c1")
+
+
+def ct(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, tzinfo=CT)
+
+
+def step(kind: str = "email", slot: str = "anytime", sid: str | None = None, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"kind": kind, "time_of_day": slot, "id": sid}
+    if kind == "email":
+        base.update(subject="s", body="b")
+    elif kind == "text":
+        base.update(messages=["hi"])
+    else:
+        base.update(name="n")
+    return {**base, **fields}
+
+
+def plan(days: list[tuple[int, list[dict[str, Any]]]], repeat: dict[str, Any] | None = None) -> PlanDefinition:
+    n = iter(range(1000))
+    document = {"name": "P", "repeat": repeat, "days": [
+        {"delay_days": delay, "steps": [{**s, "id": s["id"] or f"s{next(n)}"} for s in steps]}
+        for delay, steps in days]}
+    return PlanDefinition.model_validate(document)
+
+
+def local_times(p: PlanDefinition, start: datetime, ctx: ScheduleContext = CTX, passes: int | None = None,
+                tz: ZoneInfo = CT) -> list[datetime]:
+    return [s.fire_at.astimezone(tz) for s in preview(p, start, ctx, passes)]
+
+
+class TestRPlan4SlotsAndDays:
+    def test_slot_steps_fire_at_their_slot_in_the_account_zone(self) -> None:
+        p = plan([(0, [step(slot="early_morning"), step(slot="morning"), step(slot="afternoon"),
+                       step(slot="evening")])])
+        assert local_times(p, ct(2026, 3, 2, 6, 30)) == [ct(2026, 3, 2, 7), ct(2026, 3, 2, 10), ct(2026, 3, 2, 13),
+                                                         ct(2026, 3, 2, 17)]
+
+    def test_a_slot_already_passed_runs_at_once_never_on_another_day(self) -> None:
+        p = plan([(0, [step(slot="morning")]), (1, [step(slot="morning")])])
+        assert local_times(p, ct(2026, 3, 2, 15, 20)) == [ct(2026, 3, 2, 15, 20), ct(2026, 3, 3, 15, 20)]
+
+    def test_anytime_runs_when_the_day_is_reached(self) -> None:
+        p = plan([(2, [step()]), (7, [step()])])
+        assert local_times(p, ct(2026, 3, 2, 9, 15)) == [ct(2026, 3, 4, 9, 15), ct(2026, 3, 11, 9, 15)]
+
+    def test_slot_times_are_configurable_per_account(self) -> None:
+        ctx = ScheduleContext(spread_key="k", time_zone="America/New_York", slot_times={"morning": "09:30"})
+        p = plan([(1, [step(slot="morning"), step(slot="evening")])])
+        got = local_times(p, ct(2026, 3, 2, 1), ctx, tz=NY)
+        assert got == [datetime(2026, 3, 3, 9, 30, tzinfo=NY), datetime(2026, 3, 3, 17, tzinfo=NY)]
+
+    def test_ten_oclock_steps_fire_at_ten_local_across_the_november_dst_change(self) -> None:
+        # 2027-11-07 is the fall-back day in Chicago: days are calendar days, not 24-hour blocks.
+        p = plan([(0, [step(slot="morning")]), (1, [step(slot="morning")]), (1, [step(slot="morning")])])
+        fired = local_times(p, ct(2027, 11, 6, 8))
+        assert [f.time() for f in fired] == [time(10)] * 3
+        assert [f.day for f in fired] == [6, 7, 8]
+        utc = [s.fire_at for s in preview(p, ct(2027, 11, 6, 8), CTX)]
+        assert utc[1] - utc[0] == timedelta(hours=25)
+        assert utc[2] - utc[1] == timedelta(hours=24)
+
+    def test_anytime_keeps_its_wall_clock_across_the_march_dst_change(self) -> None:
+        p = plan([(0, [step()]), (1, [step()]), (1, [step()])])
+        fired = local_times(p, ct(2027, 3, 13, 9, 45))
+        assert [(f.day, f.time()) for f in fired] == [(13, time(9, 45)), (14, time(9, 45)), (15, time(9, 45))]
+
+
+class TestRPlan3StepsRunInOrder:
+    def test_a_step_never_fires_before_the_one_before_it(self) -> None:
+        # The task is held to 08:00 the next day (R-TASK-2); the email after it waits for it.
+        p = plan([(0, [step("task"), step("email")])])
+        assert local_times(p, ct(2026, 3, 2, 20)) == [ct(2026, 3, 3, 8), ct(2026, 3, 3, 8)]
+
+
+class TestRTask2TaskWindow:
+    def test_tasks_reached_outside_8_to_17_are_created_at_the_next_8(self) -> None:
+        assert task_creation_time(ct(2026, 3, 2, 17, 1), "America/Chicago") == ct(2026, 3, 3, 8)
+        assert task_creation_time(ct(2026, 3, 2, 6, 0), "America/Chicago") == ct(2026, 3, 2, 8)
+        assert task_creation_time(ct(2026, 3, 2, 17, 0), "America/Chicago") == ct(2026, 3, 2, 17)
+
+    def test_the_window_is_in_the_account_zone(self) -> None:
+        p = plan([(0, [step("call", slot="early_morning")])])
+        ctx = ScheduleContext(spread_key="k", time_zone="America/New_York")
+        assert local_times(p, ct(2026, 3, 2, 5), ctx, tz=NY) == [datetime(2026, 3, 2, 8, tzinfo=NY)]
+
+
+class TestRTxt3SmsWindow:
+    def test_a_text_due_at_20_central_goes_out_next_day_between_10_and_14(self) -> None:
+        sent = text_send_time(ct(2026, 3, 2, 20), "enrollment-p1-c1").astimezone(CT)
+        assert sent.date() == ct(2026, 3, 3).date()
+        assert time(10) <= sent.time() < time(14)
+        assert sent == ct(2026, 3, 3, 10) + spread_offset("enrollment-p1-c1")
+
+    def test_a_text_due_before_10_is_held_to_the_same_days_window(self) -> None:
+        sent = text_send_time(ct(2026, 3, 2, 7), "x").astimezone(CT)
+        assert sent.date() == ct(2026, 3, 2).date()
+        assert time(10) <= sent.time() < time(14)
+
+    def test_a_text_inside_the_window_goes_at_once(self) -> None:
+        assert text_send_time(ct(2026, 3, 2, 18, 59), "x") == ct(2026, 3, 2, 18, 59)
+        assert text_send_time(ct(2026, 3, 2, 19, 0), "x").astimezone(CT).date() == ct(2026, 3, 3).date()
+
+    def test_held_texts_spread_stably_over_four_hours(self) -> None:
+        offsets = {spread_offset(f"enrollment-p-{i}") for i in range(500)}
+        assert min(offsets) < timedelta(minutes=10)
+        assert max(offsets) > timedelta(hours=3, minutes=50)
+        assert spread_offset("enrollment-p-7") == spread_offset("enrollment-p-7")
+
+    def test_the_contacts_quiet_hours_hold_the_text_until_both_windows_allow(self) -> None:
+        # 10:00 Central is 06:00 in Honolulu: wait for 08:00 there, 12:00 Central in March.
+        assert text_send_time(ct(2026, 3, 2, 10), "x", "Pacific/Honolulu") == ct(2026, 3, 2, 12)
+
+    def test_a_text_that_cannot_meet_both_today_waits_for_the_next_day(self) -> None:
+        # 15:00 Central is 22:00 in Paris (past 21:00); the next day's held slot is 10:00+spread Central.
+        sent = text_send_time(ct(2026, 3, 2, 15), "k", "Europe/Paris")
+        assert sent == ct(2026, 3, 3, 10) + spread_offset("k")
+        paris = sent.astimezone(ZoneInfo("Europe/Paris")).time()
+        assert time(8) <= paris < time(21)
+
+    def test_a_text_step_in_a_plan_uses_the_enrollment_spread(self) -> None:
+        p = plan([(0, [step("text", slot="evening")])])
+        fired = local_times(p, ct(2026, 3, 2, 9))
+        assert fired == [ct(2026, 3, 2, 17)]
+        fired_late = local_times(p, ct(2026, 3, 2, 19, 30))
+        assert fired_late == [ct(2026, 3, 3, 10) + spread_offset(CTX.spread_key)]
+
+
+class TestRPlan7Repeat:
+    def test_the_plan_restarts_after_the_repeat_delay_from_the_last_day(self) -> None:
+        p = plan([(0, [step()]), (3, [step()])], repeat={"times": 2, "delay_days": 10})
+        fired = local_times(p, ct(2026, 3, 2, 9))
+        assert fired == [ct(2026, 3, 2, 9), ct(2026, 3, 5, 9), ct(2026, 3, 15, 9), ct(2026, 3, 18, 9),
+                         ct(2026, 3, 28, 9), ct(2026, 3, 31, 9)]
+
+    def test_unlimited_repeats_are_previewed_for_the_requested_passes(self) -> None:
+        p = plan([(0, [step()])], repeat={"times": "unlimited", "delay_days": 0})
+        assert len(preview(p, ct(2026, 3, 2, 9), CTX, passes=5)) == 5
+        assert [s.repeat for s in preview(p, ct(2026, 3, 2, 9), CTX, passes=3)] == [0, 1, 2]
+
+    def test_a_plan_without_repeat_ends_after_one_pass(self) -> None:
+        p = plan([(0, [step()])])
+        assert next_pass(p, Cursor(pass_started_at=ct(2026, 3, 2)), CTX) is None
+
+
+class TestRTxt2DynamicRotation:
+    def test_dynamic_texts_rotate_by_repeat_and_static_texts_repeat(self) -> None:
+        dynamic = TextStep(message_type="dynamic", messages=["a", "b", "c"])
+        assert [text_for_repeat(dynamic, n) for n in range(5)] == ["a", "b", "c", "a", "b"]
+        static = TextStep(message_type="static", messages=["only"])
+        assert [text_for_repeat(static, n) for n in range(3)] == ["only"] * 3
+
+
+class TestRPlan9EditedPlans:
+    def _after_first(self) -> tuple[PlanDefinition, Cursor]:
+        p = plan([(0, [step(sid="a")]), (7, [step(sid="b")]), (7, [step(sid="c")])])
+        cursor = Cursor(pass_started_at=ct(2026, 3, 2, 9))
+        first = next_step(p, cursor, CTX)
+        assert first is not None
+        return p, mark_done(cursor, first)
+
+    def test_a_changed_delay_applies_to_waits_not_yet_begun(self) -> None:
+        _, cursor = self._after_first()
+        edited = plan([(0, [step(sid="a")]), (2, [step(sid="b")]), (7, [step(sid="c")])])
+        nxt = next_step(edited, cursor, CTX)
+        assert nxt is not None
+        assert nxt.step_id == "b"
+        assert nxt.fire_at == ct(2026, 3, 4, 9)
+
+    def test_the_awaited_step_keeps_the_day_it_already_reached(self) -> None:
+        _, cursor = self._after_first()
+        waiting = cursor.model_copy(update={"pending": PendingStep(step_id="b", reached_at=ct(2026, 3, 9, 9))})
+        edited = plan([(0, [step(sid="a")]), (2, [step(sid="b", slot="evening")]), (7, [step(sid="c")])])
+        nxt = next_step(edited, waiting, CTX)
+        assert nxt is not None
+        assert nxt.fire_at == ct(2026, 3, 9, 17)
+
+    def test_a_deleted_step_is_not_run_and_the_plan_goes_on_by_id(self) -> None:
+        _, cursor = self._after_first()
+        edited = plan([(0, [step(sid="a")]), (14, [step(sid="c")])])
+        nxt = next_step(edited, cursor, CTX)
+        assert nxt is not None
+        assert nxt.step_id == "c"
+        assert nxt.fire_at == ct(2026, 3, 16, 9)
+
+    def test_a_step_inserted_behind_the_contact_is_not_run(self) -> None:
+        _, cursor = self._after_first()
+        edited = plan([(0, [step(sid="new"), step(sid="a")]), (7, [step(sid="b")])])
+        nxt = next_step(edited, cursor, CTX)
+        assert nxt is not None
+        assert nxt.step_id == "b"
+
+
+def test_the_preview_is_the_schedule_the_cursor_walks() -> None:
+    p = plan([(0, [step("text"), step("call", slot="morning")]), (1, [step(slot="evening")])],
+             repeat={"times": 1, "delay_days": 2})
+    walked = []
+    cursor: Cursor | None = Cursor(pass_started_at=ct(2026, 11, 23, 20))
+    while cursor is not None:
+        nxt = next_step(p, cursor, CTX)
+        if nxt is None:
+            cursor = next_pass(p, cursor, CTX)
+            continue
+        walked.append(nxt)
+        cursor = mark_done(cursor, nxt)
+    assert walked == preview(p, ct(2026, 11, 23, 20), CTX)
+    assert len(walked) == 6
