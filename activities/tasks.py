@@ -1,0 +1,69 @@
+"""Task, call and text-task steps (R-TASK-1, R-CALL-1, R-TXT-1): a task for the designated agent."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.parties import Parties, load_parties
+from db.models import Task
+from db.queries import write_timeline
+from db.session import session_scope
+from domain.ids import new_id
+from domain.merge import render
+from domain.plan import CallStep, TaskStep, TextStep
+from domain.windows import at_local, local_date, zone
+from workflows.types import StepInput, StepOutcome
+
+ALL_DAY = time(23, 59)
+
+
+def due_at(created: datetime, due_in_days: int, due_time: str | None, time_zone: str) -> datetime:
+    """Due `due_in_days` calendar days after creation at `due_time` (default 23:59, "all day") account time."""
+    tz = zone(time_zone)
+    clock = ALL_DAY
+    if due_time:
+        hours, minutes = due_time.split(":")
+        clock = time(int(hours), int(minutes))
+    return at_local(local_date(created, tz) + timedelta(days=due_in_days), clock, tz)
+
+
+async def create_task_for(session: AsyncSession, step: StepInput, parties: Parties, note: str = "") -> StepOutcome:
+    """Create the step's task once (keyed by the step's idempotency key) and write it to the timeline."""
+    existing = await session.scalar(select(Task).where(Task.idempotency_key == step.idempotency_key))
+    if existing is not None:
+        return StepOutcome(status="executed", detail=f"task '{existing.name}' already created", record_id=existing.id)
+    spec = step.step
+    assert isinstance(spec, TaskStep | CallStep | TextStep)
+    values = parties.merge_values()
+    kind = "call" if isinstance(spec, CallStep) else "text" if isinstance(spec, TextStep) else "task"
+    name = render(spec.name, values) or ("Text " + parties.contact_name if kind == "text" else spec.name)
+    task = Task(
+        id=new_id("tk"), team_id=step.team_id, contact_id=step.contact_id, enrollment_id=step.enrollment_id,
+        plan_id=step.plan_id, step_id=spec.id, kind=kind, name=name,
+        description=render(spec.description, values) or None, link=spec.link or None, priority=spec.priority.value,
+        contact_task=spec.contact_task, assignee_id=parties.agent.id,
+        due_at=due_at(step.scheduled_for, spec.due_in_days, spec.due_time, step.time_zone),
+        created_at=step.scheduled_for, idempotency_key=step.idempotency_key)
+    session.add(task)
+    label = {"call": "Call task", "text": "Text task", "task": "Task"}[kind]
+    detail = f"{label} '{name}' created for {parties.agent_name}{note}"
+    await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_executed",
+                         detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
+                         plan_id=step.plan_id, step_id=spec.id, enrollment_id=step.enrollment_id,
+                         data={"task_id": task.id, "day": step.day_number, "repeat": step.repeat})
+    return StepOutcome(status="executed", detail=detail, record_id=task.id)
+
+
+class TaskActivities:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    @activity.defn
+    async def create_task(self, step: StepInput) -> StepOutcome:
+        async with session_scope(self._sessions) as session:
+            parties = await load_parties(session, step)
+            return await create_task_for(session, step, parties)

@@ -1,0 +1,115 @@
+"""Async engine and session construction, with the SQLite settings a multi-process dev setup needs.
+
+The API, the Temporal worker and the CLI may all open the same SQLite file at once, so SQLite gets WAL
+(readers do not block the writer), a generous busy timeout, enforced foreign keys (off by default in
+SQLite) and transactions that take the write lock up front (see `_sqlite_begin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_async_url(url: str | URL) -> URL:
+    """Accept the URL spellings people paste (`postgresql://`, `postgres://`, `sqlite:///`) for async use.
+
+    Any PostgreSQL driver is mapped to psycopg 3, the only one the project installs.
+    """
+    parsed = make_url(url)
+    backend = parsed.drivername.split("+", 1)[0]
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    return parsed
+
+
+def sync_url(url: str | URL) -> URL:
+    """The same database through a synchronous driver, for Alembic and other sync tooling."""
+    parsed = make_url(url)
+    backend = parsed.drivername.split("+", 1)[0]
+    if backend in ("postgresql", "postgres"):
+        # psycopg 3 serves both worlds, so no second PostgreSQL driver is needed.
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite")
+    return parsed
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for in-memory / URI-style databases."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or url.query.get("uri") == "true":
+        return None
+    return Path(database)
+
+
+def _sqlite_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    # Take transaction control away from the sqlite3 driver: its legacy mode skips BEGIN before SELECT
+    # and SAVEPOINT, which breaks `begin_nested()` and repeatable reads (see the SQLAlchemy SQLite docs).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # IMMEDIATE takes the write lock at BEGIN, where busy_timeout waits for it. A deferred transaction
+    # that reads and then writes fails instantly with SQLITE_BUSY under WAL when another writer got in
+    # first, and no timeout helps. Transactions here are short, so serialising them costs little.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def install_sqlite_pragmas(engine: AsyncEngine) -> None:
+    """Attach the SQLite connection and transaction hooks to an engine (a no-op for other backends)."""
+    if engine.dialect.name != "sqlite":
+        return
+    event.listen(engine.sync_engine, "connect", _sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+
+
+def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
+    """An async engine for `url`, normalised to the project's async drivers and configured per backend."""
+    parsed = normalize_async_url(url)
+    path = sqlite_file(parsed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "postgresql":
+        # Connections can be cut by server restarts or idle timeouts between worker activities.
+        engine_kwargs.setdefault("pool_pre_ping", True)
+    engine = create_async_engine(parsed, **engine_kwargs)
+    install_sqlite_pragmas(engine)
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded attributes after commit: async code cannot lazily reload them."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commit if the block succeeds, roll back if it raises (then re-raise)."""
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

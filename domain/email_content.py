@@ -1,0 +1,52 @@
+"""The body of a plan email: simple text made into HTML, and the footer every email carries (R-EMAIL-4)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import re
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def unsubscribe_token(secret: str, contact_id: str) -> str:
+    """A contact-bound token so an unsubscribe link cannot be forged for another contact."""
+    mac = hmac.new(secret.encode(), contact_id.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{contact_id}.{mac}"
+
+
+def verify_unsubscribe_token(secret: str, token: str) -> str | None:
+    contact_id, _, _mac = token.rpartition(".")
+    if contact_id and hmac.compare_digest(unsubscribe_token(secret, contact_id), token):
+        return contact_id
+    return None
+
+
+def simple_html(body: str) -> str:
+    """Plain text with blank-line paragraphs and bare links, as the simple editor writes it, made safe HTML."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", body.strip()) if p.strip()]
+    out = []
+    for paragraph in paragraphs:
+        escaped = html.escape(paragraph)
+        linked = _URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        out.append("<p>" + linked.replace("\n", "<br>") + "</p>")
+    return "\n".join(out)
+
+
+def footer(unsubscribe_url: str, postal_address: str | None) -> tuple[str, str]:
+    """(html, text) of the footer: the unsubscribe link and the sender's postal address."""
+    address = postal_address.strip() if postal_address else ""
+    html_part = ('<hr><p style="font-size:12px;color:#666">'
+                 + (html.escape(address).replace("\n", "<br>") + "<br>" if address else "")
+                 + f'<a href="{html.escape(unsubscribe_url)}">Unsubscribe</a></p>')
+    text_part = "\n\n--\n" + (address + "\n" if address else "") + f"Unsubscribe: {unsubscribe_url}"
+    return html_part, text_part
+
+
+def html_to_text(markup: str) -> str:
+    """A readable plain-text alternative of a design email."""
+    text = re.sub(r"(?is)<(script|style).*?</\1>", "", markup)
+    text = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h\d>|</li>", "\n", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    return re.sub(r"\n{3,}", "\n\n", html.unescape(text)).strip()

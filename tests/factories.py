@@ -1,0 +1,134 @@
+"""A team with a Rainmaker, an agent and a contact; plans saved through the real plan service; a running worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from activities.messaging.outbox import OutboxEmailProvider, OutboxSmsProvider
+from activities.messaging.providers import EmailProvider, SmsProvider
+from config import Settings
+from db.models import Agent, Contact, Message, Task, Team, TimelineEvent
+from db.session import session_scope
+from domain.ids import new_id
+from domain.plan import PlanDefinition
+from services.enrollments import enroll
+from services.plans import create_plan
+from worker import build_worker, ensure_search_attributes
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.types import EnrollmentResult
+
+TWILIO_SID = "AC" + "1" * 32
+TWILIO_TOKEN = "twilio-token"
+
+
+@dataclass
+class World:
+    team_id: str
+    rainmaker_id: str
+    agent_id: str
+    contact_id: str
+
+
+async def seed(sessions: async_sessionmaker[AsyncSession], *, agent_twilio: bool = True,
+               contact: dict[str, Any] | None = None, agent: dict[str, Any] | None = None) -> World:
+    async with session_scope(sessions) as session:
+        team = Team(id=new_id("tm"), name="Smith Team", postal_address="1 Main St, Austin TX 78701")
+        rainmaker = Agent(id=new_id("ag"), team_id=team.id, first_name="Rita", last_name="Rain",
+                          email="rita@example.com", role="rainmaker", permission="unlimited", phone="+15125550100")
+        twilio = {"twilio_account_sid": TWILIO_SID, "twilio_auth_token": TWILIO_TOKEN,
+                  "twilio_from_number": "+15125550111"} if agent_twilio else {}
+        member = Agent(id=new_id("ag"), team_id=team.id, first_name="Alex", last_name="Agent",
+                       email="alex@example.com", role="member", permission="basic", phone="+15125550101",
+                       **twilio, **(agent or {}))
+        person = Contact(id=new_id("ct"), team_id=team.id, owner_agent_id=member.id, assignee_id=member.id,
+                         first_name="Dana", last_name="Smith", email="dana@example.com", phone="+15125550199",
+                         **(contact or {}))
+        session.add(team)
+        await session.flush()
+        session.add_all([rainmaker, member])
+        await session.flush()
+        session.add(person)
+    return World(team.id, rainmaker.id, member.id, person.id)
+
+
+def plan_doc(*days: tuple[int, list[dict[str, Any]]], repeat: dict[str, Any] | None = None,
+             name: str = "Test Plan", team_plan: bool = False) -> PlanDefinition:
+    return PlanDefinition.model_validate({
+        "name": name, "team_plan": team_plan, "repeat": repeat,
+        "days": [{"delay_days": delay, "steps": steps} for delay, steps in days]})
+
+
+async def add_plan(sessions: async_sessionmaker[AsyncSession], world: World, definition: PlanDefinition,
+                   **columns: Any) -> str:
+    async with session_scope(sessions) as session:
+        plan = await create_plan(session, team_id=world.team_id, owner_agent_id=world.agent_id, definition=definition)
+        for name, value in columns.items():
+            setattr(plan, name, value)
+        return plan.id
+
+
+def text(message: str = "Hi {contact.first.name}", slot: str = "anytime", **fields: Any) -> dict[str, Any]:
+    return {"kind": "text", "time_of_day": slot, "mode": "automated", "messages": [message], **fields}
+
+
+def email(subject: str = "Hello {contact.first.name}", slot: str = "anytime", **fields: Any) -> dict[str, Any]:
+    return {"kind": "email", "time_of_day": slot, "mode": "simple", "subject": subject,
+            "body": "Hi {contact.first.name}, it's {agent.first.name}.", **fields}
+
+
+def task(name: str = "Call {contact.first.name}", slot: str = "anytime", kind: str = "task",
+         **fields: Any) -> dict[str, Any]:
+    return {"kind": kind, "time_of_day": slot, "name": name, "priority": "high", "due_in_days": 2, **fields}
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    sessions: async_sessionmaker[AsyncSession]
+    task_queue: str
+    settings: Settings = field(default_factory=lambda: Settings(environment="test"))
+
+    async def enroll(self, plan_id: str, contact_id: str) -> WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]:
+        enrolled = await enroll(self.sessions, self.env.client, self.task_queue, plan_id=plan_id,
+                                contact_id=contact_id, source="manual", at=await self.env.get_current_time())
+        return self.env.client.get_workflow_handle_for(EnrollmentWorkflow.run, enrolled.workflow_id)
+
+    async def finish(self, handle: WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]) -> EnrollmentResult:
+        """The workflow's result, letting the test server skip time while it waits (as `execute_workflow` does)."""
+        async with self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
+            return await handle.result()
+
+    async def advance_to(self, instant: datetime) -> None:
+        """Move the environment's clock to `instant` (workflows started later see it as `workflow.now()`)."""
+        await self.env.sleep(max(timedelta(0), instant - await self.env.get_current_time()))
+
+    async def rows(self, model: type[Any], **where: Any) -> list[Any]:
+        async with session_scope(self.sessions) as session:
+            query = select(model).filter_by(**where)
+            order = {Message: Message.created_at, Task: Task.created_at, TimelineEvent: TimelineEvent.at}.get(model)
+            if order is not None:
+                query = query.order_by(order)
+            return list((await session.scalars(query)).all())
+
+
+@asynccontextmanager
+async def running_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], *,
+                         sms: SmsProvider | None = None, email: EmailProvider | None = None,
+                         settings: Settings | None = None) -> AsyncIterator[Harness]:
+    """A worker on a fresh task queue, so no test sees another's workflows."""
+    harness = Harness(env, sessions, f"test-{uuid.uuid4()}", settings or Settings(environment="test"))
+    await ensure_search_attributes(env.client, "default")
+    worker = build_worker(env.client, harness.settings, sessions, sms=sms or OutboxSmsProvider(),
+                          email=email or OutboxEmailProvider(), task_queue=harness.task_queue)
+    async with worker:
+        yield harness

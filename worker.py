@@ -1,0 +1,107 @@
+"""The Temporal worker: connects to `TEMPORAL_ADDRESS`, registers the workflows and activities, runs until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from activities.context import ContextActivities
+from activities.enrollment import EnrollmentActivities
+from activities.messaging.activities import MessagingActivities
+from activities.messaging.outbox import OutboxEmailProvider, OutboxSmsProvider
+from activities.messaging.providers import EmailProvider, SmsProvider
+from activities.messaging.sendgrid_email import SendGridEmailProvider
+from activities.messaging.twilio_sms import TwilioSmsProvider
+from activities.tasks import TaskActivities
+from activities.timeline import TimelineActivities
+from config import Settings, get_settings
+from db.session import create_engine_for, create_session_factory
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.types import SEARCH_ATTRIBUTE_KEYS
+
+log = logging.getLogger("worker")
+
+
+def providers(settings: Settings) -> tuple[SmsProvider, EmailProvider]:
+    """`outbox` records messages and sends nothing (development); `live` uses Twilio and SendGrid."""
+    if settings.messaging_provider == "outbox":
+        return OutboxSmsProvider(), OutboxEmailProvider()
+    return (TwilioSmsProvider(base_url=settings.twilio_base_url, timeout_seconds=settings.twilio_timeout_seconds),
+            SendGridEmailProvider(api_key=settings.sendgrid_api_key, base_url=settings.sendgrid_base_url,
+                                  timeout_seconds=settings.sendgrid_timeout_seconds))
+
+
+def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
+                 sms: SmsProvider, email: EmailProvider, task_queue: str | None = None) -> Worker:
+    queue = task_queue or settings.temporal_task_queue
+    tasks = TaskActivities(sessions)
+    messaging = MessagingActivities(sessions, settings, sms, email)
+    enrollment = EnrollmentActivities(sessions, client, queue)
+    context = ContextActivities(sessions)
+    timeline = TimelineActivities(sessions)
+    return Worker(
+        client,
+        task_queue=queue,
+        workflows=[EnrollmentWorkflow],
+        activities=[context.load_enrollment_context, tasks.create_task, messaging.send_text, messaging.send_email,
+                    enrollment.add_to_plan, enrollment.finish_enrollment, timeline.record_timeline],
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                data_converter=pydantic_data_converter)
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> None:
+    """Register the Keyword attributes the workflows set (PlanId, ContactId, …) where they are missing.
+
+    Idempotent, so the worker can do it at every start: the dev server, the compose stack and the test servers
+    all get them the same way. A namespace where the operator API is not allowed must have them already.
+    """
+    wanted = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTE_KEYS}
+    try:
+        listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+        missing = {name: kind for name, kind in wanted.items() if name not in listed.custom_attributes}
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list them
+            raise
+        missing = wanted
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+        log.info("registered search attributes %s", ", ".join(sorted(missing)))
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    settings.check_production()
+    engine = create_engine_for(settings.database_url)
+    client = await connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    sms, email = providers(settings)
+    worker = build_worker(client, settings, create_session_factory(engine), sms=sms, email=email)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker on task queue %r at %s (messaging: %s)",
+                                     settings.temporal_task_queue, settings.temporal_address,
+                                     settings.messaging_provider)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

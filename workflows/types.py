@@ -1,0 +1,159 @@
+"""What crosses the workflow boundary: workflow input/result, signals, the progress query, activity inputs/outputs.
+
+One model in and one model out for every workflow, activity, signal and query, so each can gain fields without
+breaking running histories. Everything here is plain pydantic over `domain` types: safe to import in the
+workflow sandbox and in activities alike.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributeKey
+
+from domain.plan import PlanDefinition, Step
+from domain.schedule import Cursor, DoneStep, ScheduleContext
+
+Channel = Literal["sms", "email"]
+EnrollmentStatus = Literal["active", "completed", "removed"]
+EndReason = Literal["completed", "removed", "plan_deactivated", "replied_email", "replied_text", "contact_deleted"]
+StepStatus = Literal["executed", "skipped", "failed"]
+
+# Search attributes: find a contact's workflows in the Temporal UI (`ContactId = "ct_…"`). `make dev` registers them.
+PLAN_ID = SearchAttributeKey.for_keyword("PlanId")
+CONTACT_ID = SearchAttributeKey.for_keyword("ContactId")
+AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
+TEAM_ID = SearchAttributeKey.for_keyword("TeamId")
+ENROLLMENT_STATUS = SearchAttributeKey.for_keyword("EnrollmentStatus")
+SEARCH_ATTRIBUTE_KEYS = (PLAN_ID, CONTACT_ID, AGENT_ID, TEAM_ID, ENROLLMENT_STATUS)
+
+
+def enrollment_workflow_id(plan_id: str, contact_id: str) -> str:
+    return f"enrollment-{plan_id}-{contact_id}"
+
+
+class EnrollmentInput(BaseModel):
+    enrollment_id: str
+    plan_id: str
+    contact_id: str
+    team_id: str
+    agent_id: str | None = None  # the plan's owner (personal plans); None for team plans
+    plan_version: int
+    # Carried across continue-as-new: None on the first run.
+    cursor: Cursor | None = None
+    channels_sent: list[Channel] = Field(default_factory=list)
+    steps_done_total: int = 0
+    # Continue-as-new once a run's history reaches this many events, so an unlimited plan runs for years.
+    max_history_events: int = 2000
+
+
+class EnrollmentResult(BaseModel):
+    status: EnrollmentStatus
+    reason: EndReason
+    repeat: int
+    steps_done_total: int
+
+
+class RemoveRequest(BaseModel):
+    reason: Literal["removed", "plan_deactivated", "contact_deleted"] = "removed"
+    detail: str = ""
+
+
+class ReplyReceived(BaseModel):
+    channel: Channel
+    message_id: str | None = None
+
+
+class PlanChanged(BaseModel):
+    version: int
+
+
+class EnrollmentProgress(BaseModel):
+    """R-ENR-4: where a contact is, what is next and when, what ran so far (this pass)."""
+
+    status: EnrollmentStatus
+    plan_version: int
+    repeat: int
+    day: int | None
+    next_step_id: str | None
+    next_step_kind: str | None
+    next_step_label: str | None
+    next_fire_at: datetime | None
+    steps_done: list[DoneStep]
+    steps_done_total: int
+
+
+class RemovalRules(BaseModel):
+    on_email_reply: bool = False
+    on_text_reply: bool = False
+
+
+class LoadContextInput(BaseModel):
+    plan_id: str
+    contact_id: str
+    plan_version: int
+    workflow_id: str
+
+
+class EnrollmentContext(BaseModel):
+    """The plan version and the settings that decide timing, loaded at the start of each run and on edits."""
+
+    plan: PlanDefinition
+    plan_version: int
+    plan_name: str
+    plan_active: bool
+    schedule: ScheduleContext
+    removal_rules: RemovalRules
+    contact_name: str
+
+
+class StepInput(BaseModel):
+    enrollment_id: str
+    workflow_id: str
+    plan_id: str
+    plan_name: str
+    plan_version: int
+    team_plan: bool
+    contact_id: str
+    team_id: str
+    agent_id: str | None
+    repeat: int
+    day_number: int
+    step: Step
+    scheduled_for: datetime
+    time_zone: str
+    # `{workflow_id}:r{repeat}:{step_id}`: the same on every retry, unique per run position (outbox guard).
+    idempotency_key: str
+
+
+class StepOutcome(BaseModel):
+    status: StepStatus
+    detail: str
+    channel: Channel | None = None  # the channel a message actually went out on (reply-removal, R-RULE-5)
+    record_id: str | None = None  # the task, message or enrollment created
+
+
+class TimelineInput(BaseModel):
+    team_id: str
+    contact_id: str
+    enrollment_id: str | None
+    plan_id: str | None
+    step_id: str | None = None
+    kind: str
+    detail: str
+    at: datetime
+    idempotency_key: str
+
+
+class FinishInput(BaseModel):
+    enrollment_id: str
+    team_id: str
+    contact_id: str
+    plan_id: str
+    status: Literal["completed", "removed"]
+    reason: EndReason
+    detail: str
+    at: datetime
+    idempotency_key: str
