@@ -256,6 +256,9 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     provider: Mapped[str] = mapped_column(String(20))  # "outbox" | "twilio" | "sendgrid"
     provider_id: Mapped[str | None] = mapped_column(String(100), index=True)  # for status callbacks
+    # queued (not handed to a provider) → sending (handed over, answer pending) → sent | recorded (outbox) |
+    # failed | unconfirmed (an interrupted attempt may have gone out; never resent); then delivered/undelivered
+    # from status callbacks; inbound messages are `received`.
     status: Mapped[str] = mapped_column(String(20))
     error_code: Mapped[str | None] = mapped_column(String(20))
     error_message: Mapped[str | None] = mapped_column(Text)

@@ -12,7 +12,7 @@ from db.models import Agent, Message, PlanVersion, TimelineEvent
 from domain.ids import new_id
 
 # Messages that count against the sender's monthly quota: everything handed to a provider (or the outbox).
-QUOTA_STATUSES = ("sending", "sent", "recorded", "delivered", "undelivered", "unconfirmed")
+QUOTA_STATUSES = ("queued", "sending", "sent", "recorded", "delivered", "undelivered", "unconfirmed")
 
 
 async def write_timeline(session: AsyncSession, *, team_id: str, contact_id: str, kind: str, detail: str,

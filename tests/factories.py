@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -112,6 +114,9 @@ class Harness:
         """Move the environment's clock to `instant` (workflows started later see it as `workflow.now()`)."""
         await self.env.sleep(max(timedelta(0), instant - await self.env.get_current_time()))
 
+    async def has(self, model: type[Any], count: int = 1, **where: Any) -> bool:
+        return len(await self.rows(model, **where)) >= count
+
     async def rows(self, model: type[Any], **where: Any) -> list[Any]:
         async with session_scope(self.sessions) as session:
             query = select(model).filter_by(**where)
@@ -132,3 +137,27 @@ async def running_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[
                           email=email or OutboxEmailProvider(), task_queue=harness.task_queue)
     async with worker:
         yield harness
+
+
+CT = ZoneInfo("America/Chicago")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 15.0) -> None:
+    """Poll (in real time, while the test server's clock stands still) until `check` holds."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {seconds}s: {check.__name__}")
+        await asyncio.sleep(0.05)
+
+
+async def fires_next_at(handle: WorkflowHandle[EnrollmentWorkflow, EnrollmentResult], instant: datetime) -> bool:
+    progress = await handle.query(EnrollmentWorkflow.progress)
+    return progress.next_fire_at == instant
+
+
+async def next_local(h: Harness, hour: int, minute: int = 0, *, days_ahead: int = 2) -> datetime:
+    """A wall-clock instant in Chicago a couple of days after the test server's current time."""
+    now = (await h.env.get_current_time()).astimezone(CT)
+    day = now.date() + timedelta(days=days_ahead)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CT)

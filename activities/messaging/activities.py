@@ -1,10 +1,11 @@
 """Automated text and email steps, sent at most once per plan position.
 
-Twilio and SendGrid take no idempotency key, so the messages row is the guard (R-COMP-2): it is written as
-`sending` under the step's idempotency key *before* the provider is called and completed after. A retry that finds
-`sending` knows an earlier attempt may have reached the provider: it asks the provider (`find_sent`) and only sends
-when the provider has no such message; a provider that cannot be asked (SendGrid) gets `unconfirmed`, never a
-second copy. Skips (opt-out, Do-Not-Call, unsubscribed, no Twilio) and failures are written to the timeline.
+Twilio and SendGrid take no idempotency key, so the messages row is the guard (R-COMP-2): it is written as `queued`
+under the step's idempotency key, turned `sending` just *before* the provider is called and completed after. A
+retry that finds `sending` knows an earlier attempt may have reached the provider: it asks the provider
+(`find_sent`) and only sends when the provider has no such message; a provider that cannot be asked (SendGrid)
+gets `unconfirmed`, never a second copy. Skips (opt-out, Do-Not-Call, unsubscribed, no Twilio) and failures
+are written to the timeline.
 """
 
 from __future__ import annotations
@@ -129,7 +130,10 @@ class MessagingActivities:
                                    record_id=message.id)
             if message.status == "sending":
                 # An earlier attempt may have reached the provider: ask before sending again.
-                receipt = await asyncio.to_thread(find, message.created_at - _RECONCILE_SLACK) if find else None
+                # The first attempt happened at or after the row was written, in real time (the plan's instant,
+                # created_at, can be ahead of the wall clock in simulation, never behind it in production).
+                since = min(message.created_at, utcnow()) - _RECONCILE_SLACK
+                receipt = await asyncio.to_thread(find, since) if find else None
                 if receipt is not None:
                     return await _complete(session, step, message, receipt, noun, "found after an interrupted send")
                 if find is None:
@@ -154,7 +158,7 @@ class MessagingActivities:
                                           f"{noun} to {message.to_address} refused by {message.provider}: "
                                           f"{err.message} (code {err.code})")
                 elif not err.reached_provider:
-                    message.status = "retrying"  # certainly not accepted: the retry may send
+                    message.status = "queued"  # certainly not accepted: the retry may send
             if failure is not None:
                 raise failure from err
             raise ApplicationError(f"{noun} provider unavailable: {err.message}", type="ProviderUnavailable") from err
@@ -200,7 +204,7 @@ def _new_message(step: StepInput, parties: Parties, channel: Literal["sms", "ema
     return Message(id=new_id("msg"), team_id=step.team_id, contact_id=step.contact_id, agent_id=parties.agent.id,
                    enrollment_id=step.enrollment_id, plan_id=step.plan_id, step_id=step.step.id,
                    direction="outbound", channel=channel, to_address=to, from_address=sender, subject=subject,
-                   body=body, provider=provider, status="sending", idempotency_key=step.idempotency_key,
+                   body=body, provider=provider, status="queued", idempotency_key=step.idempotency_key,
                    created_at=step.scheduled_for)
 
 
