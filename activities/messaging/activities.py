@@ -78,41 +78,26 @@ class MessagingActivities:
     async def send_email(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, EmailStep)
+        refusal: ApplicationError | None = None
         async with session_scope(self._sessions) as session:
-            earlier = await _message_by_key(session, step.idempotency_key)
             parties = await load_parties(session, step)
-            if earlier is None:
-                contact = parties.contact
-                if not contact.email:
-                    return await _skip(session, step, "Email not sent: the contact has no email address")
-                if contact.unsubscribed:  # R-EMAIL-4
-                    return await _skip(session, step, "Email not sent: the contact unsubscribed from plan email")
-                quota = parties.agent.email_quota_monthly
-                if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
-                    quota_error = await _fail(session, step, "QuotaExceeded",
-                                              f"Email not sent: {parties.agent_name} reached the monthly limit of "
-                                              f"{quota:,} emails; it will not be retried")
-                    earlier = None
-                else:
-                    quota_error = None
-                    design = await session.get(Design, spec.design_id) if spec.design_id else None
-                    if spec.mode == "design" and design is None:
-                        quota_error = await _fail(session, step, "DesignMissing",
-                                                  f"Email not sent: design {spec.design_id} no longer exists")
-                    else:
-                        request = compose_email(self._settings, step, parties, design)
-                        earlier = _new_message(step, parties, "email", self._email.name, to=contact.email,
-                                               sender=parties.agent.email, subject=request.subject,
-                                               body=request.text)
-                        session.add(earlier)
-            else:
-                design = await session.get(Design, spec.design_id) if spec.design_id else None
-                request = compose_email(self._settings, step, parties, design)
-        if earlier is None:
-            assert quota_error is not None
-            raise quota_error
+            design = await session.get(Design, spec.design_id) if spec.design_id else None
+            request = compose_email(self._settings, step, parties, design)
+            message = await _message_by_key(session, step.idempotency_key)
+            if message is None:
+                checked = await _email_checks(session, step, parties, design)
+                if isinstance(checked, StepOutcome):
+                    return checked
+                refusal = checked
+                if refusal is None:
+                    message = _new_message(step, parties, "email", self._email.name, to=request.to_email,
+                                           sender=request.from_email, subject=request.subject, body=request.text)
+                    session.add(message)
+        if message is None:
+            assert refusal is not None
+            raise refusal  # only now: the failure's timeline event is committed
         find = getattr(self._email, "find_sent", None)
-        return await self._deliver(step, earlier.id, "email", send=lambda: self._email.send(request),
+        return await self._deliver(step, message.id, "email", send=lambda: self._email.send(request),
                                    find=(lambda since: find(request, since)) if find else None)
 
     async def _deliver(self, step: StepInput, message_id: str, channel: Channel,
@@ -191,6 +176,24 @@ def _text_skip_reason(contact: Contact) -> str | None:
         return "the contact opted out of texts"
     if not contact.phone:
         return "the contact has no phone number"
+    return None
+
+
+async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties,
+                        design: Design | None) -> StepOutcome | ApplicationError | None:
+    """Before a first send: a skip (R-EMAIL-4), a refusal to raise once committed (R-EMAIL-3), or None to send."""
+    spec = step.step
+    assert isinstance(spec, EmailStep)
+    if not parties.contact.email:
+        return await _skip(session, step, "Email not sent: the contact has no email address")
+    if parties.contact.unsubscribed:
+        return await _skip(session, step, "Email not sent: the contact unsubscribed from plan email")
+    quota = parties.agent.email_quota_monthly
+    if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
+        return await _fail(session, step, "QuotaExceeded", f"Email not sent: {parties.agent_name} reached the "
+                                                           f"monthly limit of {quota:,} emails; it will not be retried")
+    if spec.mode == "design" and design is None:
+        return await _fail(session, step, "DesignMissing", f"Email not sent: design {spec.design_id} no longer exists")
     return None
 
 

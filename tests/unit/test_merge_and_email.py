@@ -1,0 +1,41 @@
+"""R-MERGE-1 rendering and the R-EMAIL-4 footer pieces."""
+
+from __future__ import annotations
+
+from domain.email_content import footer, html_to_text, simple_html, unsubscribe_token, verify_unsubscribe_token
+from domain.merge import Person, merge_values, render
+
+VALUES = merge_values(Person("Dana", None, "dana@example.com", None), Person("Alex", "Agent", None, "+1512"))
+
+
+class TestRMerge1Rendering:
+    def test_known_fields_are_filled_and_fields_without_a_value_render_empty(self) -> None:
+        text = "Hi {contact.first.name} {contact.last.name}|{contact.phone}| from {agent.full.name} {agent.phone}"
+        assert render(text, VALUES) == "Hi Dana || from Alex Agent +1512"
+
+    def test_spaces_inside_braces_are_tolerated_and_other_braces_kept(self) -> None:
+        assert render("{ contact.first.name } {not a field} {x}", VALUES) == "Dana {not a field} {x}"
+
+
+class TestREmail4Footer:
+    def test_the_unsubscribe_token_is_bound_to_the_contact(self) -> None:
+        token = unsubscribe_token("secret", "ct_1")
+        assert verify_unsubscribe_token("secret", token) == "ct_1"
+        assert verify_unsubscribe_token("other secret", token) is None
+        forged = token.replace("ct_1", "ct_2")
+        assert verify_unsubscribe_token("secret", forged) is None
+
+    def test_the_footer_has_the_address_and_the_link(self) -> None:
+        html, text = footer("https://x.test/unsubscribe/t", "1 Main St\nAustin TX")
+        assert "1 Main St<br>Austin TX" in html
+        assert '<a href="https://x.test/unsubscribe/t">Unsubscribe</a>' in html
+        assert text.endswith("1 Main St\nAustin TX\nUnsubscribe: https://x.test/unsubscribe/t")
+
+
+def test_simple_email_bodies_are_escaped_paragraphs_with_links() -> None:
+    assert simple_html("Hi <b>Dana</b>\nline two\n\nSee https://kw.com/a?b=1") == (
+        '<p>Hi &lt;b&gt;Dana&lt;/b&gt;<br>line two</p>\n<p>See <a href="https://kw.com/a?b=1">https://kw.com/a?b=1</a></p>')
+
+
+def test_design_html_has_a_plain_text_alternative() -> None:
+    assert html_to_text("<style>p{}</style><h1>Hi &amp; hello</h1><p>One</p><p>Two</p>") == "Hi & hello\nOne\nTwo"
