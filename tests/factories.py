@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging.outbox import OutboxEmailProvider, OutboxSmsProvider
@@ -161,3 +162,17 @@ async def next_local(h: Harness, hour: int, minute: int = 0, *, days_ahead: int 
     now = (await h.env.get_current_time()).astimezone(CT)
     day = now.date() + timedelta(days=days_ahead)
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CT)
+
+
+async def run_histories(env: WorkflowEnvironment, workflow_id: str) -> list[WorkflowHistory]:
+    """Every run of a workflow, first to last, following continue-as-new (the test server has no visibility API)."""
+    handle = env.client.get_workflow_handle(workflow_id)
+    run_id: str | None = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
+    histories = []
+    while run_id:
+        history = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+                  if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
+    return histories

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -102,6 +102,7 @@ class EnrollmentWorkflow:
                 if following is None:
                     return await self._end("completed")
                 await self._continue_as_new(following)
+                continue  # a signal arrived first: the loop handles it, then decides again
             self._next = nxt
             self._cursor = cursor.model_copy(
                 update={"pending": PendingStep(step_id=nxt.step_id, reached_at=nxt.reached_at)})
@@ -114,7 +115,7 @@ class EnrollmentWorkflow:
             self._steps_done_total += 1
             self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail)
             self._next = None
-            if workflow.info().get_current_history_length() >= input.max_history_events and not self._pending():
+            if workflow.info().get_current_history_length() >= input.max_history_events:
                 await self._continue_as_new(self._cursor)
 
     @workflow.signal
@@ -237,8 +238,11 @@ class EnrollmentWorkflow:
         return EnrollmentResult(status=status, reason=reason, repeat=cursor.repeat if cursor else 0,
                                 steps_done_total=self._steps_done_total)
 
-    async def _continue_as_new(self, cursor: Cursor) -> NoReturn:
+    async def _continue_as_new(self, cursor: Cursor) -> None:
+        """Carry the state into a new run — unless a signal is waiting: it is handled in this run, never dropped."""
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._pending():
+            return
         workflow.continue_as_new(self._input.model_copy(update={
             "cursor": cursor, "channels_sent": sorted(self._channels), "steps_done_total": self._steps_done_total}))
 

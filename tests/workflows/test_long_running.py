@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Message, Task
-from tests.factories import add_plan, email, next_local, plan_doc, running_worker, seed, task
+from tests.factories import add_plan, email, next_local, plan_doc, run_histories, running_worker, seed, task
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import RemoveRequest
 
@@ -39,13 +38,6 @@ class TestRPlan7UnlimitedForYears:
             assert result.steps_done_total >= 3 * 365
             assert len(await h.rows(Task)) + len(await h.rows(Message)) == result.steps_done_total
 
-            run_id: str | None = (await handle.describe()).raw_description.workflow_execution_info.first_run_id
-            sizes = []
-            while run_id:
-                history = await env.client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
-                sizes.append(len(history.events))
-                last = history.events[-1]
-                run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-                          if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
+            sizes = [len(history.events) for history in await run_histories(env, handle.id)]
             assert len(sizes) >= 4  # at least one run per pass
             assert max(sizes) < HISTORY_LIMIT, sizes
