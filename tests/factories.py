@@ -157,6 +157,11 @@ async def fires_next_at(handle: WorkflowHandle[EnrollmentWorkflow, EnrollmentRes
     return progress.next_fire_at == instant
 
 
+async def waiting_for(handle: WorkflowHandle[EnrollmentWorkflow, EnrollmentResult], step_id: str) -> bool:
+    """The workflow has recorded what ran before and is now waiting for `step_id`."""
+    return (await handle.query(EnrollmentWorkflow.progress)).next_step_id == step_id
+
+
 async def next_local(h: Harness, hour: int, minute: int = 0, *, days_ahead: int = 2) -> datetime:
     """A wall-clock instant in Chicago a couple of days after the test server's current time."""
     now = (await h.env.get_current_time()).astimezone(CT)

@@ -39,9 +39,13 @@ async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: Work
         await eventually(lambda: h.has(Message))
 
         assert await (await handle.describe()).static_summary() == "Dana Smith in 8x8 New Lead"
-        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
-        assert "**Dana Smith** in **8x8 New Lead**" in metadata.current_details
-        assert "Next: task 'Follow up call'" in metadata.current_details
+
+        async def details_name_the_next_step() -> bool:
+            metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+            return ("**Dana Smith** in **8x8 New Lead**" in metadata.current_details
+                    and "Next: task 'Follow up call'" in metadata.current_details)
+
+        await eventually(details_name_the_next_step)
 
         async def listed() -> bool:
             found = [w.id async for w in dev_server.client.list_workflows(f'ContactId = "{world.contact_id}"')]

@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from tests.fakes.loopback import LoopbackServer, Reply
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Headers SendGrid refuses in the `headers` object because it sets them itself.
@@ -35,12 +34,6 @@ _RESERVED_HEADERS = frozenset(
     )
 )
 _MESSAGE_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-@dataclass
-class _Failure:
-    status: int
-    message: str
 
 
 def sendgrid_errors(*errors: tuple[str, str | None]) -> dict[str, Any]:
@@ -153,55 +146,16 @@ def _string_map_errors(value: Any, name: str, *, reserved: frozenset[str]) -> li
     return errors
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeSendGrid) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out hang up before a delayed response is written; that is the point, not a bug.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        cast(_Server, self.server).fake._dispatch(self, "POST")
-
-    def do_GET(self) -> None:
-        cast(_Server, self.server).fake._dispatch(self, "GET")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class FakeSendGrid:
+class FakeSendGrid(LoopbackServer):
     """Thread-safe recorder of accepted mail behind a real socket."""
 
     def __init__(self, api_keys: list[str] | None = None) -> None:
-        self._lock = threading.Lock()
         self._api_keys: set[str] = set(api_keys or [])
         self._emails: list[dict[str, Any]] = []
         self._message_ids: list[str] = []
-        self._failures: list[_Failure] = []
-        self._delays: list[float] = []
-        self._closing = threading.Event()
-        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, for assertions
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-sendgrid", daemon=True
-        )
-        self._thread.start()
+        super().__init__("fake-sendgrid")
 
     # -- control -------------------------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def emails(self) -> list[dict[str, Any]]:
@@ -221,83 +175,33 @@ class FakeSendGrid:
 
     def fail_next(self, status: int = 500, message: str | None = None) -> None:
         """The next request fails with `status` without being recorded."""
-        with self._lock:
-            self._failures.append(_Failure(status, message or f"HTTP {status}"))
-
-    def delay_next_response(self, seconds: float) -> None:
-        """The next request is fully processed (mail recorded) but its response is held back."""
-        with self._lock:
-            self._delays.append(seconds)
-
-    def close(self) -> None:
-        if self._closing.is_set():
-            return
-        self._closing.set()  # wakes delayed handlers so they don't outlive the test
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeSendGrid:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        self._fail_next_with(Reply(status, sendgrid_errors((message or f"HTTP {status}", None))))
 
     # -- request handling ----------------------------------------------------------------------------------
 
-    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw_body = handler.rfile.read(length) if length else b""
-        with self._lock:
-            self.requests.append((method, handler.path))
-            delay = self._delays.pop(0) if self._delays else 0.0
-            failure = self._failures.pop(0) if self._failures else None
-        headers: dict[str, str] = {}
-        payload: dict[str, Any] | None
-        if failure is not None:
-            status, payload = failure.status, sendgrid_errors((failure.message, None))
-        else:
-            status, payload, headers = self._route(handler, method, raw_body)
-        if delay:
-            self._closing.wait(delay)
-        data = b"" if payload is None else json.dumps(payload).encode("utf-8")
-        try:
-            handler.send_response(status)
-            if data:
-                handler.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                handler.send_header(name, value)
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except OSError:
-            pass  # client gave up (read timeout) before the delayed response
-
-    def _route(
-        self, handler: BaseHTTPRequestHandler, method: str, raw_body: bytes
-    ) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+    def _route(self, handler: BaseHTTPRequestHandler, method: str, body: bytes) -> Reply:
         if handler.path.split("?", 1)[0] != "/v3/mail/send":
-            return 404, sendgrid_errors(("resource not found", None)), {}
+            return Reply(404, sendgrid_errors(("resource not found", None)))
         if method != "POST":
-            return 405, sendgrid_errors(("method not allowed", None)), {}
+            return Reply(405, sendgrid_errors(("method not allowed", None)))
         auth = handler.headers.get("Authorization") or ""
         if not auth.startswith("Bearer "):
-            return 401, sendgrid_errors(("Permission denied, wrong credentials", None)), {}
+            return Reply(401, sendgrid_errors(("Permission denied, wrong credentials", None)))
         with self._lock:
             known = auth[len("Bearer ") :] in self._api_keys
         if not known:
-            return 401, sendgrid_errors(("The provided authorization grant is invalid, expired, or revoked", None)), {}
+            return Reply(
+                401, sendgrid_errors(("The provided authorization grant is invalid, expired, or revoked", None))
+            )
         try:
-            payload = json.loads(raw_body.decode("utf-8"))
+            payload = json.loads(body.decode("utf-8"))
         except ValueError:
-            return 400, sendgrid_errors(("Bad Request", None)), {}
+            return Reply(400, sendgrid_errors(("Bad Request", None)))
         problems = validate_mail(payload)
         if problems:
-            return 400, sendgrid_errors(*problems), {}
+            return Reply(400, sendgrid_errors(*problems))
         message_id = "".join(secrets.choice(_MESSAGE_ID_ALPHABET) for _ in range(22))
         with self._lock:
             self._emails.append(payload)
             self._message_ids.append(message_id)
-        return 202, None, {"X-Message-Id": message_id}
+        return Reply(202, headers={"X-Message-Id": message_id})

@@ -8,17 +8,16 @@ of the SDK cannot reproduce.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, cast
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes.loopback import LoopbackServer, Reply
 
 _API = "/2010-04-01"
 _LIST_RE = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
@@ -36,13 +35,6 @@ _GSM_EXTENDED = set("^{}\\[~]|€\f")
 class _Rejection:
     code: int
     status: int
-    message: str
-
-
-@dataclass
-class _Failure:
-    status: int
-    code: int
     message: str
 
 
@@ -67,60 +59,23 @@ def num_segments(body: str) -> int:
     return 1 if units <= single else -(-units // multi)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeTwilio) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out hang up before a delayed response is written; that is the point, not a bug.
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        cast(_Server, self.server).fake._dispatch(self, "GET")
-
-    def do_POST(self) -> None:
-        cast(_Server, self.server).fake._dispatch(self, "POST")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class FakeTwilio:
+class FakeTwilio(LoopbackServer):
     """Thread-safe in-memory Twilio account store behind a real socket.
 
     `hold_in_queue=True` leaves accepted messages "queued" with `date_sent: null`, as on real Twilio before
     the carrier hand-off, so DateSent filters do not see them.
     """
 
+    content_type = "application/json; charset=utf-8"
+
     def __init__(self, accounts: dict[str, str] | None = None, *, hold_in_queue: bool = False) -> None:
-        self._lock = threading.Lock()
         self._accounts: dict[str, str] = dict(accounts or {})
         self._messages: list[dict[str, Any]] = []
         self._rejections: dict[str, _Rejection] = {}
-        self._failures: list[_Failure] = []
-        self._delays: list[float] = []
-        self._closing = threading.Event()
         self.hold_in_queue = hold_in_queue
-        self.requests: list[tuple[str, str]] = []  # (method, path?query) of every request, for assertions
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
-        )
-        self._thread.start()
+        super().__init__("fake-twilio")
 
     # -- control -------------------------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -138,58 +93,15 @@ class FakeTwilio:
 
     def fail_next(self, status: int = 500, code: int | None = None, message: str | None = None) -> None:
         """The next request (any method) fails with `status` without being recorded."""
-        with self._lock:
-            self._failures.append(
-                _Failure(status, code or _DEFAULT_CODES.get(status, 20500), message or f"HTTP {status}")
-            )
-
-    def delay_next_response(self, seconds: float) -> None:
-        """The next request is fully processed (a POST is recorded) but its response is held back."""
-        with self._lock:
-            self._delays.append(seconds)
-
-    def close(self) -> None:
-        if self._closing.is_set():
-            return
-        self._closing.set()  # wakes delayed handlers so they don't outlive the test
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeTwilio:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+        code = code or _DEFAULT_CODES.get(status, 20500)
+        self._fail_next_with(Reply(status, twilio_error(code, status, message or f"HTTP {status}")))
 
     # -- request handling ----------------------------------------------------------------------------------
 
-    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        raw_body = handler.rfile.read(length).decode("utf-8") if length else ""
-        with self._lock:
-            self.requests.append((method, handler.path))
-            delay = self._delays.pop(0) if self._delays else 0.0
-            failure = self._failures.pop(0) if self._failures else None
-        if failure is not None:
-            status, payload = failure.status, twilio_error(failure.code, failure.status, failure.message)
-        else:
-            status, payload = self._route(handler, method, raw_body)
-        if delay:
-            self._closing.wait(delay)
-        data = json.dumps(payload).encode("utf-8")
-        try:
-            handler.send_response(status)
-            handler.send_header("Content-Type", "application/json; charset=utf-8")
-            handler.send_header("Content-Length", str(len(data)))
-            handler.end_headers()
-            handler.wfile.write(data)
-        except OSError:
-            pass  # client gave up (read timeout) before the delayed response
+    def _route(self, handler: BaseHTTPRequestHandler, method: str, body: bytes) -> Reply:
+        return Reply(*self._answer(handler, method, body.decode("utf-8")))
 
-    def _route(self, handler: BaseHTTPRequestHandler, method: str, raw_body: str) -> tuple[int, dict[str, Any]]:
+    def _answer(self, handler: BaseHTTPRequestHandler, method: str, raw_body: str) -> tuple[int, dict[str, Any]]:
         url = urlsplit(handler.path)
         list_match = _LIST_RE.match(url.path)
         one_match = _ONE_RE.match(url.path)

@@ -13,7 +13,19 @@ from db.session import session_scope
 from domain.plan import PlanDefinition
 from services.enrollments import EnrollmentRefused
 from services.plans import save_version
-from tests.factories import CT, add_plan, email, eventually, next_local, plan_doc, running_worker, seed, task, text
+from tests.factories import (
+    CT,
+    add_plan,
+    email,
+    eventually,
+    next_local,
+    plan_doc,
+    running_worker,
+    seed,
+    task,
+    text,
+    waiting_for,
+)
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import PlanChanged, RemoveRequest, ReplyReceived
 
@@ -123,7 +135,7 @@ class TestRPlan9EditedPlan:
             await h.advance_to(start - timedelta(hours=1))
             handle = await h.enroll(plan_id, world.contact_id)
             await h.advance_to(start + timedelta(days=1))
-            await eventually(lambda: h.has(Message))
+            await eventually(lambda: waiting_for(handle, "B"))
             # v2: B's text and delay change (its wait already began: the delay no longer moves it), C is deleted,
             # D is new.
             v2 = doc((0, "a", "A"), (5, "b2", "B"), (7, "d", "D"))
@@ -182,7 +194,7 @@ class TestREnr4Progress:
             start = await next_local(h, 11)
             await h.advance_to(start)
             handle = await h.enroll(plan_id, world.contact_id)
-            await eventually(lambda: h.has(Message))
+            await eventually(lambda: waiting_for(handle, "F"))
             progress = await handle.query(EnrollmentWorkflow.progress)
             assert (progress.status, progress.repeat, progress.day, progress.plan_version) == ("active", 0, 8, 1)
             assert (progress.next_step_id, progress.next_step_kind) == ("F", "task")
