@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -148,22 +149,46 @@ class PlanDefinition(_Model):
         return 1 + self.repeat.times
 
     def positions(self) -> Iterator[StepPosition]:
-        for day_index, day in enumerate(self.days):
-            for step_index, step in enumerate(day.steps):
-                yield StepPosition(day_index, step_index, step)
+        return iter(self.layout.positions)
 
     def day_numbers(self) -> list[int]:
         """The day numbers users see (R-PLAN-2): derived from the delays, never stored."""
-        numbers: list[int] = []
-        offset = 0
-        for index, day in enumerate(self.days):
-            if index > 0:
-                offset += day.delay_days
-            numbers.append(1 + offset)
-        return numbers
+        return list(self.layout.day_numbers)
+
+    @cached_property
+    def layout(self) -> PlanLayout:
+        """The flattened steps, their index by id and the delay sums, computed once per (frozen) plan: the schedule
+        consults them at every step, and a preview of a 365-step plan would otherwise be quadratic."""
+        positions = tuple(StepPosition(d, s, step)
+                          for d, day in enumerate(self.days) for s, step in enumerate(day.steps))
+        cumulative: list[int] = []
+        total = 0
+        for day in self.days:
+            total += day.delay_days
+            cumulative.append(total)
+        first = self.days[0].delay_days if self.days else 0
+        return PlanLayout(
+            positions=positions,
+            index_of={p.step.id: i for i, p in enumerate(positions) if p.step.id is not None},
+            day_numbers=tuple(1 + c - first for c in cumulative),
+            cumulative_delays=tuple(cumulative),
+        )
 
     def step_ids(self) -> list[str]:
         return [position.step.id or "" for position in self.positions()]
+
+
+@dataclass(frozen=True)
+class PlanLayout:
+    positions: tuple[StepPosition, ...]
+    index_of: dict[str, int]
+    day_numbers: tuple[int, ...]
+    cumulative_delays: tuple[int, ...]  # delays of days[0..i] summed
+
+    def delays_between(self, after_day: int, through_day: int) -> int:
+        """Sum of the delays of days after `after_day` up to and including `through_day` (-1: from the start)."""
+        start = self.cumulative_delays[after_day] if after_day >= 0 else 0
+        return self.cumulative_delays[through_day] - start if through_day >= 0 else 0
 
 
 @dataclass(frozen=True)

@@ -130,27 +130,27 @@ def next_step(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Sch
     Position is found by step id, so it survives an edit: steps before or at the last finished one are behind
     the contact; a deleted step is simply gone; the awaited step keeps the day it already reached.
     """
-    positions = list(plan.positions())
-    index_of = {p.step.id: i for i, p in enumerate(positions)}
+    layout = plan.layout
+    positions = layout.positions
     done_ids = {d.step_id for d in cursor.done}
-    reference = max((index_of[d.step_id] for d in cursor.done if d.step_id in index_of), default=-1)
-
+    reference, reference_reached = _reference(plan, cursor)
     pending = cursor.pending
-    if pending is not None and index_of.get(pending.step_id, -1) > reference and pending.step_id not in done_ids:
-        chosen = index_of[pending.step_id]
+    if pending is not None and layout.index_of.get(pending.step_id, -1) > reference \
+            and pending.step_id not in done_ids:
+        chosen = layout.index_of[pending.step_id]
         reached = pending.reached_at
     else:
         chosen = next((i for i in range(reference + 1, len(positions))
                        if positions[i].step.id not in done_ids), -1)
         if chosen < 0:
             return None
-        reached = _reach_day(plan, cursor, reference, positions[chosen].day_index, ctx)
+        reached = _reach_day(plan, cursor, reference, reference_reached, positions[chosen].day_index, ctx)
     position = positions[chosen]
     return ScheduledStep(
         repeat=cursor.repeat,
         day_index=position.day_index,
         step_index=position.step_index,
-        day_number=plan.day_numbers()[position.day_index],
+        day_number=layout.day_numbers[position.day_index],
         step=position.step,
         reached_at=reached,
         fire_at=fire_at(position.step, reached, cursor.floor, ctx),
@@ -160,16 +160,14 @@ def next_step(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Sch
 def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cursor | None:
     """The cursor for the next repeat (R-PLAN-7), or None when the plan is finished.
 
-    The restart point is the last day's reach plus the repeat delay; the new pass then starts like an enrollment
-    at that instant (its day 1 delay applies again).
+    The restart point is the last day's reach plus the repeat delay; the new pass then starts like an
+    enrollment at that instant (its day 1 delay applies again).
     """
     passes = plan.total_passes()
     if not plan.days or plan.repeat is None or (passes is not None and cursor.repeat + 1 >= passes):
         return None
-    positions = list(plan.positions())
-    index_of = {p.step.id: i for i, p in enumerate(positions)}
-    reference = max((index_of[d.step_id] for d in cursor.done if d.step_id in index_of), default=-1)
-    last_day = _reach_day(plan, cursor, reference, len(plan.days) - 1, ctx)
+    reference, reference_reached = _reference(plan, cursor)
+    last_day = _reach_day(plan, cursor, reference, reference_reached, len(plan.days) - 1, ctx)
     return Cursor(
         repeat=cursor.repeat + 1,
         pass_started_at=advance_days(last_day, plan.repeat.delay_days, ctx.time_zone),
@@ -177,20 +175,26 @@ def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cur
     )
 
 
-def _reach_day(plan: PlanDefinition, cursor: Cursor, reference: int, day_index: int,
-               ctx: ScheduleContext) -> datetime:
-    """When day `day_index` is reached, counted from the day of the last finished step still in the plan (or from
-    the pass start), with the delays of the plan as it is now."""
-    positions = list(plan.positions())
-    if reference >= 0:
-        ref_id = positions[reference].step.id
-        ref_day = positions[reference].day_index
-        start = next(d.reached_at for d in cursor.done if d.step_id == ref_id)
-        delays = sum(day.delay_days for day in plan.days[ref_day + 1: day_index + 1])
-    else:
-        start = cursor.pass_started_at
-        delays = sum(day.delay_days for day in plan.days[: day_index + 1])
-    return advance_days(start, delays, ctx.time_zone)
+def _reference(plan: PlanDefinition, cursor: Cursor) -> tuple[int, datetime | None]:
+    """The plan position of the last finished step that still exists in the plan, and when its day was reached."""
+    index_of = plan.layout.index_of
+    best, reached = -1, None
+    for done in cursor.done:
+        index = index_of.get(done.step_id, -1)
+        if index > best:
+            best, reached = index, done.reached_at
+    return best, reached
+
+
+def _reach_day(plan: PlanDefinition, cursor: Cursor, reference: int, reference_reached: datetime | None,
+               day_index: int, ctx: ScheduleContext) -> datetime:
+    """When day `day_index` is reached, counted from the day of the last finished step still in the plan (or
+    from the pass start), with the delays of the plan as it is now."""
+    layout = plan.layout
+    if reference >= 0 and reference_reached is not None:
+        ref_day = layout.positions[reference].day_index
+        return advance_days(reference_reached, layout.delays_between(ref_day, day_index), ctx.time_zone)
+    return advance_days(cursor.pass_started_at, layout.delays_between(-1, day_index), ctx.time_zone)
 
 
 def mark_done(cursor: Cursor, scheduled: ScheduledStep, outcome: str = "executed", detail: str = "") -> Cursor:

@@ -123,7 +123,7 @@ class Harness:
             query = select(model).filter_by(**where)
             order = {Message: Message.created_at, Task: Task.created_at, TimelineEvent: TimelineEvent.at}.get(model)
             if order is not None:
-                query = query.order_by(order)
+                query = query.order_by(order, model.id)  # ids are time-ordered: ties keep insertion order
             return list((await session.scalars(query)).all())
 
 
