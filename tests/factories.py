@@ -111,6 +111,11 @@ class Harness:
         async with self.env.time_skipping_unlocked():  # type: ignore[attr-defined]
             return await handle.result()
 
+    async def run(self, plan_id: str, contact_id: str, *, hour: int = 11) -> EnrollmentResult:
+        """Enroll at `hour` Chicago time two days from now and run the enrollment to its end."""
+        await self.advance_to(await next_local(self, hour))
+        return await self.finish(await self.enroll(plan_id, contact_id))
+
     async def advance_to(self, instant: datetime) -> None:
         """Move the environment's clock to `instant` (workflows started later see it as `workflow.now()`)."""
         await self.env.sleep(max(timedelta(0), instant - await self.env.get_current_time()))

@@ -83,8 +83,7 @@ class TestRTxt4OptOut:
         world = await seed(sessions, contact={"do_not_call": True})
         plan_id = await add_plan(sessions, world, plan_doc((0, [text()])))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             assert await h.rows(Message) == []
             (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
             assert skipped.detail == "Text not sent: the contact is on the Do-Not-Call list"

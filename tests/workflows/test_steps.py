@@ -77,8 +77,7 @@ class TestRCall1AndRTxt1TaskKinds:
             task("Call {contact.first.name}", kind="call"),
             {"kind": "text", "mode": "task", "name": "Text {contact.first.name}", "priority": "low"}])))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             assert [(t.kind, t.name) for t in await h.rows(Task)] == [("call", "Call Dana"), ("text", "Text Dana")]
             assert await h.rows(Message) == []
 
@@ -110,8 +109,7 @@ class TestRTxt2DynamicTexts:
         plan_id = await add_plan(sessions, world, plan_doc((0, [dynamic, static]),
                                                            repeat={"times": 3, "delay_days": 1}))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            result = await h.finish(await h.enroll(plan_id, world.contact_id))
+            result = await h.run(plan_id, world.contact_id)
             bodies = [m.body for m in await h.rows(Message)]
             assert bodies == ["one Dana", "same every time", "two", "same every time", "three", "same every time",
                               "one Dana", "same every time"]
@@ -124,8 +122,7 @@ class TestREmail1And4Emails:
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [email("Hi {contact.first.name}")])))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             (sent,) = await h.rows(Message)
             assert (sent.channel, sent.subject, sent.status, sent.from_address) == (
                 "email", "Hi Dana", "recorded", "alex@example.com")
@@ -142,8 +139,7 @@ class TestREmail1And4Emails:
         step = {"kind": "email", "mode": "design", "subject": "Market news", "design_id": "ds_1"}
         plan_id = await add_plan(sessions, world, plan_doc((0, [step])))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             (sent,) = await h.rows(Message)
             assert sent.body.startswith("Hello Dana\nPrices rose.")
 
@@ -152,8 +148,7 @@ class TestREmail1And4Emails:
         world = await seed(sessions, contact={"unsubscribed": True})
         plan_id = await add_plan(sessions, world, plan_doc((0, [email(), task()])))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             assert await h.rows(Message) == []
             (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
             assert skipped.detail == "Email not sent: the contact unsubscribed from plan email"
@@ -186,8 +181,7 @@ class TestRTxt5NoTwilio:
         world = await seed(sessions, agent_twilio=False)
         plan_id = await add_plan(sessions, world, plan_doc((0, [text()])))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             assert await h.rows(Message) == []
             (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
             assert skipped.detail == "Text not sent: Alex Agent has no Twilio setup"
@@ -204,8 +198,7 @@ class TestRTxt5NoTwilio:
             agent.twilio_from_number = None
         plan_id = await add_plan(sessions, world, plan_doc((0, [text("Hello")]), team_plan=True))
         async with running_worker(env, sessions) as h:
-            await h.advance_to(await next_local(h, 11))
-            await h.finish(await h.enroll(plan_id, world.contact_id))
+            await h.run(plan_id, world.contact_id)
             assert await h.rows(Message) == []
             (created,) = await h.rows(Task)
             assert (created.kind, created.assignee_id) == ("text", world.agent_id)
