@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
@@ -25,6 +24,7 @@ from activities.tasks import TaskActivities
 from activities.timeline import TimelineActivities
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
+from services.temporal import connect
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import SEARCH_ATTRIBUTE_KEYS
 
@@ -55,11 +55,6 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         activities=[context.load_enrollment_context, tasks.create_task, messaging.send_text, messaging.send_email,
                     enrollment.add_to_plan, enrollment.finish_enrollment, timeline.record_timeline],
     )
-
-
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter)
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:

@@ -1,0 +1,45 @@
+"""The FastAPI application: resources made in `lifespan`, never at import time; routers; error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api import errors
+from api.deps import AppState
+from api.routers import identity
+from config import Settings, get_settings
+from db.session import create_engine_for, create_session_factory
+from services.temporal import connect
+
+
+def create_app(settings: Settings | None = None, *, temporal: Client | None = None,
+               sessions: async_sessionmaker[AsyncSession] | None = None) -> FastAPI:
+    """Tests pass their own Temporal client and session factory; in production both are made from settings."""
+    config = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config.check_production()
+        engine = None
+        factory = sessions
+        if factory is None:
+            engine = create_engine_for(config.database_url)
+            factory = create_session_factory(engine)
+        client = temporal or await connect(config)
+        app.state.smartplans = AppState(settings=config, sessions=factory, temporal=client)
+        try:
+            yield
+        finally:
+            if engine is not None:
+                await engine.dispose()
+
+    app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan,
+                  description="Drip plans (SmartPlans) and lead routing for real-estate teams, on Temporal.")
+    errors.install(app)
+    app.include_router(identity.router)
+    return app

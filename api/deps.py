@@ -1,0 +1,100 @@
+"""Dependencies, declared once as `Annotated` aliases: the session (commits on success, rolls back on error),
+settings, the Temporal client, and who is calling."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import Forbidden, Unauthorized
+from api.security import hash_api_key, same_secret
+from config import Settings
+from db.models import Agent
+from db.session import session_scope
+
+
+@dataclass(frozen=True)
+class AppState:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: Client
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.smartplans
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings_dep(state: StateDep) -> Settings:
+    return state.settings
+
+
+def get_temporal(state: StateDep) -> Client:
+    return state.temporal
+
+
+def get_sessions(state: StateDep) -> async_sessionmaker[AsyncSession]:
+    return state.sessions
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    async with session_scope(state.sessions) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# For services that run their own transactions (enrolling commits before it starts a workflow).
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+_bearer = HTTPBearer(auto_error=False, description="An agent's API key, or the bootstrap admin key")
+
+
+@dataclass(frozen=True)
+class Principal:
+    agent: Agent | None  # None: the bootstrap admin
+
+    @property
+    def is_admin(self) -> bool:
+        return self.agent is None
+
+
+async def get_principal(session: SessionDep, settings: SettingsDep,
+                        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+    key = credentials.credentials
+    if same_secret(key, settings.smartplans_admin_key):
+        return Principal(agent=None)
+    agent = await session.scalar(select(Agent).where(Agent.api_key_hash == hash_api_key(key)))
+    if agent is None:
+        raise Unauthorized("invalid API key")
+    return Principal(agent=agent)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_current_agent(principal: PrincipalDep) -> Agent:
+    if principal.agent is None:
+        raise Forbidden("the admin key only creates teams and their agents; use an agent's API key")
+    return principal.agent
+
+
+CurrentAgent = Annotated[Agent, Depends(get_current_agent)]
+
+
+def can_manage_team(agent: Agent) -> bool:
+    """R-TEAM-1: the Rainmaker and `enhanced`/`unlimited` members manage team plans and team settings."""
+    return agent.role == "rainmaker" or agent.permission in ("enhanced", "unlimited")

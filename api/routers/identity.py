@@ -1,0 +1,137 @@
+"""Teams, agents and their API keys, who am I, account settings, and health."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, text
+
+from api.deps import CurrentAgent, PrincipalDep, SessionDep, StateDep, can_manage_team
+from api.errors import Conflict, Forbidden, NotFound
+from api.schemas.identity import (
+    AccountSettings,
+    AgentCreate,
+    AgentCreated,
+    AgentPublic,
+    Created,
+    Me,
+    SettingsUpdate,
+    TeamCreate,
+    TeamPublic,
+    TwilioSetup,
+)
+from api.security import hash_api_key, new_api_key
+from db.models import Agent, Team
+from db.queries import emails_sent_in_month
+from domain.ids import new_id
+from domain.plan import DEFAULT_SLOT_TIMES
+from domain.schedule import DEFAULT_TIME_ZONE
+
+router = APIRouter(tags=["identity"])
+
+
+@router.post("/teams", status_code=status.HTTP_201_CREATED, response_model=Created)
+async def create_team(body: TeamCreate, principal: PrincipalDep, session: SessionDep) -> Created:
+    if not principal.is_admin:
+        raise Forbidden("only the admin key creates teams")
+    team = Team(id=new_id("tm"), name=body.name, time_zone=body.time_zone)
+    session.add(team)
+    return Created(id=team.id)
+
+
+@router.post("/teams/{team_id}/agents", status_code=status.HTTP_201_CREATED, response_model=AgentCreated)
+async def create_agent(team_id: str, body: AgentCreate, principal: PrincipalDep, session: SessionDep) -> AgentCreated:
+    caller = principal.agent
+    if caller is not None and caller.team_id != team_id:
+        raise NotFound("team", team_id)
+    team = await session.get(Team, team_id)
+    if team is None:
+        raise NotFound("team", team_id)
+    if caller is not None and caller.role != "rainmaker":
+        raise Forbidden("only the team's Rainmaker (or the admin key) adds agents")
+    if body.role == "rainmaker":
+        existing = await session.scalar(select(Agent.id).where(Agent.team_id == team_id, Agent.role == "rainmaker"))
+        if existing is not None:
+            raise Conflict(f"team {team_id} already has a Rainmaker ({existing})")
+    key = new_api_key()
+    agent = Agent(id=new_id("ag"), team_id=team_id, first_name=body.first_name, last_name=body.last_name,
+                  email=str(body.email), phone=body.phone, role=body.role, permission=body.permission,
+                  api_key_hash=hash_api_key(key))
+    session.add(agent)
+    return AgentCreated(id=agent.id, api_key=key)
+
+
+@router.get("/me", response_model=Me)
+async def me(agent: CurrentAgent, session: SessionDep) -> Me:
+    team = await session.get(Team, agent.team_id)
+    assert team is not None
+    return Me(agent=AgentPublic.model_validate(agent), team=TeamPublic.model_validate(team))
+
+
+@router.get("/settings", response_model=AccountSettings)
+async def get_settings(agent: CurrentAgent, session: SessionDep) -> AccountSettings:
+    team = await session.get(Team, agent.team_id)
+    assert team is not None
+    return await _settings_of(session, agent, team)
+
+
+@router.patch("/settings", response_model=AccountSettings)
+async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: SessionDep) -> AccountSettings:
+    team = await session.get(Team, agent.team_id)
+    assert team is not None
+    changes = body.model_dump(exclude_unset=True)
+    team_fields = {"team_time_zone", "team_postal_address", "default_task_assignee", "default_email_sender",
+                   "default_text_sender"}
+    if team_fields & changes.keys() and not can_manage_team(agent):
+        raise Forbidden("team settings need the Rainmaker or an enhanced/unlimited member (R-TEAM-1)")
+    for name, value in changes.items():
+        if name == "slot_times":
+            agent.slot_times = {**(agent.slot_times or {}), **(value or {})}
+        elif name == "team_time_zone":
+            team.time_zone = value
+        elif name == "team_postal_address":
+            team.postal_address = value
+        elif name in team_fields:
+            setattr(team, name, value)
+        else:
+            setattr(agent, name, value)
+    await session.flush()
+    return await _settings_of(session, agent, team)
+
+
+@router.get("/health")
+async def health(state: StateDep) -> JSONResponse:
+    """200 once the API, the database and Temporal all answer; 503 naming what does not."""
+    problems = []
+    try:
+        async with state.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception as err:  # noqa: BLE001 - any failure means "not healthy", reported by name
+        problems.append(f"database: {type(err).__name__}")
+    try:
+        await state.temporal.service_client.check_health()
+    except Exception as err:  # noqa: BLE001
+        problems.append(f"temporal: {type(err).__name__}")
+    if problems:
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def _settings_of(session: SessionDep, agent: Agent, team: Team) -> AccountSettings:
+    slots = {**DEFAULT_SLOT_TIMES, **(team.slot_times or {}), **(agent.slot_times or {})}
+    return AccountSettings(
+        time_zone=agent.time_zone or team.time_zone or DEFAULT_TIME_ZONE,
+        slot_times={str(k): v for k, v in slots.items()},
+        email_quota_monthly=agent.email_quota_monthly,
+        emails_sent_this_month=await emails_sent_in_month(session, agent.id, datetime.now(UTC)),
+        postal_address=agent.postal_address,
+        twilio=TwilioSetup(account_sid=agent.twilio_account_sid, from_number=agent.twilio_from_number,
+                           configured=bool(agent.twilio_from_number)),
+        team_time_zone=team.time_zone,
+        team_postal_address=team.postal_address,
+        default_task_assignee=team.default_task_assignee,
+        default_email_sender=team.default_email_sender,
+        default_text_sender=team.default_text_sender,
+    )

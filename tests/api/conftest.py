@@ -1,0 +1,58 @@
+"""The real app over ASGI, on the test database, with a worker on the time-skipping server behind it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from config import Settings
+from tests.factories import Harness, running_worker
+
+ADMIN = {"Authorization": "Bearer test-admin-key"}
+
+
+@dataclass
+class Team:
+    id: str
+    rainmaker: dict[str, str]  # Authorization headers
+    member: dict[str, str]
+    rainmaker_id: str
+    member_id: str
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    harness: Harness
+
+    async def team(self, name: str = "Smith Team") -> Team:
+        team = (await self.client.post("/teams", json={"name": name}, headers=ADMIN)).json()["id"]
+        keys = {}
+        for role, first in (("rainmaker", "Rita"), ("member", "Alex")):
+            created = await self.client.post(f"/teams/{team}/agents", headers=ADMIN, json={
+                "first_name": first, "last_name": "Agent", "email": f"{first.lower()}.{team[-6:].lower()}@example.com",
+                "role": role, "permission": "unlimited" if role == "rainmaker" else "basic"})
+            assert created.status_code == 201, created.text
+            keys[role] = created.json()
+        return Team(team, {"Authorization": f"Bearer {keys['rainmaker']['api_key']}"},
+                    {"Authorization": f"Bearer {keys['member']['api_key']}"},
+                    keys["rainmaker"]["id"], keys["member"]["id"])
+
+
+@pytest.fixture
+async def api(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
+    async with running_worker(env, sessions) as harness:
+        settings = Settings(environment="test", smartplans_admin_key="test-admin-key",
+                            temporal_task_queue=harness.task_queue, public_base_url="https://plans.example.com")
+        harness.settings = settings
+        app = create_app(settings, temporal=env.client, sessions=sessions)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+                yield Api(client, harness)
