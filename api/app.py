@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api import errors
 from api.deps import AppState
-from api.routers import identity
+from api.routers import contacts, designs, enrollments, identity, plans, triggers, webhooks
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
 from services.temporal import connect
@@ -41,5 +41,6 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan,
                   description="Drip plans (SmartPlans) and lead routing for real-estate teams, on Temporal.")
     errors.install(app)
-    app.include_router(identity.router)
+    for module in (identity, contacts, plans, triggers, designs, enrollments, webhooks):
+        app.include_router(module.router)
     return app
