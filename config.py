@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     sendgrid_api_key: str = ""
     sendgrid_base_url: str = "https://api.sendgrid.com"
     sendgrid_timeout_seconds: float = 15.0
+    sendgrid_inbound_secret: str = ""  # Inbound Parse URL `?secret=` or basic-auth password; empty refuses all
 
     default_email_quota: int = 5000
 
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
             problems.append("SMARTPLANS_ADMIN_KEY must be set to a secret value")
         if self.link_secret == DEV_LINK_SECRET:
             problems.append("LINK_SECRET must be set to a secret value")
+        if self.messaging_provider == "live" and not self.sendgrid_inbound_secret:
+            problems.append("SENDGRID_INBOUND_SECRET must be set when MESSAGING_PROVIDER=live (email replies)")
         if self.database_url.startswith("sqlite"):
             problems.append("DATABASE_URL must point at PostgreSQL in production")
         if problems:

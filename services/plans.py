@@ -1,14 +1,26 @@
-"""Saving plans: every save is a new version (R-PLAN-9 keeps them all); only a valid plan is saved."""
+"""Saving plans: every save is a new version (R-PLAN-9 keeps them all); only a valid plan is saved.
+
+Besides the document's own rules (`domain.validation`), a plan saved through the API must point at things it may
+use: add-to-plan targets and design emails are checked against the database here, and all violations are reported
+together with the document's. `schedule_context` is the one place that resolves the account's time zone and slots
+for a plan, so a preview and the running workflow agree to the minute.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Plan, PlanVersion
+from db.models import Agent, Design, Enrollment, Plan, PlanVersion, Team
 from domain.ids import new_id
-from domain.plan import PlanDefinition
-from domain.validation import ensure_valid, with_step_ids
+from domain.plan import DEFAULT_SLOT_TIMES, AddToPlanStep, EmailStep, PlanDefinition
+from domain.schedule import DEFAULT_TIME_ZONE, ScheduleContext
+from domain.validation import PlanInvalid, Violation, ensure_valid, validate_plan, with_step_ids
 
 
 def _step_id() -> str:
@@ -40,3 +52,146 @@ async def save_version(session: AsyncSession, plan: Plan, definition: PlanDefini
     session.add(version)
     await session.flush()
     return version
+
+
+async def ensure_saveable(session: AsyncSession, definition: PlanDefinition, *, team_id: str,
+                          owner_agent_id: str | None, plan: Plan | None = None) -> None:
+    """Raise `PlanInvalid` listing every broken rule: the document's own and its references.
+
+    Kept apart from `create_plan`/`save_version` on purpose: workflow tests save plans pointing at missing designs
+    and plans to prove the runtime failures; anything a person saves goes through this first.
+    """
+    violations = validate_plan(definition)
+    violations += await reference_violations(session, definition, team_id=team_id,
+                                             owner_agent_id=None if definition.team_plan else owner_agent_id,
+                                             plan_id=plan.id if plan else None)
+    if plan is not None:
+        violations += step_id_violations(definition, await used_step_ids(session, plan.id))
+    if violations:
+        raise PlanInvalid(violations)
+
+
+async def reference_violations(session: AsyncSession, definition: PlanDefinition, *, team_id: str,
+                               owner_agent_id: str | None, plan_id: str | None) -> list[Violation]:
+    """Add-to-plan targets and designs must be ones this plan can see (R-ADD-1, R-EMAIL-1).
+
+    A team plan sees the team's plans and the team design library; a personal plan also sees its owner's own
+    plans and designs. Anything else — another team's, another member's, missing — is reported as not found, so
+    an id never reveals what another team has.
+    """
+    targets: dict[str, list[str]] = {}
+    designs: dict[str, list[str]] = {}
+    for position in definition.positions():
+        where = f"days[{position.day_index}].steps[{position.step_index}]"
+        step = position.step
+        if isinstance(step, AddToPlanStep) and step.target_plan_id.strip():
+            targets.setdefault(step.target_plan_id, []).append(f"{where}.target_plan_id")
+        elif isinstance(step, EmailStep) and step.mode == "design" and step.design_id:
+            designs.setdefault(step.design_id, []).append(f"{where}.design_id")
+    out: list[Violation] = []
+    if targets:
+        found = set(await session.scalars(select(Plan.id).where(
+            Plan.id.in_(targets), Plan.team_id == team_id,
+            _owned_by(Plan.team_plan.is_(True), Plan.owner_agent_id, owner_agent_id))))
+        for target, fields in targets.items():
+            if target == plan_id:
+                out += [Violation(f, "R-ADD-1", "a plan cannot add the contact to itself; use the repeat")
+                        for f in fields]
+            elif target not in found:
+                out += [Violation(f, "R-ADD-1", f"plan {target} not found among the plans this plan can use "
+                                  f"({_scope(owner_agent_id)})") for f in fields]
+    if designs:
+        found = set(await session.scalars(select(Design.id).where(
+            Design.id.in_(designs), Design.team_id == team_id,
+            _owned_by(Design.agent_id.is_(None), Design.agent_id, owner_agent_id))))
+        out += [Violation(f, "R-EMAIL-1", f"design {design} not found in the library this plan can use "
+                          f"({_scope(owner_agent_id, 'designs')})")
+                for design, fields in designs.items() if design not in found for f in fields]
+    return out
+
+
+def _owned_by(shared: Any, owner_column: Any, owner_agent_id: str | None) -> Any:
+    return shared if owner_agent_id is None else or_(shared, owner_column == owner_agent_id)
+
+
+def _scope(owner_agent_id: str | None, what: str = "plans") -> str:
+    return f"the team's {what}" if owner_agent_id is None else f"the team's {what} and the owner's own"
+
+
+def step_id_violations(definition: PlanDefinition, known: set[str]) -> list[Violation]:
+    """On an edit, an id names a step this plan already had (R-PLAN-9 matches enrolled contacts by it); a new
+    step is sent without one. An invented id could collide with one a contact already ran."""
+    return [Violation(f"days[{p.day_index}].steps[{p.step_index}].id", "R-PLAN-9",
+                      f"step id '{p.step.id}' is not a step of this plan; leave the id out for a new step")
+            for p in definition.positions() if p.step.id is not None and p.step.id not in known]
+
+
+async def used_step_ids(session: AsyncSession, plan_id: str) -> set[str]:
+    """Every step id any version of the plan has used, so a step restored from an older version keeps its id."""
+    ids: set[str] = set()
+    for document in await session.scalars(select(PlanVersion.definition).where(PlanVersion.plan_id == plan_id)):
+        ids.update(step["id"] for day in document.get("days", []) for step in day.get("steps", []) if step.get("id"))
+    return ids
+
+
+async def current_definition(session: AsyncSession, plan: Plan) -> PlanDefinition:
+    document = await session.scalar(select(PlanVersion.definition).where(
+        PlanVersion.plan_id == plan.id, PlanVersion.version == plan.current_version))
+    if document is None:  # every plan is created with version 1 in the same transaction
+        raise LookupError(f"plan {plan.id} has no version {plan.current_version}")
+    return PlanDefinition.model_validate(document)
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A plan with its current document (raw JSON: listing must not pay for full validation of every plan)."""
+
+    plan: Plan
+    document: dict[str, Any]
+
+    @property
+    def step_count(self) -> int:
+        return sum(len(day.get("steps", [])) for day in self.document.get("days", []))
+
+    def steps(self) -> Iterable[dict[str, Any]]:
+        return (step for day in self.document.get("days", []) for step in day.get("steps", []))
+
+
+async def plans_with_documents(session: AsyncSession, team_id: str, *, visible_to: str | None = None,
+                               everyone: bool = False) -> list[PlanRow]:
+    """The team's plans with their current documents: team plans plus `visible_to`'s personal ones, or every
+    plan of the team with `everyone` (to find what still uses a design or links to a plan)."""
+    query = (select(Plan, PlanVersion.definition)
+             .join(PlanVersion, and_(PlanVersion.plan_id == Plan.id, PlanVersion.version == Plan.current_version))
+             .where(Plan.team_id == team_id).order_by(Plan.name, Plan.id))
+    if not everyone:
+        query = query.where(or_(Plan.team_plan.is_(True), Plan.owner_agent_id == visible_to))
+    return [PlanRow(plan, document) for plan, document in (await session.execute(query)).all()]
+
+
+async def active_enrollment_counts(session: AsyncSession, plan_ids: Sequence[str]) -> dict[str, int]:
+    if not plan_ids:
+        return {}
+    rows = await session.execute(select(Enrollment.plan_id, func.count()).where(
+        Enrollment.plan_id.in_(plan_ids), Enrollment.status == "active").group_by(Enrollment.plan_id))
+    return {plan_id: int(count) for plan_id, count in rows.all()}
+
+
+def account_schedule(team: Team | None, owner: Agent | None) -> tuple[str, dict[str, str]]:
+    """The account time zone and slot times (R-PLAN-4): the owner's own settings, else the team's, else the
+    defaults. A team plan has no owner, so it uses the team's."""
+    time_zone = (owner.time_zone if owner else None) or (team.time_zone if team else None) or DEFAULT_TIME_ZONE
+    slots = {**DEFAULT_SLOT_TIMES, **((team.slot_times if team else None) or {}),
+             **((owner.slot_times if owner else None) or {})}
+    return time_zone, slots
+
+
+async def schedule_context(session: AsyncSession, plan: Plan, *, contact_time_zone: str | None,
+                           spread_key: str) -> ScheduleContext:
+    """What decides *when* for `plan`: shared by the preview and the enrollment workflow's context activity, so the
+    calendar a person previews is the calendar the workflow runs."""
+    team = await session.get(Team, plan.team_id)
+    owner = await session.get(Agent, plan.owner_agent_id) if plan.owner_agent_id else None
+    time_zone, slots = account_schedule(team, owner)
+    return ScheduleContext(time_zone=time_zone, slot_times=slots, contact_time_zone=contact_time_zone,
+                           spread_key=spread_key)

@@ -26,8 +26,7 @@ from api.security import hash_api_key, new_api_key
 from db.models import Agent, Team
 from db.queries import emails_sent_in_month
 from domain.ids import new_id
-from domain.plan import DEFAULT_SLOT_TIMES
-from domain.schedule import DEFAULT_TIME_ZONE
+from services.plans import account_schedule
 
 router = APIRouter(tags=["identity"])
 
@@ -120,9 +119,9 @@ async def health(state: StateDep) -> JSONResponse:
 
 
 async def _settings_of(session: SessionDep, agent: Agent, team: Team) -> AccountSettings:
-    slots = {**DEFAULT_SLOT_TIMES, **(team.slot_times or {}), **(agent.slot_times or {})}
+    time_zone, slots = account_schedule(team, agent)
     return AccountSettings(
-        time_zone=agent.time_zone or team.time_zone or DEFAULT_TIME_ZONE,
+        time_zone=time_zone,
         slot_times={str(k): v for k, v in slots.items()},
         email_quota_monthly=agent.email_quota_monthly,
         emails_sent_this_month=await emails_sent_in_month(session, agent.id, datetime.now(UTC)),

@@ -1,0 +1,120 @@
+"""Plan bodies. The document itself is `domain.plan`'s (steps, repeat): the API adds only what a person needs
+around it — the day numbers shown beside each day, the plan's state and its removal rules — so what a client
+reads from `GET /plans/{id}` can be sent back to `PUT` after picking `name`, `team_plan`, `days` and `repeat`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, Field, field_validator
+
+from api.schemas.common import Public, Request, TimeZoneName
+from db.models import Plan
+from domain.plan import Day, PlanDefinition, Repeat, Step
+
+MAX_PREVIEW_PASSES = 10
+
+
+class DayIn(Request):
+    day: int | None = Field(default=None, description="Read-only, derived from the delays (R-PLAN-2): may be sent "
+                            "back as read, but a different number is refused — change `delay_days` instead")
+    delay_days: int = Field(default=0, description="Whole days after the previous day (day 1: after enrollment)")
+    steps: list[Step] = Field(default_factory=list)
+
+
+class _PlanBody(Request):
+    name: str
+    days: list[DayIn] = Field(default_factory=list)
+    repeat: Repeat | None = None
+
+    @field_validator("days")
+    @classmethod
+    def _day_numbers_follow_delays(cls, days: list[DayIn]) -> list[DayIn]:
+        derived = PlanDefinition(name="", days=[Day(delay_days=d.delay_days) for d in days]).day_numbers()
+        for i, (day, number) in enumerate(zip(days, derived, strict=True)):
+            if day.day is not None and day.day != number:
+                raise ValueError(f"days[{i}].day is {day.day} but its delays make it day {number}; day numbers "
+                                 "follow from delay_days (R-PLAN-2)")
+        return days
+
+    def definition(self, team_plan: bool) -> PlanDefinition:
+        return PlanDefinition(name=self.name, team_plan=team_plan, repeat=self.repeat,
+                              days=[Day(delay_days=d.delay_days, steps=d.steps) for d in self.days])
+
+
+class PlanCreate(_PlanBody):
+    """A new plan. `team_plan: true` makes it the team's (R-TEAM-1: Rainmaker or enhanced/unlimited members)."""
+
+    team_plan: bool = False
+
+
+class PlanUpdate(_PlanBody):
+    """The whole document again; steps sent back with their ids stay the same steps for enrolled contacts
+    (R-PLAN-9), steps without an id are new. `team_plan`, if sent, must match the plan: a plan never changes
+    owner (duplicate it instead)."""
+
+    team_plan: bool | None = None
+
+
+class RemovalRules(Public):
+    on_email_reply: bool
+    on_text_reply: bool
+
+
+class DayPublic(Public):
+    day: int = Field(description="The day number users see, derived from the delays (R-PLAN-2)")
+    delay_days: int
+    steps: list[Step]
+
+
+class PlanPublic(Public):
+    id: str
+    name: str
+    team_plan: bool
+    owner_agent_id: str | None
+    active: bool
+    version: int
+    days: list[DayPublic]
+    repeat: Repeat | None
+    removal_rules: RemovalRules
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, plan: Plan, definition: PlanDefinition) -> PlanPublic:
+        days = [DayPublic(day=number, delay_days=day.delay_days, steps=list(day.steps))
+                for number, day in zip(definition.day_numbers(), definition.days, strict=True)]
+        return cls(id=plan.id, name=plan.name, team_plan=plan.team_plan, owner_agent_id=plan.owner_agent_id,
+                   active=plan.active, version=plan.current_version, days=days, repeat=definition.repeat,
+                   removal_rules=RemovalRules(on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply),
+                   created_at=plan.created_at, updated_at=plan.updated_at)
+
+
+class PlanSummary(Public):
+    id: str
+    name: str
+    team_plan: bool
+    owner_agent_id: str | None
+    active: bool
+    current_version: int
+    step_count: int
+    active_enrollments: int
+
+
+class PreviewRequest(Request):
+    start_at: AwareDatetime = Field(description="The enrollment instant to preview from (with its offset)")
+    repeats: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
+                                description="How many passes through the days to show, the first included; "
+                                "default: every pass, or 1 for a plan repeating without end")
+    contact_time_zone: TimeZoneName | None = Field(default=None, description="For texts' quiet hours (R-TXT-3); "
+                                                   "default: the contact's, when `contact_id` is given")
+    contact_id: str | None = Field(default=None, description="Preview for this contact: their time zone and the "
+                                   "texts' spread (R-TXT-3) exactly as their enrollment would run")
+
+
+class PreviewStep(Public):
+    repeat: int = Field(description="0 for the first pass through the days, n for the n-th repeat")
+    day: int
+    step_id: str
+    kind: str
+    fire_at: datetime = Field(description="In the account time zone")

@@ -1,0 +1,117 @@
+"""A plan's life after it is saved: edits running enrollments follow (R-PLAN-9), deactivation (R-PLAN-8),
+duplication (R-PLAN-10) and deletion.
+
+The database is what the workflows read, so an edit or a deactivation is committed *before* the enrollments are
+signalled: a workflow that reloads its plan on `plan_changed` must find the new version (on PostgreSQL an
+uncommitted row is invisible to the worker; on SQLite the request holds the write lock until it commits). That is
+why `save_and_notify` and `deactivate` commit, unlike the rest of the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from db.models import Enrollment, Plan, PlanVersion, Task
+from domain.plan import PlanDefinition
+from domain.validation import MAX_NAME
+from services.plans import create_plan, current_definition, plans_with_documents, save_version
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.types import EnrollmentResult, PlanChanged, RemoveRequest
+
+log = logging.getLogger(__name__)
+
+# Signals go out in parallel, but a plan with thousands of contacts must not open thousands of RPCs at once.
+SIGNAL_CONCURRENCY = 32
+
+Handle = WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]
+
+
+async def save_and_notify(session: AsyncSession, client: Client, plan: Plan, definition: PlanDefinition) -> int:
+    """Save the next version, commit, then tell every active enrollment to follow it from its next step.
+    Returns how many enrollments were told."""
+    version = await save_version(session, plan, definition)
+    workflow_ids = await active_workflow_ids(session, plan.id)
+    await session.commit()
+    change = PlanChanged(version=version.version)
+    return await _signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.plan_changed,
+                                                                                 change))
+
+
+async def deactivate(session: AsyncSession, client: Client, plan: Plan) -> int:
+    """R-PLAN-8: inactive first (nothing new is enrolled from the commit on), then every enrollment ends with a
+    timeline event. A workflow the signal misses ends the same way when its next run finds the plan inactive."""
+    plan.active = False
+    workflow_ids = await active_workflow_ids(session, plan.id)
+    await session.commit()
+    request = RemoveRequest(reason="plan_deactivated")
+    return await _signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.remove, request))
+
+
+async def active_workflow_ids(session: AsyncSession, plan_id: str) -> list[str]:
+    return list(await session.scalars(select(Enrollment.workflow_id).where(
+        Enrollment.plan_id == plan_id, Enrollment.status == "active")))
+
+
+async def _signal_each(client: Client, workflow_ids: list[str], send: Callable[[Handle], Awaitable[None]]) -> int:
+    semaphore = asyncio.Semaphore(SIGNAL_CONCURRENCY)
+
+    async def one(workflow_id: str) -> bool:
+        async with semaphore:
+            try:
+                await send(client.get_workflow_handle_for(EnrollmentWorkflow.run, workflow_id))
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: the run closed meanwhile, nothing to tell
+                    # The change is saved; a workflow that missed it catches up when its next run loads the plan.
+                    log.warning("could not signal %s: %s", workflow_id, err)
+                return False
+            return True
+
+    return sum(await asyncio.gather(*(one(workflow_id) for workflow_id in workflow_ids)))
+
+
+async def duplicate(session: AsyncSession, plan: Plan) -> Plan:
+    """R-PLAN-10: "Copy of …" at version 1, active, with fresh step ids (the copy's steps are new steps, not the
+    original's) and the same owner. Removal rules are copied — they are how the plan behaves and do nothing until a
+    contact is enrolled; tag triggers are not, since a trigger in two plans would enroll every tagged contact twice.
+    """
+    definition = await current_definition(session, plan)
+    days = [day.model_copy(update={"steps": [step.model_copy(update={"id": None}) for step in day.steps]})
+            for day in definition.days]
+    name = f"Copy of {plan.name}"[:MAX_NAME]
+    copy = await create_plan(session, team_id=plan.team_id, owner_agent_id=plan.owner_agent_id,
+                             definition=definition.model_copy(update={"name": name, "days": days}))
+    copy.on_email_reply, copy.on_text_reply = plan.on_email_reply, plan.on_text_reply
+    await session.flush()
+    return copy
+
+
+async def deletion_blockers(session: AsyncSession, plan: Plan) -> list[str]:
+    """Why `plan` cannot be deleted now, in words a person can act on (empty: it can be)."""
+    blockers = []
+    active = int(await session.scalar(select(func.count()).select_from(Enrollment).where(
+        Enrollment.plan_id == plan.id, Enrollment.status == "active")) or 0)
+    if active:
+        blockers.append(f"plan '{plan.name}' has {active} active enrollment{'s' if active != 1 else ''}; "
+                        f"deactivate it first (that ends them), then delete it")
+    for row in await plans_with_documents(session, plan.team_id, everyone=True):
+        if row.plan.id != plan.id and any(step.get("kind") == "add_to_plan" and step.get("target_plan_id") == plan.id
+                                          for step in row.steps()):
+            blockers.append(f"plan '{row.plan.name}' ({row.plan.id}) adds contacts to it; edit that step first")
+    return blockers
+
+
+async def delete_plan(session: AsyncSession, plan: Plan) -> None:
+    """Delete the plan, its versions and its finished enrollments. The contacts' history stays: timeline events,
+    tasks and messages keep the plan id as a plain column; tasks just lose their link to the enrollment row."""
+    enrollments = select(Enrollment.id).where(Enrollment.plan_id == plan.id).scalar_subquery()
+    await session.execute(update(Task).where(Task.enrollment_id.in_(enrollments)).values(enrollment_id=None))
+    await session.execute(delete(Enrollment).where(Enrollment.plan_id == plan.id))
+    await session.execute(delete(PlanVersion).where(PlanVersion.plan_id == plan.id))
+    await session.execute(delete(Plan).where(Plan.id == plan.id))
