@@ -5,7 +5,7 @@ VENV ?= .venv
 PY = $(VENV)/bin/python
 STAMP = $(VENV)/.installed
 
-.PHONY: test test-postgres lint bench migrate
+.PHONY: test test-postgres lint bench migrate dev
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,3 +28,7 @@ bench: $(STAMP)
 
 migrate: $(STAMP)
 	$(PY) -m db.migrate
+
+# Temporal dev server (with UI), worker and API on SQLite under .data/, plus a demo team; Ctrl-C stops it all.
+dev: $(STAMP)
+	$(PY) -m scripts.dev

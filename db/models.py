@@ -266,3 +266,39 @@ class Message(Base):
     created_at: Mapped[datetime] = _created_at()
     sent_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Tag(Base):
+    """A team's contact tag. Plans trigger on the tag's id (R-RULE-3), so renaming keeps every trigger."""
+
+    __tablename__ = "tags"
+    # Case-insensitive uniqueness through a stored key rather than a functional index: a plain constraint
+    # reflects identically on SQLite and PostgreSQL, so the models-vs-migration check stays exact.
+    __table_args__ = (UniqueConstraint("team_id", "name_key", name="uq_tags_team_id_name_key"),)
+
+    id: Mapped[str] = _id_column()
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))  # `name` casefolded and trimmed; see services.tags
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ContactTag(Base):
+    """A tag on a contact. Deleting the tag (or the contact) takes these rows with it."""
+
+    __tablename__ = "contact_tags"
+
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[str] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[datetime] = _created_at()
+
+
+class PlanTrigger(Base):
+    """A tag that enrolls a contact in the plan when it is added to the contact (R-RULE-1); at most 10 per plan."""
+
+    __tablename__ = "plan_triggers"
+
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True)
+    # Indexed: adding a tag to a contact looks up the plans it triggers.
+    tag_id: Mapped[str] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _created_at()

@@ -176,7 +176,7 @@ class EnrollmentWorkflow:
             team_plan=ctx.plan.team_plan, contact_id=self._input.contact_id, team_id=self._input.team_id,
             agent_id=self._input.agent_id, repeat=nxt.repeat, day_number=nxt.day_number, step=step,
             scheduled_for=nxt.fire_at, time_zone=ctx.schedule.time_zone,
-            idempotency_key=f"{workflow.info().workflow_id}:r{nxt.repeat}:{nxt.step_id}",
+            idempotency_key=f"{self._input.enrollment_id}:r{nxt.repeat}:{nxt.step_id}",
         )
         method: Callable[[Any, StepInput], Awaitable[StepOutcome]] = TaskActivities.create_task
         if isinstance(step, EmailStep):
@@ -228,7 +228,7 @@ class EnrollmentWorkflow:
             EnrollmentActivities.finish_enrollment,
             FinishInput(enrollment_id=self._input.enrollment_id, team_id=self._input.team_id,
                         contact_id=self._input.contact_id, plan_id=self._input.plan_id, status=status, reason=reason,
-                        detail=detail, at=workflow.now(), idempotency_key=f"{workflow.info().workflow_id}:end"),
+                        detail=detail, at=workflow.now(), idempotency_key=f"{self._input.enrollment_id}:end"),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=STEP_RETRY, summary=detail)
         self._status = status
         self._next = None

@@ -124,7 +124,8 @@ class StepInput(BaseModel):
     step: Step
     scheduled_for: datetime
     time_zone: str
-    # `{workflow_id}:r{repeat}:{step_id}`: the same on every retry, unique per run position (outbox guard).
+    # `{enrollment_id}:r{repeat}:{step_id}`: the same on every retry and across continue-as-new, unique per
+    # enrollment and plan position (the outbox guard). Not the workflow id: a re-enrollment reuses that.
     idempotency_key: str
 
 

@@ -1,7 +1,184 @@
-"""contacts routes (being built)."""
+"""Contacts of the caller's team, their tags (which may enroll them: R-RULE-1), timeline and enrollments."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from api.deps import CurrentAgent, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
+from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.schemas.contacts import (
+    ContactCreate,
+    ContactEnrollment,
+    ContactPublic,
+    ContactTagAdd,
+    ContactTagged,
+    ContactUpdate,
+    TimelineEventPublic,
+    TriggeredEnrollment,
+)
+from api.schemas.triggers import TagPublic
+from db.base import utcnow
+from db.models import Agent, Contact, ContactTag, Enrollment, Message, Tag, Task, TimelineEvent
+from domain.ids import new_id
+from services.tags import add_tag, enroll_by_tag, remove_tag, tags_of_contacts, triggered_plans
 
 router = APIRouter(tags=["contacts"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.post("/contacts", status_code=status.HTTP_201_CREATED, response_model=ContactPublic)
+async def create_contact(body: ContactCreate, agent: CurrentAgent, session: SessionDep) -> ContactPublic:
+    await _check_assignee(session, agent, body.assignee_id)
+    contact = Contact(id=new_id("ct"), team_id=agent.team_id, owner_agent_id=agent.id,
+                      **body.model_dump(mode="json"))
+    session.add(contact)
+    await session.flush()
+    return (await _public(session, [contact]))[0]
+
+
+@router.get("/contacts", response_model=list[ContactPublic])
+async def list_contacts(agent: CurrentAgent, session: SessionDep, tag_id: str | None = None, limit: Limit = 100,
+                        offset: Offset = 0) -> list[ContactPublic]:
+    """The team's contacts, oldest first; `tag_id` keeps those carrying that tag."""
+    query = select(Contact).where(Contact.team_id == agent.team_id)
+    if tag_id is not None:
+        query = query.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_id)
+    contacts = list((await session.scalars(
+        query.order_by(Contact.created_at, Contact.id).limit(limit).offset(offset))).all())
+    return await _public(session, contacts)
+
+
+@router.get("/contacts/{contact_id}", response_model=ContactPublic)
+async def get_contact(contact_id: str, agent: CurrentAgent, session: SessionDep) -> ContactPublic:
+    return (await _public(session, [await _contact(session, agent, contact_id)]))[0]
+
+
+@router.patch("/contacts/{contact_id}", response_model=ContactPublic)
+async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAgent,
+                         session: SessionDep) -> ContactPublic:
+    contact = await _contact(session, agent, contact_id)
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if "assignee_id" in changes:
+        await _check_assignee(session, agent, changes["assignee_id"])
+    for name, value in changes.items():
+        setattr(contact, name, value)
+    await session.flush()
+    return (await _public(session, [contact]))[0]
+
+
+@router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_contact(contact_id: str, agent: CurrentAgent, session: SessionDep) -> Response:
+    """Only a contact with no history can be deleted.
+
+    Sends, skips, tasks and timeline events are the compliance record (R-COMP-2), and the contact row holds its
+    opt-out and Do-Not-Call state (R-TXT-4); deleting them would let the contact be texted again if re-added.
+    While an enrollment is active the answer names it, so it can be removed first (DELETE /enrollments/{id}).
+    """
+    contact = await _contact(session, agent, contact_id)
+    if contact.owner_agent_id != agent.id and not can_manage_team(agent):
+        raise Forbidden("only the contact's owner, the Rainmaker or an enhanced/unlimited member deletes contacts")
+    active = (await session.execute(
+        select(Enrollment.id, Enrollment.plan_id).where(Enrollment.contact_id == contact.id,
+                                                        Enrollment.status == "active")
+        .order_by(Enrollment.id))).all()
+    if active:
+        listed = ", ".join(f"{enrollment_id} (plan {plan_id})" for enrollment_id, plan_id in active)
+        raise Conflict(f"contact {contact.id} is still enrolled: {listed}; remove those enrollments first")
+    history = {label: await _count(session, model, contact.id) for label, model in (
+        ("enrollments", Enrollment), ("timeline events", TimelineEvent), ("messages", Message), ("tasks", Task))}
+    if any(history.values()):
+        held = ", ".join(f"{count} {label}" for label, count in history.items() if count)
+        raise Conflict(f"contact {contact.id} has history ({held}), kept as the compliance record; "
+                       "it cannot be deleted")
+    try:
+        async with session.begin_nested():
+            await session.delete(contact)  # its tags go with it (ON DELETE CASCADE)
+    except IntegrityError as err:
+        raise Conflict(f"contact {contact.id} is still referenced (e.g. by a lead) and cannot be deleted") from err
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/contacts/{contact_id}/timeline", response_model=list[TimelineEventPublic])
+async def contact_timeline(contact_id: str, agent: CurrentAgent, session: SessionDep, limit: Limit = 100,
+                           offset: Offset = 0) -> list[TimelineEventPublic]:
+    """Newest first; ids are time-ordered, so events at the same instant keep the order they were written in."""
+    contact = await _contact(session, agent, contact_id)
+    events = await session.scalars(
+        select(TimelineEvent).where(TimelineEvent.contact_id == contact.id)
+        .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(limit).offset(offset))
+    return [TimelineEventPublic.model_validate(event) for event in events]
+
+
+@router.get("/contacts/{contact_id}/enrollments", response_model=list[ContactEnrollment])
+async def contact_enrollments(contact_id: str, agent: CurrentAgent, session: SessionDep) -> list[ContactEnrollment]:
+    """Every enrollment of the contact, newest first, finished ones included."""
+    contact = await _contact(session, agent, contact_id)
+    rows = await session.scalars(select(Enrollment).where(Enrollment.contact_id == contact.id)
+                                 .order_by(Enrollment.started_at.desc(), Enrollment.id.desc()))
+    return [ContactEnrollment.model_validate(row) for row in rows]
+
+
+@router.post("/contacts/{contact_id}/tags", response_model=ContactTagged)
+async def tag_contact(contact_id: str, body: ContactTagAdd, agent: CurrentAgent, session: SessionDep,
+                      sessions: SessionsDep, temporal: TemporalDep, settings: SettingsDep) -> ContactTagged:
+    """Adding a tag enrolls the contact in every active plan it triggers (R-RULE-1); re-adding does nothing."""
+    contact = await _contact(session, agent, contact_id)
+    tag = await session.get(Tag, body.tag_id)
+    if tag is None or tag.team_id != agent.team_id:
+        raise Invalid("tag_id", "team_tag", f"tag {body.tag_id} is not a tag of your team")
+    now = utcnow()
+    added = await add_tag(session, contact.id, tag.id, now)
+    plan_ids = await triggered_plans(session, tag.id) if added else []
+    # `enroll` runs its own transactions (it commits the row before starting the workflow), and SQLite admits
+    # one writer at a time: the tag is committed first, so it stays even if a plan refuses the contact.
+    await session.commit()
+    outcomes = await enroll_by_tag(sessions, temporal, settings.temporal_task_queue, contact_id=contact.id,
+                                   plan_ids=plan_ids, at=now)
+    return ContactTagged(contact=(await _public(session, [contact]))[0], added=added,
+                         enrollments=[TriggeredEnrollment(plan_id=o.plan_id, enrollment_id=o.enrollment_id,
+                                                          outcome=o.outcome, detail=o.detail) for o in outcomes])
+
+
+@router.delete("/contacts/{contact_id}/tags/{tag_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def untag_contact(contact_id: str, tag_id: str, agent: CurrentAgent, session: SessionDep) -> Response:
+    """R-RULE-2: the contact stays in every plan the tag enrolled it in."""
+    contact = await _contact(session, agent, contact_id)
+    tag = await session.get(Tag, tag_id)
+    if tag is None or tag.team_id != agent.team_id:
+        raise NotFound("tag", tag_id)
+    if not await remove_tag(session, contact.id, tag.id):
+        raise NotFound("tag on contact", f"{tag_id} on {contact.id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _contact(session: SessionDep, agent: Agent, contact_id: str) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.team_id != agent.team_id:
+        raise NotFound("contact", contact_id)
+    return contact
+
+
+async def _check_assignee(session: SessionDep, agent: Agent, assignee_id: str | None) -> None:
+    if assignee_id is None:
+        return
+    assignee = await session.get(Agent, assignee_id)
+    if assignee is None or assignee.team_id != agent.team_id:
+        raise Invalid("assignee_id", "team_agent", f"agent {assignee_id} is not an agent of your team")
+
+
+async def _count(session: SessionDep, model: type[Enrollment | TimelineEvent | Message | Task],
+                 contact_id: str) -> int:
+    count = await session.scalar(select(func.count()).select_from(model).where(model.contact_id == contact_id))
+    return int(count or 0)
+
+
+async def _public(session: SessionDep, contacts: list[Contact]) -> list[ContactPublic]:
+    tags = await tags_of_contacts(session, [c.id for c in contacts])
+    return [ContactPublic.model_validate(c).model_copy(
+        update={"tags": [TagPublic.model_validate(t) for t in tags.get(c.id, [])]}) for c in contacts]

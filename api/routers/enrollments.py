@@ -1,7 +1,195 @@
-"""enrollments routes (being built)."""
+"""Enrollments (enroll, progress, remove), tasks (list, complete) and messages (list).
+
+The database says what an enrollment *is* (status, version, history); the running workflow says where it is
+*now* (next step and when). Anything that ends an enrollment goes through the workflow, which alone writes the
+end to the row and the timeline, so a removal can never race a step that is about to fire.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, cast
 
-router = APIRouter(tags=["enrollments"])
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.exceptions import TemporalError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CurrentAgent, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
+from api.errors import Conflict, Forbidden, NotFound
+from api.schemas.enrollments import (
+    EnrollmentCreate,
+    EnrollmentCreated,
+    EnrollmentPublic,
+    EnrollmentRemoving,
+    MessagePublic,
+    StepDone,
+    StepOutcome,
+    TaskComplete,
+    TaskPublic,
+)
+from db.models import Agent, Contact, Enrollment, Message, Plan, Task, TimelineEvent
+from db.queries import write_timeline
+from services.enrollments import enroll
+from services.tasks import TaskStatus, complete_task, list_tasks
+from workflows.enrollment import EnrollmentWorkflow
+from workflows.types import EnrollmentProgress, EnrollmentStatus, RemoveRequest
+
+router = APIRouter()
+
+# A progress query needs a worker to answer; without one the server would hold the request far longer than a
+# person waits for a page. Past this, the answer is the database part with `live: false`.
+QUERY_TIMEOUT = timedelta(seconds=5)
+STEP_EVENTS: dict[str, StepOutcome] = {"step_executed": "executed", "step_skipped": "skipped", "step_failed": "failed"}
+
+
+def _sees_plan(agent: Agent, plan: Plan) -> bool:
+    """Team plans are every team member's to use; a personal plan (and its enrollments) only its owner's."""
+    return plan.team_id == agent.team_id and (plan.team_plan or plan.owner_agent_id == agent.id)
+
+
+def _name(agent: Agent) -> str:
+    return f"{agent.first_name} {agent.last_name}".strip()
+
+
+async def _enrollment(session: AsyncSession, agent: Agent, enrollment_id: str) -> Enrollment:
+    row = await session.get(Enrollment, enrollment_id)
+    plan = await session.get(Plan, row.plan_id) if row is not None and row.team_id == agent.team_id else None
+    if row is None or plan is None or not _sees_plan(agent, plan):
+        raise NotFound("enrollment", enrollment_id)
+    return row
+
+
+async def _team_contact(session: AsyncSession, agent: Agent, contact_id: str) -> Contact:
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.team_id != agent.team_id:
+        raise NotFound("contact", contact_id)
+    return contact
+
+
+@router.post("/plans/{plan_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated,
+             tags=["enrollments"])
+async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: CurrentAgent, session: SessionDep,
+                            sessions: SessionsDep, client: TemporalDep, settings: SettingsDep) -> EnrollmentCreated:
+    """R-ENR-1: enroll by hand. 409 when already enrolled, or the plan is inactive or has no steps."""
+    plan = await session.get(Plan, plan_id)
+    if plan is None or not _sees_plan(agent, plan):
+        raise NotFound("plan", plan_id)
+    contact = await _team_contact(session, agent, body.contact_id)
+    # `enroll` commits its row in its own transaction before starting the workflow; end ours first (on SQLite
+    # it holds the write lock the service needs).
+    await session.commit()
+    enrolled = await enroll(sessions, client, settings.temporal_task_queue, plan_id=plan.id, contact_id=contact.id,
+                            source="manual", at=datetime.now(UTC))
+    return EnrollmentCreated(id=enrolled.enrollment_id, workflow_id=enrolled.workflow_id)
+
+
+@router.get("/enrollments/{enrollment_id}", response_model=EnrollmentPublic, tags=["enrollments"])
+async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: SessionDep,
+                         client: TemporalDep) -> EnrollmentPublic:
+    """R-ENR-4: progress. An ended enrollment is answered from the database alone: its workflow may be gone."""
+    row = await _enrollment(session, agent, enrollment_id)
+    events = (await session.scalars(
+        select(TimelineEvent).where(TimelineEvent.enrollment_id == row.id, TimelineEvent.kind.in_(list(STEP_EVENTS)))
+        .order_by(TimelineEvent.at, TimelineEvent.id))).all()
+    await session.commit()  # do not hold a database transaction open across a call to Temporal
+    live: EnrollmentProgress | None = None
+    if row.status == "active":
+        try:
+            live = await client.get_workflow_handle_for(EnrollmentWorkflow.run, row.workflow_id).query(
+                EnrollmentWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
+        except TemporalError:
+            live = None  # no worker, or the workflow was terminated by hand: the stored part is still true
+    done = [StepDone(step_id=e.step_id, outcome=STEP_EVENTS[e.kind], at=e.at, detail=e.detail) for e in events]
+    return EnrollmentPublic(
+        id=row.id, plan_id=row.plan_id, contact_id=row.contact_id, status=cast(EnrollmentStatus, row.status),
+        plan_version=live.plan_version if live else row.plan_version,
+        repeat=live.repeat if live else None, day=live.day if live else None,
+        next_step_id=live.next_step_id if live else None, next_step_kind=live.next_step_kind if live else None,
+        next_step_label=live.next_step_label if live else None, next_fire_at=live.next_fire_at if live else None,
+        steps_done=done, steps_done_total=len(done), started_at=row.started_at, ended_at=row.ended_at,
+        end_reason=row.end_reason, live=live is not None)
+
+
+@router.delete("/enrollments/{enrollment_id}", status_code=status.HTTP_202_ACCEPTED,
+               response_model=EnrollmentRemoving, tags=["enrollments"])
+async def remove_enrollment(enrollment_id: str, agent: CurrentAgent, session: SessionDep,
+                            client: TemporalDep) -> EnrollmentRemoving:
+    """R-ENR-2: ask the workflow to end now (202). It ends the row and writes the `removed` timeline event itself
+    within moments; `GET /enrollments/{id}` shows `removed` once it has."""
+    row = await _enrollment(session, agent, enrollment_id)
+    if row.status != "active":
+        raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
+    await session.commit()
+    handle = client.get_workflow_handle_for(EnrollmentWorkflow.run, row.workflow_id)
+    try:
+        await handle.signal(EnrollmentWorkflow.remove, RemoveRequest(reason="removed", detail=f"by {_name(agent)}"))
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return await _end_without_workflow(session, row.id, agent)
+    return EnrollmentRemoving(id=row.id)
+
+
+async def _end_without_workflow(session: AsyncSession, enrollment_id: str, agent: Agent) -> EnrollmentRemoving:
+    """The workflow has closed. Either it finished in the meantime (the row says so: 409), or it was terminated
+    by hand and left the row `active`, which would block re-enrolling for ever: end the row here instead."""
+    row = await session.get(Enrollment, enrollment_id, populate_existing=True)
+    assert row is not None
+    if row.status != "active":
+        raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
+    now = datetime.now(UTC)
+    row.status, row.ended_at, row.end_reason = "removed", now, "removed"
+    await write_timeline(session, team_id=row.team_id, contact_id=row.contact_id, kind="removed", at=now,
+                         detail=f"Removed from the plan by {_name(agent)} (its workflow had already stopped)",
+                         idempotency_key=f"{row.id}:end", plan_id=row.plan_id, enrollment_id=row.id,
+                         data={"reason": "removed"})
+    return EnrollmentRemoving(id=row.id, status="removed")
+
+
+@router.get("/tasks", response_model=list[TaskPublic], tags=["tasks"])
+async def get_tasks(agent: CurrentAgent, session: SessionDep,
+                    task_status: Annotated[TaskStatus, Query(alias="status")] = "open",
+                    assignee_id: str | None = None, contact_id: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[Task]:
+    """The caller's own open tasks by default. Another agent's list needs the Rainmaker or an enhanced/unlimited
+    member (the people who run the team, R-TEAM-1); a basic member gets 403."""
+    assignee = assignee_id or agent.id
+    if assignee != agent.id:
+        other = await session.get(Agent, assignee)
+        if other is None or other.team_id != agent.team_id:
+            raise NotFound("agent", assignee)
+        if not can_manage_team(agent):
+            raise Forbidden("only the Rainmaker or an enhanced/unlimited member sees another agent's tasks")
+    if contact_id is not None:
+        await _team_contact(session, agent, contact_id)
+    return await list_tasks(session, team_id=agent.team_id, assignee_id=assignee, status=task_status,
+                            contact_id=contact_id, limit=limit)
+
+
+@router.post("/tasks/{task_id}/complete", response_model=TaskPublic, tags=["tasks"])
+async def complete(task_id: str, agent: CurrentAgent, session: SessionDep, body: TaskComplete | None = None) -> Task:
+    """R-CALL-1: completing a call task logs the call, with its notes, on the contact's timeline. The assignee
+    completes their task; the Rainmaker or an enhanced/unlimited member may complete it for them."""
+    task = await session.get(Task, task_id)
+    if task is None or task.team_id != agent.team_id:
+        raise NotFound("task", task_id)
+    if task.assignee_id != agent.id and not can_manage_team(agent):
+        raise Forbidden("only the task's assignee, the Rainmaker or an enhanced/unlimited member completes it")
+    notes = body.notes if body is not None else None
+    if task.status == "done" or not await complete_task(session, task, by=agent, notes=notes, at=datetime.now(UTC)):
+        raise Conflict(f"task {task_id} is already done")
+    return task
+
+
+@router.get("/messages", response_model=list[MessagePublic], tags=["messages"])
+async def get_messages(agent: CurrentAgent, session: SessionDep, contact_id: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[Message]:
+    """Outbound and inbound texts and emails of the team, newest first; `contact_id` narrows to one contact."""
+    query = select(Message).where(Message.team_id == agent.team_id)
+    if contact_id is not None:
+        await _team_contact(session, agent, contact_id)
+        query = query.where(Message.contact_id == contact_id)
+    query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())

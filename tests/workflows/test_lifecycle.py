@@ -214,9 +214,12 @@ class TestREnr1OnceAtATime:
             with pytest.raises(EnrollmentRefused, match="Dana Smith is already in plan 'Test Plan'"):
                 await h.enroll(plan_id, world.contact_id)
             await h.finish(handle)
-            again = await h.enroll(plan_id, world.contact_id)
+            again = await h.enroll(plan_id, world.contact_id)  # the same workflow id, a new enrollment
             assert (await h.finish(again)).status == "completed"
             assert [e.status for e in await h.rows(Enrollment)] == ["completed", "completed"]
+            # The second enrollment runs its steps: nothing of the first one's is mistaken for them.
+            assert len(await h.rows(Task)) == 2
+            assert len(await h.rows(TimelineEvent, kind="completed")) == 2
 
 
 class TestRPlan4DaylightSaving:

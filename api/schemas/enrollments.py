@@ -1,0 +1,106 @@
+"""Enrollments, tasks and messages: what the API takes and answers (API.md "Enrollments and tasks")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas.common import Public, Request
+from workflows.types import EnrollmentStatus
+
+StepOutcome = Literal["executed", "skipped", "failed"]
+
+
+class EnrollmentCreate(Request):
+    contact_id: str = Field(min_length=1, max_length=40)
+
+
+class EnrollmentCreated(Public):
+    id: str
+    workflow_id: str = Field(description="The Temporal workflow running this enrollment (find it in the Temporal UI).")
+
+
+class StepDone(Public):
+    """One step this enrollment executed, skipped or failed, as written to the contact's timeline (R-ENR-3)."""
+
+    step_id: str | None
+    outcome: StepOutcome
+    at: datetime
+    detail: str
+
+
+class EnrollmentPublic(Public):
+    """R-ENR-4. The row's fields come from the database; `repeat`, `day` and `next_*` are live from the workflow
+    while the enrollment is active (`live: true`) and null once it has ended or when Temporal did not answer."""
+
+    id: str
+    plan_id: str
+    contact_id: str
+    status: EnrollmentStatus
+    plan_version: int
+    repeat: int | None
+    day: int | None
+    next_step_id: str | None
+    next_step_kind: str | None
+    next_step_label: str | None
+    next_fire_at: datetime | None
+    steps_done: list[StepDone] = Field(description="What ran so far, oldest first (all passes), from the timeline.")
+    steps_done_total: int
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    live: bool = Field(description="Whether the live part was read from the running workflow just now.")
+
+
+class EnrollmentRemoving(Public):
+    id: str
+    status: Literal["removing", "removed"] = Field(
+        default="removing", description="`removed` only when the workflow had already stopped and the API ended it.")
+
+
+class TaskComplete(Request):
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class TaskPublic(Public):
+    id: str
+    contact_id: str
+    assignee_id: str
+    kind: str
+    name: str
+    description: str | None
+    link: str | None
+    priority: str
+    contact_task: bool
+    due_at: datetime
+    status: str
+    notes: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    plan_id: str | None
+    step_id: str | None
+    enrollment_id: str | None
+
+
+class MessagePublic(Public):
+    id: str
+    contact_id: str | None
+    agent_id: str | None
+    channel: str
+    direction: str
+    status: str
+    provider: str
+    provider_id: str | None
+    to_address: str
+    from_address: str
+    subject: str | None
+    body: str
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    plan_id: str | None
+    step_id: str | None
+    enrollment_id: str | None

@@ -1,0 +1,414 @@
+"""`make dev`: the whole stack on one machine, one command, no terminal needed.
+
+Migrates the database (SQLite under the data folder unless `DATABASE_URL` says otherwise), starts the Temporal
+dev server (unless `TEMPORAL_ADDRESS` points at one already), the worker and the API as children in their own
+process groups, waits until `GET /health` answers, seeds a demo team once and prints where everything is.
+Ctrl-C or SIGTERM stops every child (group) and exits 0, so nothing outlives it.
+
+`SMARTPLANS_DATA_DIR` moves the data folder (the tests run the script in a temporary one);
+`SMARTPLANS_SAMPLE_PLANS` names the folder of sample plans (default `../shared/plans`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from config import DATA_DIR, DEV_ADMIN_KEY, PROJECT_ROOT, Settings, venv_binary
+from db.migrate import upgrade
+from workflows.types import SEARCH_ATTRIBUTE_KEYS
+
+DATA_DIR_ENV = "SMARTPLANS_DATA_DIR"
+SAMPLE_PLANS_ENV = "SMARTPLANS_SAMPLE_PLANS"
+SAMPLE_PLANS = ("8x8-new-lead", "33-touch-sphere", "open-house-follow-up")
+STARTUP_SECONDS = 90.0
+STOP_GRACE_SECONDS = 10.0
+FAKE_TWILIO = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "demo-token-not-real",
+               "twilio_from_number": "+15125550111"}
+
+
+def say(message: str) -> None:
+    print(f"[dev] {message}", flush=True)
+
+
+class DevError(Exception):
+    """Startup or a child failed; the message says which and where its log is."""
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    data_dir: Path
+    settings: Settings  # what the children see, with the dev defaults filled in
+    start_temporal: bool
+    plans_dir: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def demo_file(self) -> Path:
+        return self.data_dir / "demo.json"
+
+    @property
+    def pids_file(self) -> Path:
+        return self.data_dir / "dev.pids.json"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    def child_env(self) -> dict[str, str]:
+        """The parent's environment plus the resolved settings, so every child agrees on where things are."""
+        return {**os.environ, "DATABASE_URL": self.settings.database_url,
+                "TEMPORAL_ADDRESS": self.settings.temporal_address, "PUBLIC_BASE_URL": self.settings.public_base_url,
+                "PYTHONUNBUFFERED": "1"}
+
+
+def load_config(environ: Mapping[str, str]) -> DevConfig:
+    """Settings as the user gave them; whatever they left out points at this data folder and these ports."""
+    data_dir = Path(environ.get(DATA_DIR_ENV) or DATA_DIR).resolve()
+    settings = Settings()
+    given = settings.model_fields_set
+    updates: dict[str, Any] = {}
+    if "database_url" not in given:
+        updates["database_url"] = f"sqlite+aiosqlite:///{data_dir / 'smartplans.db'}"
+    start_temporal = "temporal_address" not in given
+    if start_temporal:
+        updates["temporal_address"] = f"localhost:{settings.temporal_port}"
+    if "public_base_url" not in given:
+        updates["public_base_url"] = f"http://localhost:{settings.api_port}"
+    plans_dir = Path(environ.get(SAMPLE_PLANS_ENV) or PROJECT_ROOT.parent / "shared" / "plans")
+    return DevConfig(data_dir, settings.model_copy(update=updates), start_temporal, plans_dir)
+
+
+@dataclass
+class Child:
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+
+    def tail(self, lines: int = 15) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+@dataclass
+class Supervisor:
+    """Starts children in their own process groups (a terminal's Ctrl-C reaches only us) and stops them all."""
+
+    config: DevConfig
+    children: list[Child] = field(default_factory=list)
+
+    async def spawn(self, name: str, argv: list[str]) -> Child:
+        log_path = self.config.logs / f"{name}.log"
+        with log_path.open("ab") as out:
+            process = await asyncio.create_subprocess_exec(
+                *argv, cwd=PROJECT_ROOT, env=self.config.child_env(), stdin=asyncio.subprocess.DEVNULL,
+                stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        child = Child(name, process, log_path)
+        self.children.append(child)
+        self.config.pids_file.write_text(json.dumps({c.name: c.process.pid for c in self.children}))
+        say(f"started {name} (pid {process.pid}); its output goes to {log_path}")
+        return child
+
+    async def stop_all(self) -> None:
+        """SIGTERM every group (API first, Temporal last), wait, then SIGKILL whatever is left."""
+        for child in reversed(self.children):
+            _signal_group(child, signal.SIGTERM)
+        waits = [asyncio.create_task(c.process.wait()) for c in self.children]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=STOP_GRACE_SECONDS)
+            for child in self.children:
+                if child.process.returncode is None:
+                    say(f"{child.name} did not stop within {STOP_GRACE_SECONDS:.0f}s; killing it")
+            for child in self.children:  # also reaps grandchildren left in a group whose leader exited
+                _signal_group(child, signal.SIGKILL)
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        self.children.clear()
+
+    async def first_exit(self) -> Child:
+        waits = {asyncio.create_task(c.process.wait()): c for c in self.children}
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            return waits[next(iter(done))]
+        finally:
+            for task in waits:
+                task.cancel()
+
+
+def _signal_group(child: Child, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.process.pid, sig)
+
+
+def _failed(child: Child, what: str) -> DevError:
+    return DevError(f"{child.name} {what} (exit code {child.process.returncode}); last lines of "
+                    f"{child.log_path}:\n{child.tail()}")
+
+
+async def _until(check_name: str, child: Child, probe: Any) -> None:
+    """Poll `probe()` until it returns True, failing at once if `child` dies and after STARTUP_SECONDS."""
+    deadline = asyncio.get_running_loop().time() + STARTUP_SECONDS
+    while True:
+        if child.process.returncode is not None:
+            raise _failed(child, f"exited while waiting for {check_name}")
+        with contextlib.suppress(OSError, httpx.HTTPError, asyncio.TimeoutError):
+            if await probe():
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise DevError(f"{check_name} not ready after {STARTUP_SECONDS:.0f}s; see {child.log_path}")
+        await asyncio.sleep(0.25)
+
+
+async def start_temporal(supervisor: Supervisor) -> None:
+    """The dev server with the project's search attributes, persisted under the data folder.
+
+    Some CLI versions refuse `--search-attribute` for attributes an existing database file already has; if the
+    server dies on a restart, it is started again without them (the worker registers missing ones itself).
+    """
+    settings = supervisor.config.settings
+    db_file = supervisor.config.data_dir / "temporal.db"
+    existed = db_file.exists()
+    argv = [venv_binary("temporal"), "server", "start-dev", "--db-filename", str(db_file),
+            "--port", str(settings.temporal_port), "--ui-port", str(settings.temporal_ui_port),
+            "--namespace", settings.temporal_namespace]
+    attributes = [arg for key in SEARCH_ATTRIBUTE_KEYS for arg in ("--search-attribute", f"{key.name}=Keyword")]
+    child = await supervisor.spawn("temporal", argv + attributes)
+
+    async def reachable() -> bool:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", settings.temporal_port), 1)
+        writer.close()
+        return True
+
+    try:
+        await _until("the Temporal dev server", child, reachable)
+    except DevError:
+        if not existed or child.process.returncode is None:
+            raise
+        say("the Temporal dev server refused the search attributes on its existing database; "
+            "starting it without them (the worker registers any that are missing)")
+        supervisor.children.remove(child)
+        child = await supervisor.spawn("temporal", argv)
+        await _until("the Temporal dev server", child, reachable)
+    say(f"Temporal dev server at {settings.temporal_address}")
+
+
+async def start_app(supervisor: Supervisor) -> None:
+    settings = supervisor.config.settings
+    await supervisor.spawn("worker", [sys.executable, "worker.py"])
+    api = await supervisor.spawn("api", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                                         "--host", "127.0.0.1", "--port", str(settings.api_port)])
+
+    async def healthy() -> bool:
+        async with httpx.AsyncClient(timeout=2) as http:
+            return (await http.get(f"{supervisor.config.api_url}/health")).status_code == 200
+
+    await _until("GET /health", api, healthy)
+    say(f"API healthy at {supervisor.config.api_url}")
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def _call(response: Any) -> Any:
+    """Await an httpx call and return its JSON, failing with the API's own words on an error status."""
+    answer: httpx.Response = await response
+    if answer.status_code >= 400:
+        raise DevError(f"seeding: {answer.request.method} {answer.request.url.path} -> {answer.status_code} "
+                       f"{answer.text[:500]}")
+    return answer.json() if answer.content else None
+
+
+def sample_plans(plans_dir: Path) -> dict[str, dict[str, Any]]:
+    found = {name: plans_dir / f"{name}.json" for name in SAMPLE_PLANS}
+    missing = [str(path) for path in found.values() if not path.exists()]
+    if missing:
+        say(f"sample plans not found ({', '.join(missing)}); set {SAMPLE_PLANS_ENV} to seed them")
+    return {name: json.loads(path.read_text()) for name, path in found.items() if path.exists()}
+
+
+def resolve_targets(doc: dict[str, Any], ids: Mapping[str, str]) -> dict[str, Any]:
+    """Replace each add-to-plan step's `target_plan` (a sample file's name) by the created plan's id."""
+    days = []
+    for day in doc.get("days", []):
+        steps = []
+        for step in day.get("steps", []):
+            step = dict(step)
+            if "target_plan" in step:
+                step["target_plan_id"] = ids[step.pop("target_plan")]
+            steps.append(step)
+        days.append({**day, "steps": steps})
+    return {**doc, "days": days}
+
+
+async def _direct_contact(settings: Settings, team_id: str, agent_id: str, body: dict[str, Any]) -> str:
+    from db.models import Contact
+    from db.session import create_engine_for, create_session_factory, session_scope
+    from domain.ids import new_id
+
+    engine = create_engine_for(settings.database_url)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            contact = Contact(id=new_id("ct"), team_id=team_id, owner_agent_id=agent_id, **body)
+            session.add(contact)
+            return contact.id
+    finally:
+        await engine.dispose()
+
+
+async def _direct_plan(settings: Settings, team_id: str, agent_id: str, doc: dict[str, Any]) -> str:
+    from db.session import create_engine_for, create_session_factory, session_scope
+    from domain.plan import PlanDefinition
+    from services.plans import create_plan
+
+    engine = create_engine_for(settings.database_url)
+    try:
+        async with session_scope(create_session_factory(engine)) as session:
+            plan = await create_plan(session, team_id=team_id, owner_agent_id=agent_id,
+                                     definition=PlanDefinition.model_validate(doc))
+            return plan.id
+    finally:
+        await engine.dispose()
+
+
+async def seed_demo(config: DevConfig, http: httpx.AsyncClient) -> dict[str, Any]:
+    """A demo team, once: its keys are kept in demo.json and reused while the database still knows them."""
+    if config.demo_file.exists():
+        demo: dict[str, Any] = json.loads(config.demo_file.read_text())
+        if (await http.get("/me", headers=bearer(demo["rainmaker"]["api_key"]))).status_code == 200:
+            say(f"demo team already seeded ({config.demo_file})")
+            return demo
+        say(f"the keys in {config.demo_file} no longer work (new database?); seeding a new demo team")
+    admin = bearer(config.settings.smartplans_admin_key)
+    team = await _call(http.post("/teams", json={"name": "Demo Realty"}, headers=admin))
+    people = {"rainmaker": ("Rita", "Rain", "rainmaker", "unlimited"), "agent": ("Alex", "Agent", "member", "enhanced"),
+              "second_agent": ("Sam", "Seller", "member", "basic")}
+    demo = {"team_id": team["id"]}
+    for slot, (first, last, role, permission) in people.items():
+        created = await _call(http.post(f"/teams/{team['id']}/agents", headers=admin, json={
+            "first_name": first, "last_name": last, "email": f"{first.lower()}@demo-realty.example",
+            "role": role, "permission": permission}))
+        demo[slot] = {"id": created["id"], "api_key": created["api_key"], "name": f"{first} {last}"}
+    rainmaker, agent = bearer(demo["rainmaker"]["api_key"]), bearer(demo["agent"]["api_key"])
+    await _call(http.patch("/settings", headers=rainmaker,
+                           json={"team_postal_address": "100 Congress Ave, Austin TX 78701"}))
+    await _call(http.patch("/settings", headers=agent, json=FAKE_TWILIO))
+    demo["agent"]["twilio_from_number"] = FAKE_TWILIO["twilio_from_number"]
+
+    paths = (await _call(http.get("/openapi.json")))["paths"]
+    contact = {"first_name": "Dana", "last_name": "Smith", "email": "dana@example.com", "phone": "+15125550199"}
+    if "post" in paths.get("/contacts", {}):
+        demo["contact_id"] = (await _call(http.post("/contacts", headers=agent,
+                                                    json={**contact, "assignee_id": demo["agent"]["id"]})))["id"]
+    else:
+        say("POST /contacts is not in this API yet; writing the demo contact to the database directly")
+        demo["contact_id"] = await _direct_contact(config.settings, team["id"], demo["agent"]["id"],
+                                                   {**contact, "assignee_id": demo["agent"]["id"]})
+    use_api = "post" in paths.get("/plans", {})
+    if not use_api:
+        say("POST /plans is not in this API yet; saving the sample plans through services.plans directly")
+    plans: dict[str, str] = {}
+    for name, doc in sample_plans(config.plans_dir).items():
+        body = resolve_targets(doc, plans)
+        if use_api:
+            plans[name] = (await _call(http.post("/plans", headers=agent, json=body)))["id"]
+        else:
+            plans[name] = await _direct_plan(config.settings, team["id"], demo["agent"]["id"], body)
+    demo["plans"] = plans
+    config.demo_file.write_text(json.dumps(demo, indent=2))
+    say(f"seeded the demo team; keys saved in {config.demo_file}")
+    return demo
+
+
+def summary(config: DevConfig, demo: Mapping[str, Any]) -> str:
+    settings = config.settings
+    admin = settings.smartplans_admin_key if settings.smartplans_admin_key == DEV_ADMIN_KEY else "$SMARTPLANS_ADMIN_KEY"
+    ui = (f"http://localhost:{settings.temporal_ui_port}" if config.start_temporal
+          else f"(your Temporal at {settings.temporal_address})")
+    lines = [
+        "SmartPlans is running.",
+        f"  API docs      http://localhost:{settings.api_port}/docs",
+        f"  Temporal UI   {ui}   (search: ContactId = \"{demo.get('contact_id', 'ct_...')}\")",
+        f"  admin key     {admin}",
+        f"  Rainmaker     {demo['rainmaker']['name']} ({demo['rainmaker']['id']})  key {demo['rainmaker']['api_key']}",
+        f"  agent         {demo['agent']['name']} ({demo['agent']['id']})  key {demo['agent']['api_key']}"
+        f"  (Twilio {FAKE_TWILIO['twilio_from_number']}; messaging: {settings.messaging_provider})",
+        f"  agent         {demo['second_agent']['name']} ({demo['second_agent']['id']})  "
+        f"key {demo['second_agent']['api_key']}",
+        f"  demo contact  Dana Smith ({demo.get('contact_id')})",
+        *(f"  plan          {name}: {plan_id}" for name, plan_id in demo.get("plans", {}).items()),
+        f"  logs          {config.logs}/{{temporal,worker,api}}.log",
+        "Stop with Ctrl-C (or SIGTERM).",
+    ]
+    return "\n".join(lines)
+
+
+async def serve(config: DevConfig, supervisor: Supervisor) -> int:
+    if config.start_temporal:
+        await start_temporal(supervisor)
+    else:
+        say(f"TEMPORAL_ADDRESS is set; using the Temporal server at {config.settings.temporal_address}")
+    await start_app(supervisor)
+    async with httpx.AsyncClient(base_url=config.api_url, timeout=30) as http:
+        demo = await seed_demo(config, http)
+    print(summary(config, demo), flush=True)
+    child = await supervisor.first_exit()
+    raise _failed(child, "stopped on its own")
+
+
+async def run(config: DevConfig) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    supervisor = Supervisor(config)
+    body = asyncio.create_task(serve(config, supervisor))
+    stopper = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({body, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if body.done():
+            return body.result()
+        say("stopping: API, worker, Temporal")
+        body.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await body
+        return 0
+    except DevError as err:
+        say(f"error: {err}")
+        return 1
+    finally:
+        stopper.cancel()
+        await supervisor.stop_all()
+        say("stopped")
+
+
+def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    config = load_config(os.environ)
+    config.logs.mkdir(parents=True, exist_ok=True)
+    url = config.settings.database_url
+    try:
+        upgrade(url)
+        say(f"database at {url.split('@')[-1]} is at the latest revision")
+        code = asyncio.run(run(config))
+    except KeyboardInterrupt:  # Ctrl-C before the children exist: nothing to clean up
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

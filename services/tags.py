@@ -1,0 +1,189 @@
+"""Tags on contacts and the plans they trigger (R-RULE-1..4).
+
+Triggers fire on the *act* of adding a tag, never on having it: creating a trigger looks at no contact, and
+re-adding a tag a contact already carries does nothing (R-RULE-1, "going forward"). Removing a tag never
+touches an enrollment (R-RULE-2). Triggers reference the tag's id, so a rename keeps them and a delete takes
+them along (R-RULE-3). These functions never commit; enrolling runs its own transactions (see
+`enroll_by_tag`), so callers commit the tag before they enroll.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from db.models import ContactTag, Plan, PlanTrigger, Tag
+from db.queries import plan_version
+from domain.ids import new_id
+from domain.plan import PlanDefinition
+from services.enrollments import EnrollmentRefused, enroll
+
+MAX_TRIGGERS = 10  # R-RULE-1
+
+
+def tag_key(name: str) -> str:
+    """What makes two tag names the same: case and surrounding spaces do not count."""
+    return name.strip().casefold()
+
+
+async def tag_named(session: AsyncSession, team_id: str, name: str, *, other_than: str | None = None) -> Tag | None:
+    query = select(Tag).where(Tag.team_id == team_id, Tag.name_key == tag_key(name))
+    if other_than is not None:
+        query = query.where(Tag.id != other_than)
+    return await session.scalar(query)
+
+
+async def team_tags(session: AsyncSession, team_id: str, ids: Sequence[str] | None = None) -> list[Tag]:
+    query = select(Tag).where(Tag.team_id == team_id).order_by(Tag.name_key, Tag.id)
+    if ids is not None:
+        query = query.where(Tag.id.in_(ids))
+    return list((await session.scalars(query)).all())
+
+
+async def create_tag(session: AsyncSession, team_id: str, name: str) -> Tag | None:
+    """The new tag, or None when the team already has one by that name (a race is caught by the constraint)."""
+    tag = Tag(id=new_id("tg"), team_id=team_id, name=name.strip(), name_key=tag_key(name))
+    try:
+        async with session.begin_nested():
+            session.add(tag)
+    except IntegrityError:
+        return None
+    return tag
+
+
+async def rename_tag(session: AsyncSession, tag: Tag, name: str) -> bool:
+    """False when another tag of the team has that name. Triggers and contacts keep the tag (R-RULE-3)."""
+    if await tag_named(session, tag.team_id, name, other_than=tag.id) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            tag.name, tag.name_key = name.strip(), tag_key(name)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def delete_tag(session: AsyncSession, tag: Tag) -> None:
+    """Takes the tag off every contact and out of every plan's triggers (R-RULE-3); enrollments stay (R-RULE-2).
+
+    The foreign keys cascade too; deleting explicitly keeps the rule independent of the backend's FK settings.
+    """
+    await session.execute(delete(ContactTag).where(ContactTag.tag_id == tag.id))
+    await session.execute(delete(PlanTrigger).where(PlanTrigger.tag_id == tag.id))
+    await session.delete(tag)
+    await session.flush()
+
+
+async def tag_usage(session: AsyncSession, tag_ids: Sequence[str]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """How many contacts carry each tag, and which plans each triggers."""
+    counts = dict((await session.execute(
+        select(ContactTag.tag_id, func.count()).where(ContactTag.tag_id.in_(tag_ids)).group_by(ContactTag.tag_id)
+    )).all())
+    plans: dict[str, list[str]] = defaultdict(list)
+    rows = await session.execute(select(PlanTrigger.tag_id, PlanTrigger.plan_id)
+                                 .where(PlanTrigger.tag_id.in_(tag_ids)).order_by(PlanTrigger.plan_id))
+    for tag_id, plan_id in rows:
+        plans[tag_id].append(plan_id)
+    return counts, plans
+
+
+async def tags_of_contacts(session: AsyncSession, contact_ids: Sequence[str]) -> dict[str, list[Tag]]:
+    """Each contact's tags by name, in one query for a whole page of contacts."""
+    found: dict[str, list[Tag]] = defaultdict(list)
+    if not contact_ids:
+        return found
+    rows = await session.execute(
+        select(ContactTag.contact_id, Tag).join(Tag, Tag.id == ContactTag.tag_id)
+        .where(ContactTag.contact_id.in_(contact_ids)).order_by(Tag.name_key, Tag.id))
+    for contact_id, tag in rows:
+        found[contact_id].append(tag)
+    return found
+
+
+async def add_tag(session: AsyncSession, contact_id: str, tag_id: str, at: datetime) -> bool:
+    """True when the tag is newly on the contact; False when it already was (then nothing may be triggered)."""
+    if await session.get(ContactTag, (contact_id, tag_id)) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(ContactTag(contact_id=contact_id, tag_id=tag_id, added_at=at))
+    except IntegrityError:  # the same tag added by a concurrent request: that one triggers, not this one
+        return False
+    return True
+
+
+async def remove_tag(session: AsyncSession, contact_id: str, tag_id: str) -> bool:
+    """R-RULE-2: only the tag goes; the contact stays in every plan the tag enrolled it in."""
+    result = await session.execute(
+        delete(ContactTag).where(ContactTag.contact_id == contact_id, ContactTag.tag_id == tag_id))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def triggered_plans(session: AsyncSession, tag_id: str) -> list[str]:
+    """Active plans that enroll a contact when `tag_id` is added; an inactive plan enrolls nobody (R-PLAN-8)."""
+    rows = await session.scalars(
+        select(PlanTrigger.plan_id).join(Plan, Plan.id == PlanTrigger.plan_id)
+        .where(PlanTrigger.tag_id == tag_id, Plan.active.is_(True)).order_by(PlanTrigger.plan_id))
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class TagEnrollment:
+    plan_id: str
+    enrollment_id: str | None
+    outcome: str  # "enrolled" or the refusal code
+    detail: str
+
+
+async def enroll_by_tag(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *,
+                        contact_id: str, plan_ids: Sequence[str], at: datetime) -> list[TagEnrollment]:
+    """Enroll the contact in each plan. A refusal (already in the plan, plan emptied or deactivated since) is
+    reported to the caller and skips that plan only: a contact is never enrolled twice (R-ENR-1). So does Temporal
+    being unreachable: the tag is already committed, and one plan failing must not hide what the others did."""
+    outcomes = []
+    for plan_id in plan_ids:
+        try:
+            done = await enroll(sessions, client, task_queue, plan_id=plan_id, contact_id=contact_id,
+                                source="tag", at=at)
+        except EnrollmentRefused as refused:
+            outcomes.append(TagEnrollment(plan_id, None, refused.code, refused.message))
+        except RPCError as err:  # `enroll` has already marked its row `start_failed`
+            outcomes.append(TagEnrollment(plan_id, None, "start_failed", f"could not start the enrollment: {err}"))
+        else:
+            outcomes.append(TagEnrollment(plan_id, done.enrollment_id, "enrolled",
+                                          f"added to plan '{done.plan_name}'"))
+    return outcomes
+
+
+async def plan_has_steps(session: AsyncSession, plan: Plan) -> bool:
+    """R-RULE-4: the plan's saved current version holds at least one step."""
+    version = await plan_version(session, plan.id, plan.current_version)
+    if version is None:
+        return False
+    return any(True for _ in PlanDefinition.model_validate(version.definition).positions())
+
+
+async def trigger_tags(session: AsyncSession, plan_id: str) -> list[Tag]:
+    rows = await session.scalars(
+        select(Tag).join(PlanTrigger, PlanTrigger.tag_id == Tag.id)
+        .where(PlanTrigger.plan_id == plan_id).order_by(Tag.name_key, Tag.id))
+    return list(rows.all())
+
+
+async def set_triggers(session: AsyncSession, plan_id: str, tag_ids: Sequence[str]) -> None:
+    """Replace the plan's triggers. Nothing is enrolled here: a trigger only acts on tags added later (R-RULE-1)."""
+    wanted = set(tag_ids)
+    current = set((await session.scalars(select(PlanTrigger.tag_id).where(PlanTrigger.plan_id == plan_id))).all())
+    if current - wanted:
+        await session.execute(delete(PlanTrigger).where(PlanTrigger.plan_id == plan_id,
+                                                        PlanTrigger.tag_id.in_(current - wanted)))
+    session.add_all(PlanTrigger(plan_id=plan_id, tag_id=tag_id) for tag_id in sorted(wanted - current))
+    await session.flush()

@@ -1,0 +1,128 @@
+"""Every route that takes an id answers 404 to another team — and changes nothing.
+
+The routes come from the app itself, so a new route with a path id fails here until it is given a body below (or
+listed as not team-scoped with a reason): it cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+
+from api.app import create_app
+from config import Settings
+from db.models import Agent, Contact, Design, Enrollment, Plan, Tag, Task
+from db.session import session_scope
+from domain.ids import new_id
+from tests.api.conftest import Api
+
+PLAN = {"name": "A's plan", "days": [{"delay_days": 0, "steps": [
+    {"kind": "task", "name": "Call", "priority": "high", "due_in_days": 1}]}, {"delay_days": 30, "steps": [
+        {"kind": "task", "name": "Call again", "priority": "high", "due_in_days": 1}]}]}
+DESIGN = {"name": "Newsletter", "subject": "News", "html": "<p>Hello</p>"}
+
+# Not team-scoped by id: the token itself is the credential.
+NOT_TEAM_SCOPED = {"/unsubscribe/{token}": "an HMAC-signed per-contact link, verified without an API key"}
+RESOURCE_BY_SEGMENT = {"teams": "team", "plans": "plan", "designs": "design", "contacts": "contact", "tags": "tag",
+                       "enrollments": "enrollment", "tasks": "task"}
+
+
+def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | None]:
+    """A valid body for every id-taking route, from the attacker's side, so only the id decides the answer."""
+    return {
+        ("POST", "/teams/{team_id}/agents"): {"first_name": "Eve", "last_name": "X", "email": "eve@example.com"},
+        ("PUT", "/plans/{plan_id}"): PLAN,
+        ("POST", "/plans/{plan_id}/preview"): {"start_at": "2027-01-04T09:00:00-06:00"},
+        ("PUT", "/plans/{plan_id}/triggers"): {"tag_ids": [theirs["tag"]]},
+        ("PUT", "/plans/{plan_id}/removal-rules"): {"on_email_reply": True, "on_text_reply": True},
+        ("POST", "/plans/{plan_id}/enrollments"): {"contact_id": theirs["contact"]},
+        ("PUT", "/designs/{design_id}"): DESIGN,
+        ("PATCH", "/contacts/{contact_id}"): {"first_name": "Hacked"},
+        ("POST", "/contacts/{contact_id}/tags"): {"tag_id": theirs["tag"]},
+        ("PATCH", "/tags/{tag_id}"): {"name": "renamed"},
+        ("POST", "/tasks/{task_id}/complete"): {"notes": "not mine"},
+    }
+
+
+def routes(app: FastAPI) -> Iterator[APIRoute]:
+    stack: list[Any] = list(app.routes)
+    while stack:
+        route = stack.pop(0)
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # FastAPI keeps included routers nested
+            stack.extend(route.original_router.routes)
+
+
+def id_routes() -> list[tuple[str, str, APIRoute]]:
+    app = create_app(Settings(environment="test"))
+    found: list[tuple[str, str, APIRoute]] = []
+    for route in routes(app):
+        if "{" in route.path and route.path not in NOT_TEAM_SCOPED:
+            found.extend((method, route.path, route) for method in sorted(route.methods or ()))
+    return found
+
+
+async def create_everything(api: Api, headers: dict[str, str], team_id: str, agent_id: str) -> dict[str, str]:
+    post = api.client.post
+    plan = (await post("/plans", json=PLAN, headers=headers)).json()["id"]
+    design = (await post("/designs", json=DESIGN, headers=headers)).json()["id"]
+    contact = (await post("/contacts", json={"first_name": "Dana"}, headers=headers)).json()["id"]
+    tag = (await post("/tags", json={"name": f"Buyer {team_id[-4:]}"}, headers=headers)).json()["id"]
+    enrolled = await post(f"/plans/{plan}/enrollments", json={"contact_id": contact}, headers=headers)
+    assert enrolled.status_code == 201, enrolled.text
+    task = new_id("tk")
+    async with session_scope(api.harness.sessions) as session:
+        session.add(Task(id=task, team_id=team_id, contact_id=contact, kind="call", name="Call", priority="high",
+                         contact_task=False, assignee_id=agent_id, due_at=func.now()))
+    return {"team": team_id, "plan": plan, "design": design, "contact": contact, "tag": tag,
+            "enrollment": enrolled.json()["id"], "task": task}
+
+
+async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
+    async with session_scope(api.harness.sessions) as session:
+        plan = await session.get(Plan, ids["plan"])
+        contact = await session.get(Contact, ids["contact"])
+        tag = await session.get(Tag, ids["tag"])
+        design = await session.get(Design, ids["design"])
+        enrollment = await session.get(Enrollment, ids["enrollment"])
+        task = await session.get(Task, ids["task"])
+        agents = await session.scalar(select(func.count()).select_from(Agent).where(Agent.team_id == ids["team"]))
+        assert plan
+        assert contact
+        assert tag
+        assert design
+        assert enrollment
+        assert task
+        return {"plan": (plan.current_version, plan.active, plan.name, plan.on_text_reply), "agents": agents,
+                "contact": contact.first_name, "tag": tag.name, "design": design.name,
+                "enrollment": enrollment.status, "task": task.status}
+
+
+async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(api: Api) -> None:
+    mine, attacker = await api.team(), await api.team("Other Team")
+    ids = await create_everything(api, mine.rainmaker, mine.id, mine.rainmaker_id)
+    theirs = {"contact": (await api.client.post("/contacts", json={"first_name": "Eve"},
+                                                headers=attacker.rainmaker)).json()["id"],
+              "tag": (await api.client.post("/tags", json={"name": "Eve's"},
+                                            headers=attacker.rainmaker)).json()["id"]}
+    before = await snapshot(api, ids)
+    table = bodies(theirs)
+    checked = []
+    for method, path, route in id_routes():
+        url = path
+        for segment, param in re.findall(r"/(\w[\w-]*)/\{(\w+)\}", path):
+            assert segment in RESOURCE_BY_SEGMENT, f"{method} {path}: which resource is {{{param}}}? add it above"
+            url = url.replace(f"{{{param}}}", ids[RESOURCE_BY_SEGMENT[segment]])
+        needs_body = route.body_field is not None
+        assert not needs_body or (method, path) in table, f"{method} {path} takes a body: add a valid one above"
+        answer = await api.client.request(method, url, json=table.get((method, path)), headers=attacker.rainmaker)
+        assert answer.status_code == 404, f"{method} {path} answered {answer.status_code}: {answer.text}"
+        checked.append(f"{method} {path}")
+    assert await snapshot(api, ids) == before
+    assert len(checked) >= 25  # every id-taking route of the contract was walked
