@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.access import sees_plan
 from api.deps import CurrentAgent, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.enrollments import (
@@ -44,11 +45,6 @@ QUERY_TIMEOUT = timedelta(seconds=5)
 STEP_EVENTS: dict[str, StepOutcome] = {"step_executed": "executed", "step_skipped": "skipped", "step_failed": "failed"}
 
 
-def _sees_plan(agent: Agent, plan: Plan) -> bool:
-    """Team plans are every team member's to use; a personal plan (and its enrollments) only its owner's."""
-    return plan.team_id == agent.team_id and (plan.team_plan or plan.owner_agent_id == agent.id)
-
-
 def _name(agent: Agent) -> str:
     return f"{agent.first_name} {agent.last_name}".strip()
 
@@ -56,7 +52,7 @@ def _name(agent: Agent) -> str:
 async def _enrollment(session: AsyncSession, agent: Agent, enrollment_id: str) -> Enrollment:
     row = await session.get(Enrollment, enrollment_id)
     plan = await session.get(Plan, row.plan_id) if row is not None and row.team_id == agent.team_id else None
-    if row is None or plan is None or not _sees_plan(agent, plan):
+    if row is None or plan is None or not sees_plan(agent, plan):
         raise NotFound("enrollment", enrollment_id)
     return row
 
@@ -74,7 +70,7 @@ async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: Current
                             sessions: SessionsDep, client: TemporalDep, settings: SettingsDep) -> EnrollmentCreated:
     """R-ENR-1: enroll by hand. 409 when already enrolled, or the plan is inactive or has no steps."""
     plan = await session.get(Plan, plan_id)
-    if plan is None or not _sees_plan(agent, plan):
+    if plan is None or not sees_plan(agent, plan):
         raise NotFound("plan", plan_id)
     contact = await _team_contact(session, agent, body.contact_id)
     # `enroll` commits its row in its own transaction before starting the workflow; end ours first (on SQLite

@@ -9,12 +9,12 @@ team (R-TEAM-1); a member reading one may not edit it (403).
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
-from sqlalchemy import select
 
+from api.access import TEAM_PLAN_ROLE, editable_plan, visible_plan
 from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.plans import PlanCreate, PlanPublic, PlanSummary, PlanUpdate, PreviewRequest, PreviewStep
-from db.models import Agent, Contact, Plan
+from db.models import Contact, Plan
 from domain.schedule import preview
 from domain.windows import zone
 from services import plan_lifecycle
@@ -30,13 +30,10 @@ from workflows.types import enrollment_workflow_id
 
 router = APIRouter(tags=["plans"])
 
-_TEAM_PLAN_ROLE = "team plans are created and edited by the Rainmaker or enhanced/unlimited members (R-TEAM-1)"
-
-
 @router.post("/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
 async def create(body: PlanCreate, agent: CurrentAgent, session: SessionDep) -> PlanPublic:
     if body.team_plan and not can_manage_team(agent):
-        raise Forbidden(_TEAM_PLAN_ROLE)
+        raise Forbidden(TEAM_PLAN_ROLE)
     definition = body.definition(body.team_plan)
     await ensure_saveable(session, definition, team_id=agent.team_id, owner_agent_id=agent.id)
     plan = await create_plan(session, team_id=agent.team_id, owner_agent_id=agent.id, definition=definition)
@@ -56,7 +53,7 @@ async def list_plans(agent: CurrentAgent, session: SessionDep) -> list[PlanSumma
 
 @router.get("/plans/{plan_id}", response_model=PlanPublic)
 async def get_plan(plan_id: str, agent: CurrentAgent, session: SessionDep) -> PlanPublic:
-    plan = await _visible(session, agent, plan_id)
+    plan = await visible_plan(session, agent, plan_id)
     return PlanPublic.of(plan, await current_definition(session, plan))
 
 
@@ -64,7 +61,7 @@ async def get_plan(plan_id: str, agent: CurrentAgent, session: SessionDep) -> Pl
 async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, session: SessionDep,
                       temporal: TemporalDep) -> PlanPublic:
     """A new version (every version is kept); active enrollments follow it from their next step (R-PLAN-9)."""
-    plan = await _editable(session, agent, plan_id)
+    plan = await editable_plan(session, agent, plan_id)
     if body.team_plan is not None and body.team_plan != plan.team_plan:
         raise Invalid("team_plan", "R-PLAN-1", f"this is a {'team' if plan.team_plan else 'personal'} plan and stays "
                       "one; duplicate it to start from a copy")
@@ -77,7 +74,7 @@ async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, sessi
 @router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_plan(plan_id: str, agent: CurrentAgent, session: SessionDep) -> Response:
     """Refused while contacts are enrolled (deactivating ends them first) or another plan adds contacts to it."""
-    plan = await _editable(session, agent, plan_id)
+    plan = await editable_plan(session, agent, plan_id)
     blockers = await plan_lifecycle.deletion_blockers(session, plan)
     if blockers:
         raise Conflict("; ".join(blockers))
@@ -87,7 +84,7 @@ async def delete_plan(plan_id: str, agent: CurrentAgent, session: SessionDep) ->
 
 @router.post("/plans/{plan_id}/activate", response_model=PlanSummary)
 async def activate(plan_id: str, agent: CurrentAgent, session: SessionDep) -> PlanSummary:
-    plan = await _editable(session, agent, plan_id)
+    plan = await editable_plan(session, agent, plan_id)
     plan.active = True
     await session.flush()
     return await _summary(session, plan)
@@ -96,7 +93,7 @@ async def activate(plan_id: str, agent: CurrentAgent, session: SessionDep) -> Pl
 @router.post("/plans/{plan_id}/deactivate", response_model=PlanSummary)
 async def deactivate(plan_id: str, agent: CurrentAgent, session: SessionDep, temporal: TemporalDep) -> PlanSummary:
     """R-PLAN-8: every enrollment ends (each with a timeline event); nothing new is enrolled while inactive."""
-    plan = await _editable(session, agent, plan_id)
+    plan = await editable_plan(session, agent, plan_id)
     await plan_lifecycle.deactivate(session, temporal, plan)
     return await _summary(session, plan)
 
@@ -104,7 +101,7 @@ async def deactivate(plan_id: str, agent: CurrentAgent, session: SessionDep, tem
 @router.post("/plans/{plan_id}/duplicate", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
 async def duplicate(plan_id: str, agent: CurrentAgent, session: SessionDep) -> PlanPublic:
     """R-PLAN-10: an editable copy of the same kind (a team plan's copy is a team plan, so R-TEAM-1 applies)."""
-    copy = await plan_lifecycle.duplicate(session, await _editable(session, agent, plan_id))
+    copy = await plan_lifecycle.duplicate(session, await editable_plan(session, agent, plan_id))
     return PlanPublic.of(copy, await current_definition(session, copy))
 
 
@@ -113,7 +110,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
                        session: SessionDep) -> list[PreviewStep]:
     """Exactly when each step would run for a contact enrolled at `start_at`: the schedule code and account settings
     the enrollment workflow uses, with the same text spread when `contact_id` is given."""
-    plan = await _visible(session, agent, plan_id)
+    plan = await visible_plan(session, agent, plan_id)
     contact_zone, spread_key = body.contact_time_zone, plan.id
     if body.contact_id is not None:
         contact = await session.get(Contact, body.contact_id)
@@ -126,20 +123,6 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
     steps = preview(await current_definition(session, plan), body.start_at, ctx, body.repeats)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
                         fire_at=s.fire_at.astimezone(account_zone)) for s in steps]
-
-
-async def _visible(session: SessionDep, agent: Agent, plan_id: str) -> Plan:
-    plan = await session.scalar(select(Plan).where(Plan.id == plan_id, Plan.team_id == agent.team_id))
-    if plan is None or not (plan.team_plan or plan.owner_agent_id == agent.id):
-        raise NotFound("plan", plan_id)
-    return plan
-
-
-async def _editable(session: SessionDep, agent: Agent, plan_id: str) -> Plan:
-    plan = await _visible(session, agent, plan_id)
-    if plan.team_plan and not can_manage_team(agent):
-        raise Forbidden(_TEAM_PLAN_ROLE)
-    return plan
 
 
 async def _summary(session: SessionDep, plan: Plan) -> PlanSummary:

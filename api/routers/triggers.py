@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from api.access import editable_plan, visible_plan
 from api.deps import CurrentAgent, SessionDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.triggers import (
@@ -70,7 +71,7 @@ async def delete(tag_id: str, agent: CurrentAgent, session: SessionDep) -> Respo
 
 @router.get("/plans/{plan_id}/triggers", response_model=TriggersPublic)
 async def get_triggers(plan_id: str, agent: CurrentAgent, session: SessionDep) -> TriggersPublic:
-    plan = await _plan(session, agent, plan_id)
+    plan = await visible_plan(session, agent, plan_id)
     return await _triggers(session, plan)
 
 
@@ -78,7 +79,7 @@ async def get_triggers(plan_id: str, agent: CurrentAgent, session: SessionDep) -
 async def put_triggers(plan_id: str, body: TriggersUpdate, agent: CurrentAgent, session: SessionDep) -> TriggersPublic:
     """Replace the plan's trigger tags. Nobody is enrolled now: only tags added to contacts from now on enroll
     (R-RULE-1, "going forward")."""
-    plan = await _plan(session, agent, plan_id, edit=True)
+    plan = await editable_plan(session, agent, plan_id)
     tag_ids = list(dict.fromkeys(body.tag_ids))  # a repeated id is one trigger
     if len(tag_ids) > MAX_TRIGGERS:
         raise Invalid("tag_ids", "R-RULE-1",
@@ -97,7 +98,7 @@ async def put_triggers(plan_id: str, body: TriggersUpdate, agent: CurrentAgent, 
 
 @router.get("/plans/{plan_id}/removal-rules", response_model=RemovalRulesPublic)
 async def get_removal_rules(plan_id: str, agent: CurrentAgent, session: SessionDep) -> RemovalRulesPublic:
-    plan = await _plan(session, agent, plan_id)
+    plan = await visible_plan(session, agent, plan_id)
     return RemovalRulesPublic(plan_id=plan.id, on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply)
 
 
@@ -105,7 +106,7 @@ async def get_removal_rules(plan_id: str, agent: CurrentAgent, session: SessionD
 async def put_removal_rules(plan_id: str, body: RemovalRulesUpdate, agent: CurrentAgent,
                             session: SessionDep) -> RemovalRulesPublic:
     """R-RULE-5. Running enrollments read the rules when a reply arrives, so a change applies to them at once."""
-    plan = await _plan(session, agent, plan_id, edit=True)
+    plan = await editable_plan(session, agent, plan_id)
     plan.on_email_reply, plan.on_text_reply = body.on_email_reply, body.on_text_reply
     await session.flush()
     return RemovalRulesPublic(plan_id=plan.id, on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply)
@@ -119,18 +120,6 @@ async def _tag(session: SessionDep, agent: Agent, tag_id: str, *, manage: bool =
         # A rename or delete changes every teammate's contacts and plan triggers (R-RULE-3).
         raise Forbidden(f"renaming or deleting a team tag needs {_MANAGE}")
     return tag
-
-
-async def _plan(session: SessionDep, agent: Agent, plan_id: str, *, edit: bool = False) -> Plan:
-    """Any agent of the team reads; team plans are edited per R-TEAM-1, personal plans by their owner."""
-    plan = await session.get(Plan, plan_id)
-    if plan is None or plan.team_id != agent.team_id:
-        raise NotFound("plan", plan_id)
-    if edit and plan.team_plan and not can_manage_team(agent):
-        raise Forbidden(f"team plans are edited by {_MANAGE} (R-TEAM-1)")
-    if edit and not plan.team_plan and plan.owner_agent_id != agent.id:
-        raise Forbidden("a personal plan is edited by its owner only")
-    return plan
 
 
 async def _triggers(session: SessionDep, plan: Plan) -> TriggersPublic:

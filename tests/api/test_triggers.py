@@ -235,10 +235,12 @@ class TestTriggerAccess:
         assert (await api.client.put(path, json={"tag_ids": [tag_id]})).status_code == 401
         assert (await api.client.get(path, headers=other.rainmaker)).status_code == 404
         assert (await put_triggers(api, other, personal, [])).status_code == 404
-        # R-TEAM-1: a basic member may not edit a team plan; a personal plan is its owner's.
+        # R-TEAM-1: a basic member may not edit a team plan; a personal plan exists only for its owner, so even
+        # the Rainmaker gets 404 for it, as everywhere else in the API.
         assert (await put_triggers(api, team, team_plan, [tag_id])).status_code == 403
         by_rainmaker = await api.client.put(path, json={"tag_ids": [tag_id]}, headers=team.rainmaker)
-        assert by_rainmaker.status_code == 403
+        assert by_rainmaker.status_code == 404
+        assert (await api.client.get(path, headers=team.rainmaker)).status_code == 404
         allowed = await api.client.put(f"/plans/{team_plan}/triggers", json={"tag_ids": [tag_id]},
                                        headers=team.rainmaker)
         assert allowed.status_code == 200
@@ -260,7 +262,7 @@ class TestRRule5RemovalRules:
         team = await api.team()
         plan_id = await make_plan(api, team)
         path = f"/plans/{plan_id}/removal-rules"
-        got = await api.client.get(path, headers=team.rainmaker)
+        got = await api.client.get(path, headers=team.member)  # a personal plan: its owner's only
         assert got.json() == {"plan_id": plan_id, "on_email_reply": False, "on_text_reply": False}
         put = await api.client.put(path, json={"on_email_reply": True, "on_text_reply": False}, headers=team.member)
         assert (put.status_code, put.json()["on_email_reply"]) == (200, True)
