@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 from db.models import Contact, Plan
 from db.queries import plan_version
 from db.session import session_scope
+from domain.merge import full_name
 from domain.plan import PlanDefinition
 from services.plans import schedule_context
 from workflows.types import EnrollmentContext, LoadContextInput, RemovalRules
@@ -28,7 +29,7 @@ class ContextActivities:
                 raise ApplicationError(
                     f"plan {request.plan_id} v{request.plan_version} or contact {request.contact_id} is gone",
                     type="MissingRecord", non_retryable=True)
-            name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+            name = full_name(contact.first_name, contact.last_name)
             return EnrollmentContext(
                 plan=PlanDefinition.model_validate(version.definition),
                 plan_version=version.version,

@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from db.models import Agent, Contact, Team
 from db.queries import rainmaker_of
-from domain.merge import Person, merge_values
+from domain.merge import Person, full_name, merge_values
 from domain.plan import Designated
 from domain.team import TeamDefaults, designated_agent_id, designated_role
 from workflows.types import StepInput
@@ -28,11 +28,11 @@ class Parties:
 
     @property
     def contact_name(self) -> str:
-        return " ".join(p for p in (self.contact.first_name, self.contact.last_name) if p)
+        return full_name(self.contact.first_name, self.contact.last_name)
 
     @property
     def agent_name(self) -> str:
-        return f"{self.agent.first_name} {self.agent.last_name}".strip()
+        return full_name(self.agent.first_name, self.agent.last_name)
 
 
 async def load_parties(session: AsyncSession, step: StepInput) -> Parties:

@@ -33,6 +33,11 @@ def unknown_fields(text: str | None) -> list[str]:
     return [name for name in MERGE_FIELD.findall(text) if name not in KNOWN_FIELDS]
 
 
+def full_name(first: str | None, last: str | None) -> str:
+    """"Dana Smith", or whichever part exists: the name the timeline, the UI and `{*.full.name}` show."""
+    return " ".join(part for part in (first, last) if part)
+
+
 @dataclass(frozen=True)
 class Person:
     first_name: str | None = None
@@ -42,7 +47,7 @@ class Person:
 
     @property
     def full_name(self) -> str:
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full_name(self.first_name, self.last_name)
 
 
 def merge_values(contact: Person, agent: Person) -> dict[str, str]:

@@ -23,6 +23,7 @@ from db.models import Contact, Enrollment, Plan
 from db.queries import plan_version, write_timeline
 from db.session import session_scope
 from domain.ids import new_id
+from domain.merge import full_name
 from workflows.types import AGENT_ID, CONTACT_ID, ENROLLMENT_STATUS, PLAN_ID, TEAM_ID, enrollment_workflow_id
 
 
@@ -51,7 +52,7 @@ async def enroll(sessions: async_sessionmaker[AsyncSession], client: Client, tas
         contact = await session.get(Contact, contact_id)
         if plan is None or contact is None or plan.team_id != contact.team_id:
             raise EnrollmentRefused("not_found", f"plan {plan_id} or contact {contact_id} not found")
-        contact_name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+        contact_name = full_name(contact.first_name, contact.last_name)
         fresh = row is None
         if row is None:
             row = await _insert(session, plan, contact, contact_name, source, source_key, at)

@@ -25,7 +25,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from activities.messaging.providers import ProviderError, SmsProvider, SmsRequest
 from config import Settings
@@ -35,6 +34,8 @@ from db.queries import write_timeline
 from db.session import session_scope
 from domain.email_content import html_to_text, verify_unsubscribe_token
 from domain.ids import new_id
+from domain.merge import full_name
+from services.signals import signal_each
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import Channel, ReplyReceived
 
@@ -128,6 +129,11 @@ class Inbound:
         self._settings = settings
         self._sms = sms
 
+    async def _replied(self, workflow_ids: Sequence[str], reply: ReplyReceived) -> None:
+        """Each workflow weighs the reply against its plan's removal rules (R-RULE-5)."""
+        await signal_each(self._temporal, workflow_ids,
+                          lambda handle: handle.signal(EnrollmentWorkflow.contact_replied, reply))
+
     async def twilio_token_for_number(self, number: str) -> tuple[str | None, str]:
         """(agent id, auth token) of the Twilio account owning `number`; the configured token when no agent does."""
         async with self._sessions() as session:
@@ -159,7 +165,7 @@ class Inbound:
             return
         if recorded.confirmation is not None:
             await self._send_confirmation(*recorded.confirmation)
-        await self._signal(recorded.workflow_ids, ReplyReceived(channel="sms", message_id=recorded.message_id))
+        await self._replied(recorded.workflow_ids, ReplyReceived(channel="sms", message_id=recorded.message_id))
 
     async def email_received(self, email: InboundEmail) -> None:
         """Record an email reply and tell the sender's running plans (R-RULE-5). Without a Message-ID there is
@@ -167,7 +173,7 @@ class Inbound:
         key = f"sendgrid:in:{_bounded(email.message_id)}" if email.message_id else None
         recorded = await self._once(key, lambda session: self._record_email(session, email, key))
         if recorded is not None:
-            await self._signal(recorded.workflow_ids, ReplyReceived(channel="email", message_id=recorded.message_id))
+            await self._replied(recorded.workflow_ids, ReplyReceived(channel="email", message_id=recorded.message_id))
 
     async def status_received(self, message_sid: str, twilio_status: str, error_code: str | None) -> None:
         """A Twilio delivery report: moves the message forward only; an unknown sid or status changes nothing."""
@@ -230,8 +236,8 @@ class Inbound:
         if intent == "reply":
             recorded.workflow_ids = await _active_workflows(session, [c.id for c in contacts])
             return recorded
-        name = " ".join(p for p in (agent.first_name, agent.last_name) if p)
-        body = (OPT_OUT_REPLY if intent == "opt_out" else OPT_IN_REPLY).format(agent=name)
+        body = (OPT_OUT_REPLY if intent == "opt_out" else OPT_IN_REPLY).format(
+            agent=full_name(agent.first_name, agent.last_name))
         kind = "optout" if intent == "opt_out" else "optin"
         # Committed as `sending` with the inbound text: whatever happens next, it is never sent a second time.
         confirm = Message(id=new_id("msg"), team_id=agent.team_id, contact_id=contacts[0].id, agent_id=agent.id,
@@ -301,15 +307,6 @@ class Inbound:
                 message.error_code, message.error_message = error.code, error.message
             else:
                 message.sent_at = utcnow()
-
-    async def _signal(self, workflow_ids: Sequence[str], reply: ReplyReceived) -> None:
-        """The workflow decides by its plan's removal rules; one that has just ended is not an error."""
-        for workflow_id in workflow_ids:
-            handle = self._temporal.get_workflow_handle_for(EnrollmentWorkflow.run, workflow_id)
-            try:
-                await handle.signal(EnrollmentWorkflow.contact_replied, reply)
-            except RPCError as err:
-                log.warning("reply %s not signalled to %s: %s", reply.message_id, workflow_id, err)
 
 
 async def unsubscribe_contact(session: AsyncSession, secret: str, token: str) -> Contact | None:

@@ -9,28 +9,17 @@ why `save_and_notify` and `deactivate` commit, unlike the rest of the services.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
-
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import Client
 
 from db.models import Enrollment, Plan, PlanVersion, Task
 from domain.plan import PlanDefinition
 from domain.validation import MAX_NAME
 from services.plans import create_plan, current_definition, plans_with_documents, save_version
+from services.signals import signal_each
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import EnrollmentResult, PlanChanged, RemoveRequest
-
-log = logging.getLogger(__name__)
-
-# Signals go out in parallel, but a plan with thousands of contacts must not open thousands of RPCs at once.
-SIGNAL_CONCURRENCY = 32
-
-Handle = WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]
+from workflows.types import PlanChanged, RemoveRequest
 
 
 async def save_and_notify(session: AsyncSession, client: Client, plan: Plan, definition: PlanDefinition) -> int:
@@ -40,7 +29,7 @@ async def save_and_notify(session: AsyncSession, client: Client, plan: Plan, def
     workflow_ids = await active_workflow_ids(session, plan.id)
     await session.commit()
     change = PlanChanged(version=version.version)
-    return await _signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.plan_changed,
+    return await signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.plan_changed,
                                                                                  change))
 
 
@@ -51,29 +40,12 @@ async def deactivate(session: AsyncSession, client: Client, plan: Plan) -> int:
     workflow_ids = await active_workflow_ids(session, plan.id)
     await session.commit()
     request = RemoveRequest(reason="plan_deactivated")
-    return await _signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.remove, request))
+    return await signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.remove, request))
 
 
 async def active_workflow_ids(session: AsyncSession, plan_id: str) -> list[str]:
     return list(await session.scalars(select(Enrollment.workflow_id).where(
         Enrollment.plan_id == plan_id, Enrollment.status == "active")))
-
-
-async def _signal_each(client: Client, workflow_ids: list[str], send: Callable[[Handle], Awaitable[None]]) -> int:
-    semaphore = asyncio.Semaphore(SIGNAL_CONCURRENCY)
-
-    async def one(workflow_id: str) -> bool:
-        async with semaphore:
-            try:
-                await send(client.get_workflow_handle_for(EnrollmentWorkflow.run, workflow_id))
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: the run closed meanwhile, nothing to tell
-                    # The change is saved; a workflow that missed it catches up when its next run loads the plan.
-                    log.warning("could not signal %s: %s", workflow_id, err)
-                return False
-            return True
-
-    return sum(await asyncio.gather(*(one(workflow_id) for workflow_id in workflow_ids)))
 
 
 async def duplicate(session: AsyncSession, plan: Plan) -> Plan:

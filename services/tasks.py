@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agent, Task
 from db.queries import write_timeline
+from domain.merge import full_name
 
 TaskStatus = Literal["open", "done"]
 
@@ -42,7 +43,7 @@ async def complete_task(session: AsyncSession, task: Task, *, by: Agent, notes: 
     if result.rowcount != 1:
         return False
     task.status, task.completed_at, task.notes = "done", at, notes
-    who = f"{by.first_name} {by.last_name}".strip()
+    who = full_name(by.first_name, by.last_name)
     if task.kind == "call":
         # R-CALL-1: the call logged activity carries the notes themselves, not only a pointer to the task.
         kind, detail = "call_logged", f"Call logged by {who}" + (f": {notes}" if notes else " (no notes)")

@@ -32,6 +32,7 @@ from api.schemas.enrollments import (
 )
 from db.models import Agent, Contact, Enrollment, Message, Plan, Task, TimelineEvent
 from db.queries import write_timeline
+from domain.merge import full_name
 from services.enrollments import enroll
 from services.tasks import TaskStatus, complete_task, list_tasks
 from workflows.enrollment import EnrollmentWorkflow
@@ -43,10 +44,6 @@ router = APIRouter()
 # person waits for a page. Past this, the answer is the database part with `live: false`.
 QUERY_TIMEOUT = timedelta(seconds=5)
 STEP_EVENTS: dict[str, StepOutcome] = {"step_executed": "executed", "step_skipped": "skipped", "step_failed": "failed"}
-
-
-def _name(agent: Agent) -> str:
-    return f"{agent.first_name} {agent.last_name}".strip()
 
 
 async def _enrollment(session: AsyncSession, agent: Agent, enrollment_id: str) -> Enrollment:
@@ -120,7 +117,8 @@ async def remove_enrollment(enrollment_id: str, agent: CurrentAgent, session: Se
     await session.commit()
     handle = client.get_workflow_handle_for(EnrollmentWorkflow.run, row.workflow_id)
     try:
-        await handle.signal(EnrollmentWorkflow.remove, RemoveRequest(reason="removed", detail=f"by {_name(agent)}"))
+        by = full_name(agent.first_name, agent.last_name)
+        await handle.signal(EnrollmentWorkflow.remove, RemoveRequest(reason="removed", detail=f"by {by}"))
     except RPCError as err:
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
@@ -137,8 +135,9 @@ async def _end_without_workflow(session: AsyncSession, enrollment_id: str, agent
         raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
     now = datetime.now(UTC)
     row.status, row.ended_at, row.end_reason = "removed", now, "removed"
+    by = full_name(agent.first_name, agent.last_name)
     await write_timeline(session, team_id=row.team_id, contact_id=row.contact_id, kind="removed", at=now,
-                         detail=f"Removed from the plan by {_name(agent)} (its workflow had already stopped)",
+                         detail=f"Removed from the plan by {by} (its workflow had already stopped)",
                          idempotency_key=f"{row.id}:end", plan_id=row.plan_id, enrollment_id=row.id,
                          data={"reason": "removed"})
     return EnrollmentRemoving(id=row.id, status="removed")

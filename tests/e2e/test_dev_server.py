@@ -4,29 +4,16 @@ labelled with the plan's words. (The time-skipping server supports none of the U
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.sdk.v1 import WorkflowMetadata
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from config import venv_binary
 from db.models import Message
 from tests.factories import add_plan, email, eventually, plan_doc, running_worker, seed, task
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import RemoveRequest
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
-    yield environment
-    await environment.shutdown()
 
 
 async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: WorkflowEnvironment,

@@ -5,17 +5,14 @@ by its `ContactId` search attribute, which is what a person types into the Tempo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from config import Settings, venv_binary
+from config import Settings
 from db.models import Contact
 from db.session import session_scope
 from domain.ids import new_id
@@ -24,14 +21,6 @@ from tests.factories import World, add_plan, email, eventually, plan_doc, runnin
 Sessions = async_sessionmaker[AsyncSession]
 ADMIN_KEY = "stack-admin-key"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    environment = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
-    yield environment
-    await environment.shutdown()
 
 
 async def routes(http: httpx.AsyncClient) -> dict[str, Any]:
