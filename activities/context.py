@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.models import Contact, Plan
-from db.queries import plan_version
+from db.models import Agent, Contact, Enrollment, Plan
+from db.queries import plan_version, rainmaker_of
 from db.session import session_scope
-from domain.merge import full_name
+from domain.merge import Person, full_name, merge_values
 from domain.plan import PlanDefinition
 from services.plans import schedule_context
 from workflows.types import EnrollmentContext, LoadContextInput, RemovalRules
@@ -30,6 +31,12 @@ class ContextActivities:
                     f"plan {request.plan_id} v{request.plan_version} or contact {request.contact_id} is gone",
                     type="MissingRecord", non_retryable=True)
             name = full_name(contact.first_name, contact.last_name)
+            if request.enrollment_id is not None:
+                # R-PLAN-9: the row says which version the contact now follows, not only the workflow.
+                await session.execute(update(Enrollment).where(Enrollment.id == request.enrollment_id,
+                                                               Enrollment.plan_version != version.version)
+                                      .values(plan_version=version.version))
+            agent = await _label_agent(session, plan, contact)
             return EnrollmentContext(
                 plan=PlanDefinition.model_validate(version.definition),
                 plan_version=version.version,
@@ -39,4 +46,15 @@ class ContextActivities:
                                                 spread_key=request.workflow_id),
                 removal_rules=RemovalRules(on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply),
                 contact_name=name or contact.id,
+                merge_values=merge_values(
+                    Person(contact.first_name, contact.last_name, contact.email, contact.phone),
+                    Person(agent.first_name, agent.last_name, agent.email, agent.phone) if agent else Person()),
             )
+
+
+async def _label_agent(session: AsyncSession, plan: Plan, contact: Contact) -> Agent | None:
+    """Whose `{agent.*}` fields the labels show: the owner of a personal plan; for a team plan the contact's
+    assignee, else the Rainmaker (the step itself resolves its sender when it runs, R-TEAM-3)."""
+    agent_id = plan.owner_agent_id or contact.assignee_id
+    agent = await session.get(Agent, agent_id) if agent_id else None
+    return agent if agent is not None else await rainmaker_of(session, plan.team_id)

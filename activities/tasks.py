@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.messaging.checks import enrollment_ended
 from activities.parties import Parties, load_parties
 from db.models import Task
 from db.queries import write_timeline
@@ -22,13 +23,22 @@ ALL_DAY = time(23, 59)
 
 
 def due_at(created: datetime, due_in_days: int, due_time: str | None, time_zone: str) -> datetime:
-    """Due `due_in_days` calendar days after creation at `due_time` (default 23:59, "all day") account time."""
+    """Due `due_in_days` calendar days after creation at `due_time` (default 23:59, "all day") account time.
+
+    R-TASK-1: never due before it is created. A due time already past when a same-day task appears (due 09:00,
+    created at 14:00 because the contact was enrolled then) makes it due at the end of that day instead: still
+    "today", as the plan's author asked, and not overdue at birth (docs/decisions.md).
+    """
     tz = zone(time_zone)
     clock = ALL_DAY
     if due_time:
         hours, minutes = due_time.split(":")
         clock = time(int(hours), int(minutes))
-    return at_local(local_date(created, tz) + timedelta(days=due_in_days), clock, tz)
+    day = local_date(created, tz) + timedelta(days=due_in_days)
+    due = at_local(day, clock, tz)
+    if due < created:
+        due = max(at_local(day, ALL_DAY, tz), created)
+    return due
 
 
 async def create_task_for(session: AsyncSession, step: StepInput, parties: Parties, note: str = "") -> StepOutcome:
@@ -64,6 +74,19 @@ class TaskActivities:
 
     @activity.defn
     async def create_task(self, step: StepInput) -> StepOutcome:
+        activity.heartbeat()
         async with session_scope(self._sessions) as session:
+            existing = await session.scalar(select(Task).where(Task.idempotency_key == step.idempotency_key))
+            ended = await enrollment_ended(session, step) if existing is None else None
+            if ended is not None:
+                detail = f"Task not created: {ended}"
+                await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_skipped",
+                                     detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
+                                     plan_id=step.plan_id, step_id=step.step.id, enrollment_id=step.enrollment_id)
+                return StepOutcome(status="skipped", detail=detail)
             parties = await load_parties(session, step)
-            return await create_task_for(session, step, parties)
+            spec = step.step
+            # An automated text that reaches here is R-TXT-5's fallback: the designated sender has no Twilio.
+            note = (f" ({parties.agent_name} has no Twilio number)"
+                    if isinstance(spec, TextStep) and spec.mode == "automated" else "")
+            return await create_task_for(session, step, parties, note=note)

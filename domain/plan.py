@@ -7,13 +7,15 @@ its rule; a `PlanDefinition` that passed `validate_plan` is what workflows run a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from domain.merge import render
 
 
 class TimeOfDay(StrEnum):
@@ -201,17 +203,25 @@ class StepPosition:
 AnyStep = TaskStep | CallStep | EmailStep | TextStep | AddToPlanStep
 
 
-def describe_step(step: AnyStep) -> str:
-    """A short human label, used in validation messages, timeline events and the Temporal UI."""
+def describe_step(step: AnyStep, values: Mapping[str, str] | None = None, repeat: int = 0) -> str:
+    """A short human label, used in validation messages, timeline events and the Temporal UI.
+
+    With `values` (a contact's merge values) the label is rendered for that contact (R-MERGE-1): a person never
+    reads `{contact.first.name}`. Without them (validation messages about the plan itself) it shows the plan's text.
+    """
+
+    def shown(text: str) -> str:
+        return render(text, values) if values is not None else text
+
     if isinstance(step, TaskStep | CallStep):
-        label = f"{step.kind} '{step.name}'"
+        label = f"{step.kind} '{shown(step.name)}'"
     elif isinstance(step, EmailStep):
-        label = f"email '{step.subject}'"
+        label = f"email '{shown(step.subject)}'"
     elif isinstance(step, TextStep):
         if step.mode == "task":
-            label = f"text task '{step.name}'"
+            label = f"text task '{shown(step.name)}'"
         else:
-            first = step.messages[0] if step.messages else ""
+            first = shown(text_for_repeat(step, repeat))
             label = f"text '{first[:40]}{'…' if len(first) > 40 else ''}'"
     else:
         label = f"add to plan {step.target_plan_id}"

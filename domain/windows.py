@@ -16,7 +16,7 @@ TEXT_WINDOW = (time(10, 0), time(19, 0))  # R-TXT-3, US Central, end exclusive
 TEXT_HELD_SPREAD = timedelta(hours=4)  # held texts go out over 10:00–14:00 Central
 CONTACT_QUIET = (time(8, 0), time(21, 0))  # federal quiet hours in the contact's zone, end exclusive
 TASK_WINDOW = (time(8, 0), time(17, 0))  # R-TASK-2, account zone, both ends inclusive
-_MAX_DAYS_SEARCHED = 8
+TEXT_SEARCH_DAYS = 7  # R-TXT-3: windows that never meet within a week skip the text
 
 
 @lru_cache(maxsize=256)
@@ -28,9 +28,23 @@ def at_local(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """The instant (in UTC) that `clock` reads on `day` in `tz`.
 
     UTC because Python compares two datetimes sharing one tzinfo by wall clock, which misorders instants around
-    a daylight-saving change. A wall time skipped by spring-forward lands just after the gap.
+    a daylight-saving change. A wall time skipped by spring-forward lands on the first instant after the gap.
     """
-    return datetime.combine(day, clock).replace(tzinfo=tz).astimezone(UTC)
+    naive = datetime.combine(day, clock)
+    instant = naive.replace(tzinfo=tz).astimezone(UTC)  # fold=0: an ambiguous time's first occurrence (R-PLAN-4)
+    if instant.astimezone(tz).replace(tzinfo=None) == naive:
+        return instant
+    # `naive` falls in a spring-forward gap: the first instant after the gap, i.e. the transition itself,
+    # found to the second between the readings of `naive` with the offsets after and before it.
+    lo = int(naive.replace(tzinfo=tz, fold=1).astimezone(UTC).timestamp())
+    hi = int(instant.timestamp())
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, UTC).astimezone(tz).replace(tzinfo=None) > naive:
+            hi = mid
+        else:
+            lo = mid
+    return datetime.fromtimestamp(hi, UTC)
 
 
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
@@ -56,34 +70,42 @@ def spread_offset(key: str) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def text_send_time(due: datetime, spread_key: str, contact_tz: str | None = None) -> datetime:
-    """R-TXT-3: the instant an automated text due at `due` is sent.
+def text_send_time(due: datetime, spread_key: str, contact_tz: str | None = None) -> datetime | None:
+    """R-TXT-3: the instant an automated text due at `due` is sent, or None when it cannot be sent.
 
-    Inside 10:00–19:00 Central (and the contact's 08:00–21:00 when known) it goes at once. A text due before the
-    window opens is held to that day's opening, one due after it closes to the next day's; a held text goes at
-    10:00 Central plus the enrollment's stable spread (10:00–14:00). When the contact's quiet hours rule that
-    instant out, it waits for the earliest instant both windows allow.
+    Due inside 10:00–19:00 Central (and the contact's 08:00–21:00 when known), it goes at once; due inside the
+    Central window while the contact is in quiet hours, at the earliest later instant of that same window both
+    allow. Otherwise it is *held* to the next opening both windows share, and spread by the enrollment's stable
+    hash over 10:00–14:00 Central — within the part of the opening both allow. None when the two windows never
+    meet within `TEXT_SEARCH_DAYS` (a contact in Asia/Kolkata in January): the caller skips the text with a reason.
+    Every opening of both windows is searched, so no zone makes this raise.
     """
     central = zone(US_CENTRAL)
     contact = zone(contact_tz) if contact_tz else None
+    due = due.astimezone(UTC)
     day = local_date(due, central)
     opens, closes = _central_window(day, central)
-    if due < closes:
-        if due >= opens:
-            earliest = _earliest_allowed(due.astimezone(UTC), closes, contact)
-            if earliest is not None:
-                return earliest
-            day += timedelta(days=1)
-        # before the opening: held to this same day's window
-    else:
+    if opens <= due < closes:
+        part = _allowed_part(due, closes, contact)
+        if part is not None:
+            return part[0]
         day += timedelta(days=1)
-    for _ in range(_MAX_DAYS_SEARCHED):
+    elif due >= closes:
+        day += timedelta(days=1)
+    last_day = local_date(due, central) + timedelta(days=TEXT_SEARCH_DAYS)
+    while day <= last_day:
         opens, closes = _central_window(day, central)
-        earliest = _earliest_allowed(opens + spread_offset(spread_key), closes, contact)
-        if earliest is not None:
-            return earliest
+        part = _allowed_part(opens, closes, contact)
+        if part is not None:
+            return _spread_within(part, opens, spread_key)
         day += timedelta(days=1)
-    raise ValueError(f"no instant within {_MAX_DAYS_SEARCHED} days satisfies the SMS windows for {contact_tz}")
+    return None
+
+
+def windows_never_meet(contact_tz: str | None) -> str:
+    """The reason a text is skipped when `text_send_time` finds no instant, in the words of the timeline."""
+    return (f"10:00–19:00 US Central and 08:00–21:00 in {contact_tz} (the contact's time zone) do not overlap "
+            f"within the next {TEXT_SEARCH_DAYS} days")
 
 
 def text_allowed_at(instant: datetime, contact_tz: str | None = None) -> bool:
@@ -98,20 +120,31 @@ def _central_window(day: date, central: ZoneInfo) -> tuple[datetime, datetime]:
     return at_local(day, TEXT_WINDOW[0], central), at_local(day, TEXT_WINDOW[1], central)
 
 
-def _earliest_allowed(start: datetime, end: datetime, contact: ZoneInfo | None) -> datetime | None:
-    """The earliest instant in [start, end) inside the contact's 08:00–21:00, or None."""
+def _allowed_part(start: datetime, end: datetime, contact: ZoneInfo | None) -> tuple[datetime, datetime] | None:
+    """The first stretch of [start, end) inside the contact's 08:00–21:00, or None."""
     if start >= end:
         return None
     if contact is None:
-        return start
+        return start, end
     first = local_date(start, contact) - timedelta(days=1)
     for offset in range(3):
         day = first + timedelta(days=offset)
         lo = max(start, at_local(day, CONTACT_QUIET[0], contact))
         hi = min(end, at_local(day, CONTACT_QUIET[1], contact))
         if lo < hi:
-            return lo
+            return lo, hi
     return None
+
+
+def _spread_within(part: tuple[datetime, datetime], opens: datetime, spread_key: str) -> datetime:
+    """A held text's instant: the enrollment's stable share of 10:00–14:00 Central, squeezed into `part` (the
+    opening both windows allow); when that part starts after 14:00, its own first four hours."""
+    lo, hi = max(part[0], opens), min(part[1], opens + TEXT_HELD_SPREAD)
+    if lo >= hi:
+        lo, hi = part[0], min(part[1], part[0] + TEXT_HELD_SPREAD)
+    width = int((hi - lo).total_seconds())
+    share = int(spread_offset(spread_key).total_seconds())
+    return lo + timedelta(seconds=width * share // int(TEXT_HELD_SPREAD.total_seconds()))
 
 
 def _in_quiet_window(instant: datetime, contact: ZoneInfo) -> bool:

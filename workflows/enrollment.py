@@ -1,21 +1,24 @@
 """EnrollmentWorkflow: one contact going through one plan, for as long as the plan runs.
 
 The loop asks `domain.schedule.next_step` what runs next and when, waits for that instant with
-`wait_condition(..., timeout=...)` so a removal, a reply or an edit ends the wait at once, runs the step's
-activity, and records it in the cursor. At each repeat boundary — and whenever the run's history grows past
+`wait_condition(..., timeout=...)` so a removal, a reply or an edit ends the wait at once, and runs one *attempt*
+of the step's activity. Attempts are decided here, not by Temporal's retry policy: a failed send is tried again
+after a backoff that the schedule moves into the step's window (a text whose provider is down across 19:00 goes
+out in the next day's window, R-TXT-3), each attempt re-checks opt-out and the enrollment (R-TXT-4, R-ENR-2), and
+a removal cancels an attempt in flight. At each repeat boundary — and whenever the run's history grows past
 `max_history_events` — it continues as new carrying the cursor, so an unlimited plan runs for years with a
-bounded history. The Temporal UI shows each timer and activity with the plan's own words.
+bounded history. The Temporal UI shows each timer and activity in the plan's words, rendered for the contact.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.context import ContextActivities
@@ -24,11 +27,21 @@ with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from activities.timeline import TimelineActivities
     from domain.plan import AddToPlanStep, EmailStep, TextStep, describe_step
-    from domain.schedule import Cursor, PendingStep, ScheduledStep, mark_done, next_pass, next_step
+    from domain.schedule import (
+        Cursor,
+        PendingStep,
+        ScheduledStep,
+        mark_done,
+        next_pass,
+        next_step,
+        runs_at,
+        start_cursor,
+    )
     from domain.windows import zone
     from workflows.types import (
         ENROLLMENT_STATUS,
         Channel,
+        ContextChanged,
         EndReason,
         EnrollmentContext,
         EnrollmentInput,
@@ -38,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         FinishInput,
         LoadContextInput,
         PlanChanged,
+        RemovalDone,
         RemoveRequest,
         ReplyReceived,
         StepInput,
@@ -46,11 +60,16 @@ with workflow.unsafe.imports_passed_through():
     )
 
 STEP_TIMEOUT = timedelta(seconds=60)
-# A provider outage delays a step (retried with backoff) rather than failing it; after a day the step is
-# written off as failed on the timeline and the plan moves on.
+# A removal reaches an attempt in flight through its heartbeat (R-ENR-2).
+STEP_HEARTBEAT = timedelta(seconds=10)
+ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+# A provider outage delays a step (tried again with backoff, inside its window) rather than failing it; after a
+# day of failed attempts the step is written off as failed on the timeline and the plan moves on.
 STEP_GIVE_UP = timedelta(days=1)
-STEP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
-                         maximum_interval=timedelta(minutes=5))
+RETRY_FIRST = timedelta(seconds=2)
+RETRY_MAX = timedelta(minutes=10)
+BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
+                                maximum_interval=timedelta(minutes=5))
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 
 _END_DETAILS: dict[EndReason, str] = {
@@ -60,6 +79,7 @@ _END_DETAILS: dict[EndReason, str] = {
     "replied_email": "was removed from the plan after replying to its email",
     "replied_text": "was removed from the plan after replying to its text",
     "contact_deleted": "left the plan because the contact was deleted",
+    "schedule_failed": "left the plan because its schedule could not be computed",
 }
 
 
@@ -74,7 +94,9 @@ class EnrollmentWorkflow:
         self._status: EnrollmentStatus = "active"
         self._end_reason: EndReason | None = None
         self._end_detail = ""
+        self._ended = False
         self._new_version: int | None = None
+        self._reload = False
         self._replies: list[ReplyReceived] = []
         self._channels: set[Channel] = set(input.channels_sent)
         self._steps_done_total = input.steps_done_total
@@ -83,7 +105,7 @@ class EnrollmentWorkflow:
     async def run(self, input: EnrollmentInput) -> EnrollmentResult:
         ctx = await self._load(input.plan_version)
         if self._cursor is None:
-            self._cursor = Cursor(pass_started_at=workflow.now())
+            self._cursor = start_cursor(workflow.now(), ctx.schedule)
         if not ctx.plan_active:
             self._end_reason = "plan_deactivated"
         while True:
@@ -91,32 +113,69 @@ class EnrollmentWorkflow:
                 await self._apply_replies()
             if self._end_reason is not None:
                 return await self._end(self._end_reason)
-            if self._new_version is not None:
-                version, self._new_version = self._new_version, None
+            if self._new_version is not None or self._reload:
+                version = self._new_version or self._input.plan_version
+                self._new_version, self._reload = None, False
                 ctx = await self._load(version)
                 continue
             cursor = self._cursor
-            nxt = next_step(ctx.plan, cursor, ctx.schedule)
+            try:
+                nxt = next_step(ctx.plan, cursor, ctx.schedule)
+                following = next_pass(ctx.plan, cursor, ctx.schedule) if nxt is None else None
+            except Exception as err:  # noqa: BLE001 - the schedule is total; a bug must end, not loop for ever
+                self._end_reason, self._end_detail = "schedule_failed", f"{type(err).__name__}: {err}"
+                continue
             if nxt is None:
-                following = next_pass(ctx.plan, cursor, ctx.schedule)
                 if following is None:
                     return await self._end("completed")
                 await self._continue_as_new(following)
                 continue  # a signal arrived first: the loop handles it, then decides again
-            self._next = nxt
-            self._cursor = cursor.model_copy(
-                update={"pending": PendingStep(step_id=nxt.step_id, reached_at=nxt.reached_at)})
-            workflow.set_current_details(self._details(ctx, nxt))
-            if await self._interrupted_before(nxt, ctx):
-                continue
-            outcome = await self._run_step(nxt, ctx)
-            if outcome.channel is not None:
-                self._channels.add(outcome.channel)
-            self._steps_done_total += 1
-            self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail)
-            self._next = None
+            await self._take(nxt, ctx)
             if workflow.info().get_current_history_length() >= input.max_history_events:
                 await self._continue_as_new(self._cursor)
+
+    async def _take(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> None:
+        """Wait for `nxt`, then record its verdict or run one attempt of it; the cursor says what came of it."""
+        cursor = self._cursor
+        assert cursor is not None
+        pending = cursor.pending
+        if pending is None or pending.step_id != nxt.step_id:
+            pending = PendingStep(step_id=nxt.step_id, day_date=nxt.day_date)
+        self._cursor = cursor = cursor.model_copy(update={"pending": pending})
+        self._next = nxt
+        workflow.set_current_details(self._details(ctx, nxt))
+        if await self._interrupted_before(nxt, ctx):
+            return
+        now = workflow.now()
+        if nxt.verdict is not None:
+            kind = "step_skipped" if nxt.verdict == "skipped" else "step_failed"
+            await self._timeline(kind, nxt.reason, self._step_key(nxt), nxt.step_id)
+            self._done(nxt, StepOutcome(status=nxt.verdict, detail=nxt.reason), now)
+            return
+        if not runs_at(nxt, now, ctx.schedule):
+            # Woken late (a worker was down): the window is checked at the attempt, not only when planned.
+            self._cursor = cursor.model_copy(update={"pending": pending.model_copy(update={"not_before": now})})
+            return
+        outcome = await self._attempt(nxt, ctx, pending, now)
+        if outcome is None:
+            return  # a removal cancelled the attempt before the provider had anything
+        if outcome.status != "deferred":
+            self._done(nxt, outcome, now)
+            return
+        transient = not (outcome.as_task or outcome.reload_context)
+        self._reload = self._reload or outcome.reload_context
+        self._cursor = cursor.model_copy(update={"pending": pending.model_copy(update={
+            "not_before": outcome.resume_at or now, "as_task": pending.as_task or outcome.as_task,
+            "attempts": pending.attempts + (1 if transient else 0),
+            "first_attempt_at": pending.first_attempt_at or now})})
+
+    def _done(self, nxt: ScheduledStep, outcome: StepOutcome, now: datetime) -> None:
+        if outcome.channel is not None:
+            self._channels.add(outcome.channel)
+        self._steps_done_total += 1
+        assert self._cursor is not None
+        self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail, at=max(nxt.fire_at, now))
+        self._next = None
 
     @workflow.signal
     def remove(self, request: RemoveRequest) -> None:
@@ -124,6 +183,14 @@ class EnrollmentWorkflow:
         if self._end_reason is None:
             self._end_reason = request.reason
             self._end_detail = request.detail
+
+    @workflow.update
+    async def remove_now(self, request: RemoveRequest) -> RemovalDone:
+        """R-ENR-2: like `remove`, but answers once the enrollment has ended (row and timeline written), so the
+        caller can say "removed" and mean it."""
+        self.remove(request)
+        await workflow.wait_condition(lambda: self._ended)
+        return RemovalDone(status=self._status, reason=self._end_reason)
 
     @workflow.signal
     def contact_replied(self, reply: ReplyReceived) -> None:
@@ -136,10 +203,16 @@ class EnrollmentWorkflow:
         if change.version != self._input.plan_version:
             self._new_version = change.version
 
+    @workflow.signal
+    def context_changed(self, change: ContextChanged) -> None:
+        """The contact's time zone (or the account's timing) changed: used from the next step on."""
+        self._reload = True
+
     @workflow.query
     def progress(self) -> EnrollmentProgress:
         cursor = self._cursor
         nxt = self._next
+        values = self._ctx.merge_values if self._ctx else None
         return EnrollmentProgress(
             status=self._status,
             plan_version=self._input.plan_version,
@@ -147,14 +220,15 @@ class EnrollmentWorkflow:
             day=nxt.day_number if nxt else (cursor.done[-1].day_number if cursor and cursor.done else None),
             next_step_id=nxt.step_id if nxt else None,
             next_step_kind=nxt.step.kind if nxt else None,
-            next_step_label=describe_step(nxt.step) if nxt else None,
+            next_step_label=describe_step(nxt.step, values, nxt.repeat) if nxt else None,
             next_fire_at=nxt.fire_at if nxt else None,
             steps_done=list(cursor.done) if cursor else [],
             steps_done_total=self._steps_done_total,
         )
 
     def _pending(self) -> bool:
-        return self._end_reason is not None or self._new_version is not None or bool(self._replies)
+        return (self._end_reason is not None or self._new_version is not None or self._reload
+                or bool(self._replies))
 
     async def _interrupted_before(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> bool:
         """Wait until the step is due; True when a signal cut the wait short (the loop re-decides)."""
@@ -163,40 +237,58 @@ class EnrollmentWorkflow:
             return self._pending()
         try:
             await workflow.wait_condition(self._pending, timeout=delay,
-                                          timeout_summary=f"until {self._when(nxt, ctx)}: {describe_step(nxt.step)}")
+                                          timeout_summary=f"until {self._when(nxt, ctx)}: {self._label(nxt, ctx)}")
         except TimeoutError:
             return self._pending()
         return True
 
-    async def _run_step(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> StepOutcome:
+    async def _attempt(self, nxt: ScheduledStep, ctx: EnrollmentContext, pending: PendingStep,
+                       now: datetime) -> StepOutcome | None:
+        """One attempt of the step's activity. None when a removal cancelled it first; a transient failure comes
+        back `deferred` to a backoff instant (the schedule then moves it into the step's window)."""
         step = nxt.step
         step_input = StepInput(
             enrollment_id=self._input.enrollment_id, workflow_id=workflow.info().workflow_id,
             plan_id=self._input.plan_id, plan_name=ctx.plan_name, plan_version=self._input.plan_version,
             team_plan=ctx.plan.team_plan, contact_id=self._input.contact_id, team_id=self._input.team_id,
             agent_id=self._input.agent_id, repeat=nxt.repeat, day_number=nxt.day_number, step=step,
-            scheduled_for=nxt.fire_at, time_zone=ctx.schedule.time_zone,
-            idempotency_key=f"{self._input.enrollment_id}:r{nxt.repeat}:{nxt.step_id}",
+            scheduled_for=nxt.fire_at, time_zone=ctx.schedule.time_zone, attempt_at=now,
+            attempt=pending.attempts + 1, spread_key=ctx.schedule.spread_key, idempotency_key=self._step_key(nxt),
         )
         method: Callable[[Any, StepInput], Awaitable[StepOutcome]] = TaskActivities.create_task
-        if isinstance(step, EmailStep):
+        if nxt.as_task:
+            pass  # R-TXT-5: the designated sender has no Twilio; a text task for them, in the task window
+        elif isinstance(step, EmailStep):
             method = MessagingActivities.send_email
         elif isinstance(step, TextStep) and step.mode == "automated":
             method = MessagingActivities.send_text
         elif isinstance(step, AddToPlanStep):
             method = EnrollmentActivities.add_to_plan
+        handle = workflow.start_activity_method(
+            method, step_input, start_to_close_timeout=STEP_TIMEOUT, heartbeat_timeout=STEP_HEARTBEAT,
+            retry_policy=ONE_ATTEMPT, cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=f"day {nxt.day_number}: {self._label(nxt, ctx)}"
+                    + (f" (attempt {pending.attempts + 1})" if pending.attempts else ""))
+        await workflow.wait_condition(lambda: handle.done() or self._end_reason is not None)
+        if not handle.done():
+            handle.cancel()
         try:
-            return await workflow.execute_activity_method(
-                method, step_input, start_to_close_timeout=STEP_TIMEOUT, schedule_to_close_timeout=STEP_GIVE_UP,
-                retry_policy=STEP_RETRY, summary=f"day {nxt.day_number}: {describe_step(step)}")
+            return await handle
         except ActivityError as err:
             cause = err.cause
+            if isinstance(cause, CancelledError):
+                return None
             if isinstance(cause, ApplicationError) and cause.non_retryable:
                 # The activity already wrote the failure to the timeline (R-EMAIL-3: not retried, plan moves on).
                 return StepOutcome(status="failed", detail=cause.message)
-            detail = f"{describe_step(step)} failed after retrying for {STEP_GIVE_UP}: {cause or err}"
-            await self._timeline("step_failed", detail, step_input.idempotency_key + ":gave-up", nxt.step_id)
-            return StepOutcome(status="failed", detail=detail)
+            first = pending.first_attempt_at or now
+            if now - first >= STEP_GIVE_UP:
+                detail = f"{self._label(nxt, ctx)} failed after trying for {STEP_GIVE_UP}: {cause or err}"
+                await self._timeline("step_failed", detail, self._step_key(nxt) + ":gave-up", nxt.step_id)
+                return StepOutcome(status="failed", detail=detail)
+            backoff = min(RETRY_FIRST * (2 ** min(pending.attempts, 16)), RETRY_MAX)
+            return StepOutcome(status="deferred", detail=f"attempt {pending.attempts + 1} failed: {cause or err}",
+                               resume_at=now + backoff)
 
     async def _apply_replies(self) -> None:
         replies, self._replies = self._replies, []
@@ -211,8 +303,9 @@ class EnrollmentWorkflow:
         ctx = await workflow.execute_activity_method(
             ContextActivities.load_enrollment_context,
             LoadContextInput(plan_id=self._input.plan_id, contact_id=self._input.contact_id, plan_version=version,
-                             workflow_id=workflow.info().workflow_id),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=STEP_RETRY, summary=f"load plan v{version}")
+                             workflow_id=workflow.info().workflow_id, enrollment_id=self._input.enrollment_id),
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY,
+            summary=f"load plan v{version}")
         self._ctx = ctx
         self._input = self._input.model_copy(update={"plan_version": ctx.plan_version})
         return ctx
@@ -229,18 +322,20 @@ class EnrollmentWorkflow:
             FinishInput(enrollment_id=self._input.enrollment_id, team_id=self._input.team_id,
                         contact_id=self._input.contact_id, plan_id=self._input.plan_id, status=status, reason=reason,
                         detail=detail, at=workflow.now(), idempotency_key=f"{self._input.enrollment_id}:end"),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=STEP_RETRY, summary=detail)
-        self._status = status
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY, summary=detail)
+        self._status, self._end_reason, self._ended = status, reason, True
         self._next = None
         workflow.upsert_search_attributes([ENROLLMENT_STATUS.value_set(status)])
         workflow.set_current_details(detail)
+        await workflow.wait_condition(workflow.all_handlers_finished)  # `remove_now` callers get their answer
         cursor = self._cursor
         return EnrollmentResult(status=status, reason=reason, repeat=cursor.repeat if cursor else 0,
                                 steps_done_total=self._steps_done_total)
 
-    async def _continue_as_new(self, cursor: Cursor) -> None:
-        """Carry the state into a new run — unless a signal is waiting: it is handled in this run, never dropped."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
+    async def _continue_as_new(self, cursor: Cursor | None) -> None:
+        """Carry the state into a new run — unless a signal or update is waiting: it is handled in this run,
+        never dropped (a `remove_now` waits for the end, so it must not be waited out here)."""
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._pending())
         if self._pending():
             return
         workflow.continue_as_new(self._input.model_copy(update={
@@ -252,14 +347,25 @@ class EnrollmentWorkflow:
             TimelineInput(team_id=self._input.team_id, contact_id=self._input.contact_id,
                           enrollment_id=self._input.enrollment_id, plan_id=self._input.plan_id, step_id=step_id,
                           kind=kind, detail=detail, at=workflow.now(), idempotency_key=key),
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=STEP_RETRY)
+            start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY, summary=detail)
+
+    def _step_key(self, nxt: ScheduledStep) -> str:
+        return f"{self._input.enrollment_id}:r{nxt.repeat}:{nxt.step_id}"
+
+    def _label(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> str:
+        label = describe_step(nxt.step, ctx.merge_values, nxt.repeat)
+        return f"text task for {label}" if nxt.as_task else label
 
     def _when(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> str:
-        return nxt.fire_at.astimezone(zone(ctx.schedule.time_zone)).strftime("%a %b %-d %Y %H:%M %Z")
+        try:
+            return nxt.fire_at.astimezone(zone(ctx.schedule.time_zone)).strftime("%a %b %-d %Y %H:%M %Z")
+        except Exception:  # noqa: BLE001 - an unusable account zone still gets a readable label
+            return nxt.fire_at.strftime("%a %b %-d %Y %H:%M UTC")
 
     def _details(self, ctx: EnrollmentContext, nxt: ScheduledStep) -> str:
         cursor = self._cursor
         repeat = cursor.repeat if cursor else 0
+        verdict = f" It will be {nxt.verdict}: {nxt.reason}." if nxt.verdict else ""
         return (f"**{ctx.contact_name}** in **{ctx.plan_name}** (version {ctx.plan_version})\n\n"
-                f"Pass {repeat + 1}, day {nxt.day_number}. Next: {describe_step(nxt.step)} at "
-                f"{self._when(nxt, ctx)}.\n\nSteps done: {self._steps_done_total}.")
+                f"Pass {repeat + 1}, day {nxt.day_number}. Next: {self._label(nxt, ctx)} at "
+                f"{self._when(nxt, ctx)}.{verdict}\n\nSteps done: {self._steps_done_total}.")

@@ -18,8 +18,12 @@ from domain.schedule import Cursor, DoneStep, ScheduleContext
 
 Channel = Literal["sms", "email"]
 EnrollmentStatus = Literal["active", "completed", "removed"]
-EndReason = Literal["completed", "removed", "plan_deactivated", "replied_email", "replied_text", "contact_deleted"]
+EndReason = Literal["completed", "removed", "plan_deactivated", "replied_email", "replied_text", "contact_deleted",
+                    "schedule_failed"]
 StepStatus = Literal["executed", "skipped", "failed"]
+# What one attempt of a step came to: done (one of the above), or `deferred` to a later instant (the send window,
+# a team text turned into a text task).
+AttemptStatus = Literal["executed", "skipped", "failed", "deferred"]
 
 # Search attributes: find a contact's workflows in the Temporal UI (`ContactId = "ct_…"`). `make dev` registers them.
 PLAN_ID = SearchAttributeKey.for_keyword("PlanId")
@@ -70,6 +74,19 @@ class PlanChanged(BaseModel):
     version: int
 
 
+class ContextChanged(BaseModel):
+    """Something that decides timing changed (the contact's time zone, the account's slots): reload it."""
+
+    what: str = ""
+
+
+class RemovalDone(BaseModel):
+    """The answer to the `remove_now` update: the enrollment has ended (its row and timeline are written)."""
+
+    status: EnrollmentStatus
+    reason: EndReason | None
+
+
 class EnrollmentProgress(BaseModel):
     """R-ENR-4: where a contact is, what is next and when, what ran so far (this pass)."""
 
@@ -95,6 +112,8 @@ class LoadContextInput(BaseModel):
     contact_id: str
     plan_version: int
     workflow_id: str
+    # The enrollment whose row records the version it now runs (R-PLAN-9).
+    enrollment_id: str | None = None
 
 
 class EnrollmentContext(BaseModel):
@@ -107,6 +126,8 @@ class EnrollmentContext(BaseModel):
     schedule: ScheduleContext
     removal_rules: RemovalRules
     contact_name: str
+    # R-MERGE-1: labels a person reads (progress, Temporal UI summaries) are rendered for the contact.
+    merge_values: dict[str, str] = Field(default_factory=dict)
 
 
 class StepInput(BaseModel):
@@ -124,14 +145,23 @@ class StepInput(BaseModel):
     step: Step
     scheduled_for: datetime
     time_zone: str
+    # The instant this attempt runs (workflow time): the send window and the contact's zone are checked against it.
+    attempt_at: datetime | None = None
+    attempt: int = 1
+    # The spread key for held texts (R-TXT-3), so an attempt deferred by the activity lands where the plan would.
+    spread_key: str = ""
     # `{enrollment_id}:r{repeat}:{step_id}`: the same on every retry and across continue-as-new, unique per
     # enrollment and plan position (the outbox guard). Not the workflow id: a re-enrollment reuses that.
     idempotency_key: str
 
 
 class StepOutcome(BaseModel):
-    status: StepStatus
+    status: AttemptStatus
     detail: str
+    # `deferred` only: not before this instant, as a text task (R-TXT-5) or after reloading the context.
+    resume_at: datetime | None = None
+    as_task: bool = False
+    reload_context: bool = False
     channel: Channel | None = None  # the channel a message actually went out on (reply-removal, R-RULE-5)
     record_id: str | None = None  # the task, message or enrollment created
 

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.messaging.checks import attempt_instant, enrollment_ended, outside_text_window, text_blocked
 from activities.messaging.compose import compose_email
 from activities.messaging.providers import EmailProvider, ProviderError, ProviderReceipt, SmsProvider, SmsRequest
 from activities.parties import Parties, load_parties
-from activities.tasks import create_task_for
 from config import Settings
 from db.base import utcnow
 from db.models import Agent, Contact, Design, Message
@@ -32,11 +32,15 @@ from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import render
 from domain.plan import EmailStep, TextStep, text_for_repeat
+from domain.windows import task_creation_time
 from workflows.types import Channel, StepInput, StepOutcome
 
 # Twilio's "recipient replied STOP to this number": the carrier has opted the contact out (R-TXT-4).
 TWILIO_UNSUBSCRIBED = "21610"
 _DONE = ("sent", "recorded", "delivered", "undelivered", "unconfirmed")
+# Message statuses: queued → sending → sent/recorded (→ delivered/undelivered by callbacks); failed (refused by the
+# provider); unconfirmed (an interrupted send that cannot be asked about); cancelled (a later attempt found the
+# contact opted out, unsubscribed or removed before anything reached the provider).
 _RECONCILE_SLACK = timedelta(minutes=10)
 
 
@@ -52,82 +56,132 @@ class MessagingActivities:
     async def send_text(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, TextStep)
+        activity.heartbeat()
         async with session_scope(self._sessions) as session:
-            earlier = await _message_by_key(session, step.idempotency_key)
-            if earlier is None:
-                parties = await load_parties(session, step)
-                contact = parties.contact
-                skip = _text_skip_reason(contact)
-                if skip is None and not self._has_twilio(parties):
-                    if step.team_plan:  # R-TXT-5: the designated sender has no Twilio: a text task for them
-                        return await create_task_for(session, step, parties,
-                                                     note=f" ({parties.agent_name} has no Twilio number)")
-                    skip = f"{parties.agent_name} has no Twilio setup"
-                if skip is not None:
-                    return await _skip(session, step, f"Text not sent: {skip}")
+            message = await _message_by_key(session, step.idempotency_key)
+            if message is not None:
+                request = await self._sms_request(session, message)
+                settled = await self._settled(session, step, message, "sms",
+                                              lambda since: self._sms.find_sent(request, since))
+                if settled is not None:
+                    return settled
+            parties = await load_parties(session, step)
+            blocked = await self._text_blocked(session, step, parties)
+            if blocked is not None:
+                if message is not None:
+                    message.status, message.error_message = "cancelled", blocked.detail
+                return blocked
+            if message is None:
                 body = render(text_for_repeat(spec, step.repeat), parties.merge_values())
-                earlier = _new_message(step, parties, "sms", self._sms.name, to=contact.phone or "",
+                message = _new_message(step, parties, "sms", self._sms.name, to=parties.contact.phone or "",
                                        sender=parties.agent.twilio_from_number or "", subject=None, body=body)
-                session.add(earlier)
-            request = await self._sms_request(session, earlier)
-        return await self._deliver(step, earlier.id, "sms",
-                                   send=lambda: self._sms.send(request),
-                                   find=lambda since: self._sms.find_sent(request, since))
+                session.add(message)
+            request = await self._sms_request(session, message)
+        return await self._send(step, message.id, "sms", send=lambda: self._sms.send(request))
 
     @activity.defn
     async def send_email(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, EmailStep)
+        activity.heartbeat()
         refusal: ApplicationError | None = None
         async with session_scope(self._sessions) as session:
             parties = await load_parties(session, step)
             design = await session.get(Design, spec.design_id) if spec.design_id else None
             request = compose_email(self._settings, step, parties, design)
             message = await _message_by_key(session, step.idempotency_key)
-            if message is None:
-                checked = await _email_checks(session, step, parties, design)
-                if isinstance(checked, StepOutcome):
-                    return checked
-                refusal = checked
-                if refusal is None:
-                    message = _new_message(step, parties, "email", self._email.name, to=request.to_email,
-                                           sender=request.from_email, subject=request.subject, body=request.text)
-                    session.add(message)
-        if message is None:
+            find = getattr(self._email, "find_sent", None)
+            if message is not None:
+                settled = await self._settled(session, step, message, "email",
+                                              (lambda since: find(request, since)) if find else None)
+                if settled is not None:
+                    return settled
+            checked = await _email_checks(session, step, parties, design, first=message is None)
+            if isinstance(checked, StepOutcome):
+                if message is not None:
+                    message.status, message.error_message = "cancelled", checked.detail
+                return checked
+            refusal = checked
+            if refusal is None and message is None:
+                message = _new_message(step, parties, "email", self._email.name, to=request.to_email,
+                                       sender=request.from_email, subject=request.subject, body=request.text)
+                session.add(message)
+        if refusal is not None or message is None:
             assert refusal is not None
             raise refusal  # only now: the failure's timeline event is committed
-        find = getattr(self._email, "find_sent", None)
-        return await self._deliver(step, message.id, "email", send=lambda: self._email.send(request),
-                                   find=(lambda since: find(request, since)) if find else None)
+        return await self._send(step, message.id, "email", send=lambda: self._email.send(request))
 
-    async def _deliver(self, step: StepInput, message_id: str, channel: Channel,
-                       send: Callable[[], ProviderReceipt],
-                       find: Callable[[datetime], ProviderReceipt | None] | None) -> StepOutcome:
+    async def _text_blocked(self, session: AsyncSession, step: StepInput, parties: Parties) -> StepOutcome | None:
+        """Every attempt: the enrollment, Do-Not-Call, opt-out, the sender's Twilio and the window, as they are now."""
+        reason = await enrollment_ended(session, step) or text_blocked(parties.contact)
+        if reason is None and not self._has_twilio(parties):
+            if step.team_plan:  # R-TXT-5: the designated sender has no Twilio: a text task for them instead
+                created = task_creation_time(attempt_instant(step), step.time_zone)
+                return StepOutcome(status="deferred", as_task=True, resume_at=created,
+                                   detail=f"{parties.agent_name} has no Twilio number: a text task instead")
+            reason = f"{parties.agent_name} has no Twilio setup"
+        if reason is not None:
+            return await _skip(session, step, f"Text not sent: {reason}")
+        outside = outside_text_window(step, parties.contact)
+        if outside is not None and outside.status == "skipped":
+            return await _skip(session, step, outside.detail)
+        return outside
+
+    async def _settled(self, session: AsyncSession, step: StepInput, message: Message, channel: Channel,
+                       find: Callable[[datetime], ProviderReceipt | None] | None) -> StepOutcome | None:
+        """What an earlier attempt already came to, or None when nothing reached the provider (send may go on).
+
+        A `sending` row means an earlier attempt may have reached the provider: it is asked before anything is
+        sent again; a provider that cannot be asked (SendGrid) gets `unconfirmed`, never a second copy.
+        """
         noun = "Text" if channel == "sms" else "Email"
+        if message.status in _DONE:
+            return StepOutcome(status="executed", detail=f"{noun} already {message.status}", channel=channel,
+                               record_id=message.id)
+        if message.status == "failed":
+            return StepOutcome(status="failed", detail=message.error_message or f"{noun} failed",
+                               record_id=message.id)
+        if message.status == "cancelled":
+            return StepOutcome(status="skipped", detail=message.error_message or f"{noun} not sent",
+                               record_id=message.id)
+        if message.status != "sending":
+            return None
+        # The first attempt happened at or after the row was written, in real time (the plan's instant,
+        # created_at, can be ahead of the wall clock in simulation, never behind it in production).
+        since = min(message.created_at, utcnow()) - _RECONCILE_SLACK
+        receipt = await asyncio.to_thread(find, since) if find else None
+        if receipt is not None:
+            return await _complete(session, step, message, receipt, noun, "found after an interrupted send")
+        if find is None:
+            message.status = "unconfirmed"
+            detail = (f"{noun} to {message.to_address} may have been sent by an interrupted attempt; "
+                      "not sent again so the contact never gets it twice")
+            await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
+            return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
+        message.status = "queued"  # the provider has no such message: it was never accepted
+        return None
+
+    async def _send(self, step: StepInput, message_id: str, channel: Channel,
+                    send: Callable[[], ProviderReceipt]) -> StepOutcome:
+        """Mark the row `sending`, hand the message to the provider, record the answer.
+
+        Shielded from cancellation: once the row says `sending` the provider may have the message, so a removal
+        arriving now lets the send finish and be recorded (R-ENR-2: "unless the provider already has it").
+        """
+        activity.heartbeat()
         async with session_scope(self._sessions) as session:
             message = await session.get(Message, message_id)
             assert message is not None
-            if message.status in _DONE:
-                return StepOutcome(status="executed", detail=f"{noun} already {message.status}", channel=channel,
-                                   record_id=message.id)
-            if message.status == "failed":
-                return StepOutcome(status="failed", detail=message.error_message or f"{noun} failed",
-                                   record_id=message.id)
-            if message.status == "sending":
-                # An earlier attempt may have reached the provider: ask before sending again.
-                # The first attempt happened at or after the row was written, in real time (the plan's instant,
-                # created_at, can be ahead of the wall clock in simulation, never behind it in production).
-                since = min(message.created_at, utcnow()) - _RECONCILE_SLACK
-                receipt = await asyncio.to_thread(find, since) if find else None
-                if receipt is not None:
-                    return await _complete(session, step, message, receipt, noun, "found after an interrupted send")
-                if find is None:
-                    message.status = "unconfirmed"
-                    detail = (f"{noun} to {message.to_address} may have been sent by an interrupted attempt; "
-                              "not sent again so the contact never gets it twice")
-                    await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
-                    return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
             message.status = "sending"
+        sending = asyncio.ensure_future(self._provider_call(step, message_id, channel, send))
+        try:
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            return await sending
+
+    async def _provider_call(self, step: StepInput, message_id: str, channel: Channel,
+                             send: Callable[[], ProviderReceipt]) -> StepOutcome:
+        noun = "Text" if channel == "sms" else "Email"
         try:
             receipt = await asyncio.to_thread(send)
         except ProviderError as err:
@@ -143,7 +197,7 @@ class MessagingActivities:
                                           f"{noun} to {message.to_address} refused by {message.provider}: "
                                           f"{err.message} (code {err.code})")
                 elif not err.reached_provider:
-                    message.status = "queued"  # certainly not accepted: the retry may send
+                    message.status = "queued"  # certainly not accepted: the next attempt may send
             if failure is not None:
                 raise failure from err
             raise ApplicationError(f"{noun} provider unavailable: {err.message}", type="ProviderUnavailable") from err
@@ -169,25 +223,21 @@ class MessagingActivities:
             status_callback=f"{self._settings.public_base_url}/webhooks/twilio/status" if live else None)
 
 
-def _text_skip_reason(contact: Contact) -> str | None:
-    if contact.do_not_call:
-        return "the contact is on the Do-Not-Call list"
-    if contact.opted_out:
-        return "the contact opted out of texts"
-    if not contact.phone:
-        return "the contact has no phone number"
-    return None
-
-
-async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties,
-                        design: Design | None) -> StepOutcome | ApplicationError | None:
-    """Before a first send: a skip (R-EMAIL-4), a refusal to raise once committed (R-EMAIL-3), or None to send."""
+async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties, design: Design | None, *,
+                        first: bool) -> StepOutcome | ApplicationError | None:
+    """Every attempt: a skip (the enrollment ended, R-EMAIL-4), a refusal to raise once committed (R-EMAIL-3, only
+    before the first send is queued: a queued send already counts in the quota), or None to send."""
     spec = step.step
     assert isinstance(spec, EmailStep)
+    ended = await enrollment_ended(session, step)
+    if ended is not None:
+        return await _skip(session, step, f"Email not sent: {ended}")
     if not parties.contact.email:
         return await _skip(session, step, "Email not sent: the contact has no email address")
     if parties.contact.unsubscribed:
         return await _skip(session, step, "Email not sent: the contact unsubscribed from plan email")
+    if not first:
+        return None
     quota = parties.agent.email_quota_monthly
     if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
         return await _fail(session, step, "QuotaExceeded", f"Email not sent: {parties.agent_name} reached the "

@@ -13,6 +13,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,7 +24,6 @@ from api.schemas.enrollments import (
     EnrollmentCreate,
     EnrollmentCreated,
     EnrollmentPublic,
-    EnrollmentRemoving,
     MessagePublic,
     StepDone,
     StepOutcome,
@@ -43,6 +43,8 @@ router = APIRouter()
 # A progress query needs a worker to answer; without one the server would hold the request far longer than a
 # person waits for a page. Past this, the answer is the database part with `live: false`.
 QUERY_TIMEOUT = timedelta(seconds=5)
+# A removal waits this long for the workflow to confirm it; past it, the API ends the row itself.
+REMOVE_TIMEOUT = timedelta(seconds=10)
 STEP_EVENTS: dict[str, StepOutcome] = {"step_executed": "executed", "step_skipped": "skipped", "step_failed": "failed"}
 
 
@@ -83,9 +85,7 @@ async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: Sessi
                          client: TemporalDep) -> EnrollmentPublic:
     """R-ENR-4: progress. An ended enrollment is answered from the database alone: its workflow may be gone."""
     row = await _enrollment(session, agent, enrollment_id)
-    events = (await session.scalars(
-        select(TimelineEvent).where(TimelineEvent.enrollment_id == row.id, TimelineEvent.kind.in_(list(STEP_EVENTS)))
-        .order_by(TimelineEvent.at, TimelineEvent.id))).all()
+    events = await _step_events(session, row)
     await session.commit()  # do not hold a database transaction open across a call to Temporal
     live: EnrollmentProgress | None = None
     if row.status == "active":
@@ -94,6 +94,44 @@ async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: Sessi
                 EnrollmentWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
         except TemporalError:
             live = None  # no worker, or the workflow was terminated by hand: the stored part is still true
+    return _public(row, events, live)
+
+
+@router.delete("/enrollments/{enrollment_id}", response_model=EnrollmentPublic, tags=["enrollments"])
+async def remove_enrollment(enrollment_id: str, agent: CurrentAgent, session: SessionDep,
+                            client: TemporalDep) -> EnrollmentPublic:
+    """R-ENR-2: end the enrollment now and answer once it has ended: the body (and any `GET` after it) reads
+    `removed`. The workflow takes the removal as an update, so it has stopped any step in progress and written
+    the row and the timeline before this answers. When no worker answers in time, the row is ended here and the
+    workflow is told durably: every attempt to send re-checks the row, so nothing goes out meanwhile."""
+    row = await _enrollment(session, agent, enrollment_id)
+    if row.status != "active":
+        raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
+    await session.commit()
+    handle = client.get_workflow_handle_for(EnrollmentWorkflow.run, row.workflow_id)
+    by = full_name(agent.first_name, agent.last_name)
+    request = RemoveRequest(reason="removed", detail=f"by {by}")
+    try:
+        await handle.execute_update(EnrollmentWorkflow.remove_now, request, rpc_timeout=REMOVE_TIMEOUT)
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        await _end_here(session, row.id, agent, "its worker did not answer in time; it stops when it resumes")
+        await handle.signal(EnrollmentWorkflow.remove, request)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        await _end_here(session, row.id, agent, "its workflow had already stopped")
+    ended = await session.get(Enrollment, enrollment_id, populate_existing=True)
+    assert ended is not None
+    return _public(ended, await _step_events(session, ended), None)
+
+
+async def _step_events(session: AsyncSession, row: Enrollment) -> list[TimelineEvent]:
+    return list((await session.scalars(
+        select(TimelineEvent).where(TimelineEvent.enrollment_id == row.id, TimelineEvent.kind.in_(list(STEP_EVENTS)))
+        .order_by(TimelineEvent.at, TimelineEvent.id))).all())
+
+
+def _public(row: Enrollment, events: list[TimelineEvent], live: EnrollmentProgress | None) -> EnrollmentPublic:
     done = [StepDone(step_id=e.step_id, outcome=STEP_EVENTS[e.kind], at=e.at, detail=e.detail) for e in events]
     return EnrollmentPublic(
         id=row.id, plan_id=row.plan_id, contact_id=row.contact_id, status=cast(EnrollmentStatus, row.status),
@@ -105,42 +143,22 @@ async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: Sessi
         end_reason=row.end_reason, live=live is not None)
 
 
-@router.delete("/enrollments/{enrollment_id}", status_code=status.HTTP_202_ACCEPTED,
-               response_model=EnrollmentRemoving, tags=["enrollments"])
-async def remove_enrollment(enrollment_id: str, agent: CurrentAgent, session: SessionDep,
-                            client: TemporalDep) -> EnrollmentRemoving:
-    """R-ENR-2: ask the workflow to end now (202). It ends the row and writes the `removed` timeline event itself
-    within moments; `GET /enrollments/{id}` shows `removed` once it has."""
-    row = await _enrollment(session, agent, enrollment_id)
-    if row.status != "active":
-        raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
-    await session.commit()
-    handle = client.get_workflow_handle_for(EnrollmentWorkflow.run, row.workflow_id)
-    try:
-        by = full_name(agent.first_name, agent.last_name)
-        await handle.signal(EnrollmentWorkflow.remove, RemoveRequest(reason="removed", detail=f"by {by}"))
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            raise
-        return await _end_without_workflow(session, row.id, agent)
-    return EnrollmentRemoving(id=row.id)
-
-
-async def _end_without_workflow(session: AsyncSession, enrollment_id: str, agent: Agent) -> EnrollmentRemoving:
-    """The workflow has closed. Either it finished in the meantime (the row says so: 409), or it was terminated
-    by hand and left the row `active`, which would block re-enrolling for ever: end the row here instead."""
+async def _end_here(session: AsyncSession, enrollment_id: str, agent: Agent, why: str) -> None:
+    """End the row without the workflow's help. If the workflow ended it meanwhile (finished, say), that stands;
+    otherwise the row must not stay `active`, which would block re-enrolling for ever."""
     row = await session.get(Enrollment, enrollment_id, populate_existing=True)
     assert row is not None
     if row.status != "active":
-        raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
+        if row.end_reason != "removed":
+            raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
+        return
     now = datetime.now(UTC)
     row.status, row.ended_at, row.end_reason = "removed", now, "removed"
     by = full_name(agent.first_name, agent.last_name)
     await write_timeline(session, team_id=row.team_id, contact_id=row.contact_id, kind="removed", at=now,
-                         detail=f"Removed from the plan by {by} (its workflow had already stopped)",
-                         idempotency_key=f"{row.id}:end", plan_id=row.plan_id, enrollment_id=row.id,
-                         data={"reason": "removed"})
-    return EnrollmentRemoving(id=row.id, status="removed")
+                         detail=f"Removed from the plan by {by} ({why})", idempotency_key=f"{row.id}:end",
+                         plan_id=row.plan_id, enrollment_id=row.id, data={"reason": "removed"})
+    await session.commit()
 
 
 @router.get("/tasks", response_model=list[TaskPublic], tags=["tasks"])

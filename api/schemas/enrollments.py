@@ -54,12 +54,6 @@ class EnrollmentPublic(Public):
     live: bool = Field(description="Whether the live part was read from the running workflow just now.")
 
 
-class EnrollmentRemoving(Public):
-    id: str
-    status: Literal["removing", "removed"] = Field(
-        default="removing", description="`removed` only when the workflow had already stopped and the API ended it.")
-
-
 class TaskComplete(Request):
     notes: str | None = Field(default=None, max_length=5000)
 

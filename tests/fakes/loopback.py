@@ -59,6 +59,7 @@ class LoopbackServer(ABC):
     def __init__(self, thread_name: str) -> None:
         self._lock = threading.Lock()
         self._failures: list[Reply] = []
+        self._outage: Reply | None = None
         self._delays: list[float] = []
         self._closing = threading.Event()
         self.requests: list[tuple[str, str]] = []  # (method, path?query) of every request, for assertions
@@ -84,6 +85,15 @@ class LoopbackServer(ABC):
         """The next request (any method) gets `reply` without being routed, so nothing is recorded."""
         with self._lock:
             self._failures.append(reply)
+
+    def _go_down_with(self, reply: Reply) -> None:
+        """Every request gets `reply`, unrecorded, until `come_back` (a provider outage)."""
+        with self._lock:
+            self._outage = reply
+
+    def come_back(self) -> None:
+        with self._lock:
+            self._outage = None
 
     def close(self) -> None:
         if self._closing.is_set():
@@ -113,7 +123,7 @@ class LoopbackServer(ABC):
         with self._lock:
             self.requests.append((method, handler.path))
             delay = self._delays.pop(0) if self._delays else 0.0
-            failure = self._failures.pop(0) if self._failures else None
+            failure = self._failures.pop(0) if self._failures else self._outage
         reply = failure if failure is not None else self._route(handler, method, body)
         if delay:
             self._closing.wait(delay)

@@ -96,6 +96,11 @@ class FakeTwilio(LoopbackServer):
         code = code or _DEFAULT_CODES.get(status, 20500)
         self._fail_next_with(Reply(status, twilio_error(code, status, message or f"HTTP {status}")))
 
+    def go_down(self, status: int = 500) -> None:
+        """Every request fails with `status` until `come_back()`: Twilio having an outage."""
+        code = _DEFAULT_CODES.get(status, 20500)
+        self._go_down_with(Reply(status, twilio_error(code, status, f"HTTP {status}")))
+
     # -- request handling ----------------------------------------------------------------------------------
 
     def _route(self, handler: BaseHTTPRequestHandler, method: str, body: bytes) -> Reply:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,9 +50,21 @@ class TestRPlan4SlotsAndDays:
         assert local_times(p, ct(2026, 3, 2, 6, 30)) == [ct(2026, 3, 2, 7), ct(2026, 3, 2, 10), ct(2026, 3, 2, 13),
                                                          ct(2026, 3, 2, 17)]
 
-    def test_a_slot_already_passed_runs_at_once_never_on_another_day(self) -> None:
+    def test_a_slot_already_passed_on_the_enrollment_date_runs_at_once_never_on_another_day(self) -> None:
         p = plan([(0, [step(slot="morning")]), (1, [step(slot="morning")])])
-        assert local_times(p, ct(2026, 3, 2, 15, 20)) == [ct(2026, 3, 2, 15, 20), ct(2026, 3, 3, 15, 20)]
+        assert local_times(p, ct(2026, 3, 2, 15, 20)) == [ct(2026, 3, 2, 15, 20), ct(2026, 3, 3, 10)]
+
+    def test_a_slot_step_on_a_later_day_runs_at_its_slot_whatever_the_enrollment_hour(self) -> None:
+        # "Day 4, morning" is 10:00 on day 4 for every contact: enrolled in the morning, afternoon or evening.
+        p = plan([(0, [step("task", slot="afternoon")]), (3, [step(slot="morning"), step(slot="evening")])])
+        for hour in (7, 10, 14, 16, 18, 23):
+            fired = local_times(p, ct(2026, 3, 2, hour))
+            assert fired[1:] == [ct(2026, 3, 5, 10), ct(2026, 3, 5, 17)], hour
+
+    def test_only_the_enrollment_date_can_make_a_slot_late(self) -> None:
+        p = plan([(0, [step(slot="morning"), step(slot="afternoon")]), (1, [step(slot="early_morning")])])
+        assert local_times(p, ct(2026, 3, 2, 11, 5)) == [ct(2026, 3, 2, 11, 5), ct(2026, 3, 2, 13),
+                                                         ct(2026, 3, 3, 7)]
 
     def test_anytime_runs_when_the_day_is_reached(self) -> None:
         p = plan([(2, [step()]), (7, [step()])])
@@ -73,6 +85,19 @@ class TestRPlan4SlotsAndDays:
         utc = [s.fire_at for s in preview(p, ct(2027, 11, 6, 8), CTX)]
         assert utc[1] - utc[0] == timedelta(hours=25)
         assert utc[2] - utc[1] == timedelta(hours=24)
+
+    def test_a_slot_in_the_spring_forward_gap_runs_at_the_first_instant_after_it(self) -> None:
+        # 2027-03-14: Chicago clocks jump from 02:00 to 03:00; an early-morning slot set to 02:30 runs at 03:00.
+        ctx = ScheduleContext(spread_key="k", slot_times={"early_morning": "02:30"})
+        p = plan([(0, [step(slot="morning")]), (1, [step(slot="early_morning")]), (1, [step(slot="early_morning")])])
+        assert local_times(p, ct(2027, 3, 13, 9), ctx) == [ct(2027, 3, 13, 10), ct(2027, 3, 14, 3),
+                                                           ct(2027, 3, 15, 2, 30)]
+
+    def test_an_ambiguous_fall_back_slot_runs_at_its_first_occurrence(self) -> None:
+        ctx = ScheduleContext(spread_key="k", slot_times={"early_morning": "01:30"})
+        p = plan([(1, [step(slot="early_morning")])])
+        (fired,) = [s.fire_at for s in preview(p, ct(2027, 11, 6, 9), ctx)]
+        assert fired == datetime(2027, 11, 7, 6, 30, tzinfo=ZoneInfo("UTC"))  # 01:30 CDT, not 01:30 CST
 
     def test_anytime_keeps_its_wall_clock_across_the_march_dst_change(self) -> None:
         p = plan([(0, [step()]), (1, [step()]), (1, [step()])])
@@ -101,19 +126,23 @@ class TestRTask2TaskWindow:
 
 class TestRTxt3SmsWindow:
     def test_a_text_due_at_20_central_goes_out_next_day_between_10_and_14(self) -> None:
-        sent = text_send_time(ct(2026, 3, 2, 20), "enrollment-p1-c1").astimezone(CT)
+        held = text_send_time(ct(2026, 3, 2, 20), "enrollment-p1-c1")
+        assert held is not None
+        sent = held.astimezone(CT)
         assert sent.date() == ct(2026, 3, 3).date()
         assert time(10) <= sent.time() < time(14)
         assert sent == ct(2026, 3, 3, 10) + spread_offset("enrollment-p1-c1")
 
     def test_a_text_due_before_10_is_held_to_the_same_days_window(self) -> None:
-        sent = text_send_time(ct(2026, 3, 2, 7), "x").astimezone(CT)
+        held = text_send_time(ct(2026, 3, 2, 7), "x")
+        assert held is not None
+        sent = held.astimezone(CT)
         assert sent.date() == ct(2026, 3, 2).date()
         assert time(10) <= sent.time() < time(14)
 
     def test_a_text_inside_the_window_goes_at_once(self) -> None:
         assert text_send_time(ct(2026, 3, 2, 18, 59), "x") == ct(2026, 3, 2, 18, 59)
-        assert text_send_time(ct(2026, 3, 2, 19, 0), "x").astimezone(CT).date() == ct(2026, 3, 3).date()
+        assert text_send_time(ct(2026, 3, 2, 19, 0), "x") == ct(2026, 3, 3, 10) + spread_offset("x")
 
     def test_held_texts_spread_stably_over_four_hours(self) -> None:
         offsets = {spread_offset(f"enrollment-p-{i}") for i in range(500)}
@@ -183,7 +212,7 @@ class TestRPlan9EditedPlans:
 
     def test_the_awaited_step_keeps_the_day_it_already_reached(self) -> None:
         _, cursor = self._after_first()
-        waiting = cursor.model_copy(update={"pending": PendingStep(step_id="b", reached_at=ct(2026, 3, 9, 9))})
+        waiting = cursor.model_copy(update={"pending": PendingStep(step_id="b", day_date=date(2026, 3, 9))})
         edited = plan([(0, [step(sid="a")]), (2, [step(sid="b", slot="evening")]), (7, [step(sid="c")])])
         nxt = next_step(edited, waiting, CTX)
         assert nxt is not None
@@ -196,6 +225,36 @@ class TestRPlan9EditedPlans:
         assert nxt is not None
         assert nxt.step_id == "c"
         assert nxt.fire_at == ct(2026, 3, 16, 9)
+
+    def test_the_place_is_the_awaited_step_so_moving_a_done_step_last_skips_nothing(self) -> None:
+        # Ran a, waiting for b; the edit moves a to the end. The contact still runs b and c (a is done).
+        _, cursor = self._after_first()
+        waiting = cursor.model_copy(update={"pending": PendingStep(step_id="b", day_date=date(2026, 3, 9))})
+        edited = plan([(0, [step(sid="b")]), (7, [step(sid="c")]), (7, [step(sid="a")])])
+        ran = []
+        nxt = next_step(edited, waiting, CTX)
+        while nxt is not None:
+            ran.append((nxt.step_id, nxt.fire_at))
+            waiting = mark_done(waiting, nxt)
+            nxt = next_step(edited, waiting, CTX)
+        assert ran == [("b", ct(2026, 3, 9, 9)), ("c", ct(2026, 3, 16, 9))]
+
+    def test_without_an_awaited_step_the_place_is_the_last_step_run_that_still_exists(self) -> None:
+        p = plan([(0, [step(sid="a"), step(sid="b")]), (1, [step(sid="c")])])
+        cursor = Cursor(pass_started_at=ct(2026, 3, 2, 9))
+        for _ in range(2):
+            nxt = next_step(p, cursor, CTX)
+            assert nxt is not None
+            cursor = mark_done(cursor, nxt)
+        # b was the last step run; the edit deletes the step that was awaited and moves a after c.
+        edited = plan([(0, [step(sid="b")]), (1, [step(sid="c"), step(sid="a"), step(sid="d")])])
+        gone = cursor.model_copy(update={"pending": PendingStep(step_id="deleted", day_date=date(2026, 3, 3))})
+        nxt = next_step(edited, gone, CTX)
+        assert nxt is not None
+        assert (nxt.step_id, nxt.fire_at) == ("c", ct(2026, 3, 3, 9))
+        after = next_step(edited, mark_done(gone, nxt), CTX)
+        assert after is not None
+        assert after.step_id == "d"
 
     def test_a_step_inserted_behind_the_contact_is_not_run(self) -> None:
         _, cursor = self._after_first()

@@ -1,0 +1,66 @@
+"""What every attempt to send checks first (R-TXT-3, R-TXT-4, R-EMAIL-4, R-ENR-2, R-COMP-1).
+
+Compliance is read at the moment of the attempt, never remembered from the first one: a contact who texted STOP,
+was removed from the plan or moved to another time zone while a send was being retried is not sent to.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Contact, Enrollment
+from domain.schedule import ScheduleError, time_zone
+from domain.windows import text_allowed_at, text_send_time, windows_never_meet
+from workflows.types import StepInput, StepOutcome
+
+
+async def enrollment_ended(session: AsyncSession, step: StepInput) -> str | None:
+    """Why the step's enrollment no longer runs, or None while it is active."""
+    row = await session.get(Enrollment, step.enrollment_id)
+    if row is None:
+        return "the enrollment no longer exists"
+    if row.status != "active":
+        return f"the contact left the plan ({row.end_reason or row.status})"
+    return None
+
+
+def text_blocked(contact: Contact) -> str | None:
+    """R-TXT-4: Do-Not-Call and opt-out, whatever the plan says (R-COMP-1)."""
+    if contact.do_not_call:
+        return "the contact is on the Do-Not-Call list"
+    if contact.opted_out:
+        return "the contact opted out of texts"
+    if not contact.phone:
+        return "the contact has no phone number"
+    return None
+
+
+def attempt_instant(step: StepInput) -> datetime:
+    return step.attempt_at or step.scheduled_for
+
+
+def contact_zone(contact: Contact) -> str | None:
+    if not contact.time_zone:
+        return None
+    try:
+        time_zone(contact.time_zone)
+    except ScheduleError:
+        return None  # refused by the API; an old bad value must not block texting inside Central hours
+    return contact.time_zone
+
+
+def outside_text_window(step: StepInput, contact: Contact) -> StepOutcome | None:
+    """R-TXT-3 at the attempt, with the contact's zone as it is *now*: None when the text may go; otherwise the
+    text is deferred to the next instant both windows allow (the workflow reloads the contact's zone), or
+    skipped when they never meet."""
+    at = attempt_instant(step)
+    zone_name = contact_zone(contact)
+    if text_allowed_at(at, zone_name):
+        return None
+    resume = text_send_time(at, step.spread_key, zone_name)
+    if resume is None:
+        return StepOutcome(status="skipped", detail=f"Text not sent: {windows_never_meet(zone_name)}")
+    return StepOutcome(status="deferred", detail=f"outside the texting window; held to {resume.isoformat()}",
+                       resume_at=resume, reload_context=True)
