@@ -154,12 +154,13 @@ class ScheduledStep:
 
 
 def start_cursor(at: datetime, ctx: ScheduleContext) -> Cursor:
-    """The cursor of a new enrollment at `at`: its wall clock is read in the account zone (UTC if that is bad)."""
+    """The cursor of a new enrollment at `at`: its wall clock is read in the account zone (UTC if that is bad), to
+    the minute — "anytime" on a later day is 14:07 for someone enrolled at 14:07:33."""
     try:
-        clock = at.astimezone(ctx.zone()).time().replace(tzinfo=None)
+        clock = at.astimezone(ctx.zone()).time()
     except ScheduleError:
-        clock = at.astimezone(UTC).time().replace(tzinfo=None)
-    return Cursor(pass_started_at=at.astimezone(UTC), wall_clock=clock)
+        clock = at.astimezone(UTC).time()
+    return Cursor(pass_started_at=at.astimezone(UTC), wall_clock=time(clock.hour, clock.minute))
 
 
 def advance_days(instant: datetime, days: int, tz_name: str) -> datetime:
