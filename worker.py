@@ -58,12 +58,12 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    """Register the Keyword attributes the workflows set (PlanId, ContactId, …) where they are missing.
+    """Register the attributes the workflows set (PlanId, ContactId, NextStepAt, …) where they are missing.
 
     Idempotent, so the worker can do it at every start: the dev server, the compose stack and the test servers
     all get them the same way. A namespace where the operator API is not allowed must have them already.
     """
-    wanted = {key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in SEARCH_ATTRIBUTE_KEYS}
+    wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in SEARCH_ATTRIBUTE_KEYS}
     try:
         listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
         missing = {name: kind for name, kind in wanted.items() if name not in listed.custom_attributes}

@@ -24,7 +24,17 @@ from db.queries import plan_version, write_timeline
 from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import full_name
-from workflows.types import AGENT_ID, CONTACT_ID, ENROLLMENT_STATUS, PLAN_ID, TEAM_ID, enrollment_workflow_id
+from workflows.types import (
+    AGENT_ID,
+    CONTACT_ID,
+    CONTACT_NAME,
+    ENROLLMENT_STATUS,
+    KEYWORD_LABEL_LIMIT,
+    PLAN_ID,
+    PLAN_NAME,
+    TEAM_ID,
+    enrollment_workflow_id,
+)
 
 
 class EnrollmentRefused(Exception):
@@ -110,6 +120,8 @@ async def _start(client: Client, task_queue: str, row: Enrollment, plan: Plan, c
         SearchAttributePair(PLAN_ID, plan.id), SearchAttributePair(CONTACT_ID, row.contact_id),
         SearchAttributePair(TEAM_ID, plan.team_id), SearchAttributePair(AGENT_ID, plan.owner_agent_id or ""),
         SearchAttributePair(ENROLLMENT_STATUS, "active"),
+        SearchAttributePair(PLAN_NAME, plan.name[:KEYWORD_LABEL_LIMIT]),
+        SearchAttributePair(CONTACT_NAME, (contact_name or row.contact_id)[:KEYWORD_LABEL_LIMIT]),
     ])
     try:
         await client.start_workflow(

@@ -1,4 +1,4 @@
-"""Telling running enrollments about something: a plan edit, a deactivation, a reply.
+"""Telling running enrollments about something: a plan edit, a deactivation, a reply, a change of timing.
 
 The change itself is already committed when this runs, so a signal that cannot be delivered is logged, not raised:
 a workflow that closed meanwhile has nothing to be told, and one that missed an edit or a deactivation catches up
@@ -11,11 +11,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from db.models import Enrollment, Plan
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import EnrollmentResult
+from workflows.types import ContextChanged, EnrollmentResult
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +43,24 @@ async def signal_each(client: Client, workflow_ids: Sequence[str], send: Callabl
             return True
 
     return sum(await asyncio.gather(*(one(workflow_id) for workflow_id in workflow_ids)))
+
+
+async def timing_changed(client: Client, session: AsyncSession, *, what: str, contact_id: str | None = None,
+                         owner_agent_id: str | None = None, team_id: str | None = None) -> int:
+    """Tell the running enrollments whose timing just changed to reload it, so it counts from their next step on:
+    one contact's (its time zone), the plans of one agent (their zone or slots) or of a whole team (its zone or
+    slots, which personal plans fall back to). The session's transaction is committed first."""
+    query = select(Enrollment.workflow_id).where(Enrollment.status == "active")
+    if contact_id is not None:
+        query = query.where(Enrollment.contact_id == contact_id)
+    elif owner_agent_id is not None:
+        query = query.join(Plan, Plan.id == Enrollment.plan_id).where(Plan.owner_agent_id == owner_agent_id)
+    elif team_id is not None:
+        query = query.where(Enrollment.team_id == team_id)
+    else:
+        return 0
+    workflow_ids = list((await session.scalars(query)).all())
+    await session.commit()
+    change = ContextChanged(what=what)
+    return await signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.context_changed,
+                                                                                change))

@@ -40,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.windows import zone
     from workflows.types import (
         ENROLLMENT_STATUS,
+        KEYWORD_LABEL_LIMIT,
+        NEXT_STEP,
+        NEXT_STEP_AT,
         Channel,
         ContextChanged,
         EndReason,
@@ -100,6 +103,7 @@ class EnrollmentWorkflow:
         self._replies: list[ReplyReceived] = []
         self._channels: set[Channel] = set(input.channels_sent)
         self._steps_done_total = input.steps_done_total
+        self._shown: tuple[str, datetime] | None = None
 
     @workflow.run
     async def run(self, input: EnrollmentInput) -> EnrollmentResult:
@@ -144,6 +148,7 @@ class EnrollmentWorkflow:
         self._cursor = cursor = cursor.model_copy(update={"pending": pending})
         self._next = nxt
         workflow.set_current_details(self._details(ctx, nxt))
+        self._show_next(nxt, ctx)
         if await self._interrupted_before(nxt, ctx):
             return
         now = workflow.now()
@@ -325,7 +330,10 @@ class EnrollmentWorkflow:
             start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY, summary=detail)
         self._status, self._end_reason, self._ended = status, reason, True
         self._next = None
-        workflow.upsert_search_attributes([ENROLLMENT_STATUS.value_set(status)])
+        # NextStepAt keeps the last planned instant (unsetting a datetime breaks `describe` on the test server);
+        # the list filters on EnrollmentStatus, and NextStep says there is none.
+        workflow.upsert_search_attributes([ENROLLMENT_STATUS.value_set(status),
+                                           NEXT_STEP.value_set(f"none: {status}")])
         workflow.set_current_details(detail)
         await workflow.wait_condition(workflow.all_handlers_finished)  # `remove_now` callers get their answer
         cursor = self._cursor
@@ -348,6 +356,15 @@ class EnrollmentWorkflow:
                           enrollment_id=self._input.enrollment_id, plan_id=self._input.plan_id, step_id=step_id,
                           kind=kind, detail=detail, at=workflow.now(), idempotency_key=key),
             start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING_RETRY, summary=detail)
+
+    def _show_next(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> None:
+        """The next step and its instant as search attributes, so the Temporal UI's list can show them as columns
+        and filter on them (`NextStepAt < "2026-12-01T00:00:00Z"`); written only when they change."""
+        label = f"day {nxt.day_number}: {self._label(nxt, ctx)}"[:KEYWORD_LABEL_LIMIT]
+        if self._shown == (label, nxt.fire_at):
+            return
+        self._shown = (label, nxt.fire_at)
+        workflow.upsert_search_attributes([NEXT_STEP.value_set(label), NEXT_STEP_AT.value_set(nxt.fire_at)])
 
     def _step_key(self, nxt: ScheduledStep) -> str:
         return f"{self._input.enrollment_id}:r{nxt.repeat}:{nxt.step_id}"

@@ -25,13 +25,22 @@ StepStatus = Literal["executed", "skipped", "failed"]
 # a team text turned into a text task).
 AttemptStatus = Literal["executed", "skipped", "failed", "deferred"]
 
-# Search attributes: find a contact's workflows in the Temporal UI (`ContactId = "ct_…"`). `make dev` registers them.
+# Search attributes: find a contact's workflows in the Temporal UI (`ContactId = "ct_…"`), and columns that make its
+# list read as "who is in which plan and what happens next" (PlanName, ContactName, NextStep, NextStepAt).
+# The worker registers them (and `make dev` on its dev server).
 PLAN_ID = SearchAttributeKey.for_keyword("PlanId")
 CONTACT_ID = SearchAttributeKey.for_keyword("ContactId")
 AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 TEAM_ID = SearchAttributeKey.for_keyword("TeamId")
 ENROLLMENT_STATUS = SearchAttributeKey.for_keyword("EnrollmentStatus")
-SEARCH_ATTRIBUTE_KEYS = (PLAN_ID, CONTACT_ID, AGENT_ID, TEAM_ID, ENROLLMENT_STATUS)
+PLAN_NAME = SearchAttributeKey.for_keyword("PlanName")
+CONTACT_NAME = SearchAttributeKey.for_keyword("ContactName")
+NEXT_STEP = SearchAttributeKey.for_keyword("NextStep")
+NEXT_STEP_AT = SearchAttributeKey.for_datetime("NextStepAt")
+SEARCH_ATTRIBUTE_KEYS = (PLAN_ID, CONTACT_ID, AGENT_ID, TEAM_ID, ENROLLMENT_STATUS, PLAN_NAME, CONTACT_NAME,
+                         NEXT_STEP, NEXT_STEP_AT)
+# A keyword holds at most a couple of KB and the UI shows one line: labels are cut to this.
+KEYWORD_LABEL_LIMIT = 120
 
 
 def enrollment_workflow_id(plan_id: str, contact_id: str) -> str:

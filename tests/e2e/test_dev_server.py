@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Enrollment, Message
 from tests.factories import add_plan, email, eventually, plan_doc, running_worker, seed, task
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import RemoveRequest
+from workflows.types import NEXT_STEP, NEXT_STEP_AT, RemoveRequest
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -42,6 +42,19 @@ async def test_the_temporal_ui_reads_like_the_contacts_schedule(dev_server: Work
             return found == [handle.id]
 
         await eventually(listed, seconds=20)
+
+        # The list's columns: who, which plan, what next and when — filterable (issue: "a column of ids").
+        async def columns_name_the_next_step() -> bool:
+            found = [w async for w in dev_server.client.list_workflows(
+                'PlanName = "8x8 New Lead" AND ContactName = "Dana Smith" AND NextStepAt > "2000-01-01T00:00:00Z"')]
+            if len(found) != 1:
+                return False
+            attributes = found[0].typed_search_attributes
+            progress = await handle.query(EnrollmentWorkflow.progress)
+            return (attributes.get(NEXT_STEP) == "day 8: task 'Call Dana back'"
+                    and attributes.get(NEXT_STEP_AT) == progress.next_fire_at)
+
+        await eventually(columns_name_the_next_step, seconds=20)
 
         history = await handle.fetch_history()
         timers = [e for e in history.events if e.HasField("timer_started_event_attributes")]

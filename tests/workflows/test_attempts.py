@@ -23,6 +23,7 @@ from tests.factories import (
     Harness,
     add_plan,
     email,
+    eventually,
     plan_doc,
     running_worker,
     seed,
@@ -39,10 +40,11 @@ Handle = WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]
 
 
 @asynccontextmanager
-async def live_twilio(env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio) -> AsyncIterator[Harness]:
+async def live_twilio(env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio,
+                      timeout: float = 0.5) -> AsyncIterator[Harness]:
     twilio.add_account(TWILIO_SID, TWILIO_TOKEN)
     settings = Settings(environment="test", messaging_provider="live", twilio_base_url=twilio.base_url,
-                        twilio_timeout_seconds=0.5, public_base_url="https://plans.example.com")
+                        twilio_timeout_seconds=timeout, public_base_url="https://plans.example.com")
     sms, mail = providers(settings)
     async with running_worker(env, sessions, sms=sms, email=mail, settings=settings) as harness:
         yield harness
@@ -125,6 +127,27 @@ class TestREnr2RemovalDuringARetry:
             assert (await h.finish(handle)).status == "removed"
         assert twilio.messages == []
         assert await h.rows(TimelineEvent, kind="step_executed") == []
+
+
+    async def test_a_removal_while_the_provider_already_has_the_text_records_it_once_and_ends(
+            self, env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio) -> None:
+        world = await seed(sessions)
+        plan_id = await add_plan(sessions, world, plan_doc((0, [text("In flight"), task("After")])))
+        twilio.delay_next_response(2.0)  # Twilio has accepted the message; its answer is slow
+        async with live_twilio(env, sessions, twilio, timeout=10.0) as h:
+            await at_central(h, 2027, 2, 3, 11)
+            handle = await h.enroll(plan_id, world.contact_id)
+            await eventually(lambda: _has_post(twilio))
+            done = await handle.execute_update(EnrollmentWorkflow.remove_now, RemoveRequest(detail="by Alex"))
+            assert (done.status, done.reason) == ("removed", "removed")
+        assert [m["body"] for m in twilio.messages] == ["In flight"]
+        (row,) = await h.rows(Message)
+        assert (row.status, row.provider_id) == ("sent", twilio.messages[0]["sid"])  # recorded, never sent again
+        assert await h.rows(Task) == []  # nothing after the removal
+
+
+async def _has_post(twilio: FakeTwilio) -> bool:
+    return any(method == "POST" for method, _ in twilio.requests)
 
 
 class TestRTxt3ContactsWhoseWindowsNeverMeet:
