@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api import errors
+from api import docs, errors
 from api.deps import AppState
 from api.routers import contacts, designs, enrollments, identity, plans, triggers, webhooks
 from config import Settings, get_settings
@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
             if engine is not None:
                 await engine.dispose()
 
-    app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan, description=DESCRIPTION)
+    app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)  # served from local assets instead of a CDN: see api/docs.py
+    docs.install(app)
     errors.install(app)
     for module in (identity, contacts, plans, triggers, designs, enrollments, webhooks):
         app.include_router(module.router)
