@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Mapping
@@ -54,6 +55,14 @@ class DevConfig:
     @property
     def demo_file(self) -> Path:
         return self.data_dir / "demo.json"
+
+    @property
+    def tour_file(self) -> Path:
+        return self.data_dir / "demo.env"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://localhost:{self.settings.temporal_ui_port}" if self.start_temporal else None
 
     @property
     def pids_file(self) -> Path:
@@ -216,8 +225,7 @@ async def start_app(supervisor: Supervisor) -> None:
 def summary(config: DevConfig, demo: Mapping[str, Any]) -> str:
     settings = config.settings
     admin = settings.smartplans_admin_key if settings.smartplans_admin_key == DEV_ADMIN_KEY else "$SMARTPLANS_ADMIN_KEY"
-    ui = (f"http://localhost:{settings.temporal_ui_port}" if config.start_temporal
-          else f"(your Temporal at {settings.temporal_address})")
+    ui = config.ui_url or f"(your Temporal at {settings.temporal_address})"
     lines = [
         "SmartPlans is running.",
         f"  API docs      http://localhost:{settings.api_port}/docs",
@@ -232,9 +240,21 @@ def summary(config: DevConfig, demo: Mapping[str, Any]) -> str:
         *(f"  contact       {person['first_name']} {person['last_name']} ({demo.get(key)})  in {plan}, "
           f"enrollment {demo.get('enrollments', {}).get(key)}" for key, (person, plan) in CONTACTS.items()),
         f"  logs          {config.logs}/{{temporal,worker,api}}.log",
+        f"  tour          source {config.tour_file}   (API and KEY for the README tour)",
         "Stop with Ctrl-C (or SIGTERM).",
     ]
     return "\n".join(lines)
+
+
+def write_tour_file(config: DevConfig, demo: Mapping[str, Any]) -> None:
+    """`demo.env`, which the README tour sources: where this start serves the API (ports may differ from the last
+    start) and the demo agents' keys, as shell assignments."""
+    values = {"API": f"http://localhost:{config.settings.api_port}", "KEY": demo["agent"]["api_key"],
+              "RAINMAKER_KEY": demo["rainmaker"]["api_key"], "TEMPORAL_UI": config.ui_url or ""}
+    lines = ["# Written by `make dev` at every start, for the README tour: `source .data/demo.env`.",
+             "# KEY is Alex Agent's key, RAINMAKER_KEY Rita Rain's.",
+             *(f"{name}={shlex.quote(value)}" for name, value in values.items())]
+    config.tour_file.write_text("\n".join(lines) + "\n")
 
 
 async def serve(config: DevConfig, supervisor: Supervisor) -> int:
@@ -245,6 +265,7 @@ async def serve(config: DevConfig, supervisor: Supervisor) -> int:
     await start_app(supervisor)
     async with httpx.AsyncClient(base_url=config.api_url, timeout=30) as http:
         demo = await DemoSeeder(http, config.demo_file, config.settings.smartplans_admin_key, say).seed()
+    write_tour_file(config, demo)
     print(summary(config, demo), flush=True)
     child = await supervisor.first_exit()
     raise _failed(child, "stopped on its own")
