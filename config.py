@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 DATA_DIR = PROJECT_ROOT / ".data"
+SAMPLES_DIR = PROJECT_ROOT / "samples"  # the sample plans `make dev` seeds and the tests and benchmarks read
 DEV_ADMIN_KEY = "dev-admin-key"
 DEV_LINK_SECRET = "dev-link-secret"
 
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
     api_port: int = 8000
+    # `make dev` only: where its databases, logs and demo keys live (the tests point it at a temporary folder).
+    smartplans_data_dir: Path = DATA_DIR
 
     smartplans_admin_key: str = DEV_ADMIN_KEY
     public_base_url: str = "http://localhost:8000"

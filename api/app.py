@@ -9,12 +9,17 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api import errors
+from api import docs, errors
 from api.deps import AppState
 from api.routers import contacts, designs, enrollments, identity, plans, triggers, webhooks
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
 from services.temporal import connect
+
+DESCRIPTION = """Drip plans (SmartPlans) and lead routing for real-estate teams, on Temporal.
+
+Authenticate with `Authorization: Bearer <api key>`. A refusal names the rule it applies (`R-MERGE-1`, …): each
+entry of a 422 carries `help`, the section of `docs/rules.md` (in the SmartPlans repository) that explains it."""
 
 
 def create_app(settings: Settings | None = None, *, temporal: Client | None = None,
@@ -38,8 +43,9 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
             if engine is not None:
                 await engine.dispose()
 
-    app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan,
-                  description="Drip plans (SmartPlans) and lead routing for real-estate teams, on Temporal.")
+    app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)  # served from local assets instead of a CDN: see api/docs.py
+    docs.install(app)
     errors.install(app)
     for module in (identity, contacts, plans, triggers, designs, enrollments, webhooks):
         app.include_router(module.router)

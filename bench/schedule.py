@@ -12,17 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
+from config import PROJECT_ROOT, SAMPLES_DIR
 from domain.plan import PlanDefinition
 from domain.schedule import Cursor, ScheduleContext, mark_done, next_pass, next_step, preview
 from domain.validation import ensure_valid, with_step_ids
 from domain.windows import text_send_time
 
-# Beside the repository (`../shared/plans`), wherever the repository is cloned.
-PLANS_DIR = Path(__file__).resolve().parents[2] / "shared" / "plans"
-SPHERE_PLAN = PLANS_DIR / "33-touch-sphere.json"
+SPHERE_PLAN = SAMPLES_DIR / "33-touch-sphere.json"
 RUN_SECONDS = 1.5
 START = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)  # a Monday morning in Chicago; the rates barely depend on it
 CTX = ScheduleContext(spread_key="enrollment-bench-plan-bench-contact")
@@ -60,30 +58,7 @@ def ready(document: dict[str, Any]) -> PlanDefinition:
 
 
 def sphere_plan() -> tuple[PlanDefinition, str]:
-    if SPHERE_PLAN.exists():
-        return ready(json.loads(SPHERE_PLAN.read_text(encoding="utf-8"))), str(SPHERE_PLAN)
-    return ready(_equivalent_sphere()), f"built in code ({SPHERE_PLAN} not found)"
-
-
-def _equivalent_sphere() -> dict[str, Any]:
-    """Like the sample: 33 touches of every kind over about a year, slots and windows in play, repeating forever."""
-    kinds: list[dict[str, Any]] = [
-        {"kind": "email", "time_of_day": "morning", "subject": "Market update", "body": "Hi {contact.first.name}"},
-        {"kind": "task", "time_of_day": "morning", "name": "Mail a postcard", "priority": "low", "due_in_days": 5},
-        {"kind": "text", "time_of_day": "afternoon", "mode": "automated", "message_type": "dynamic",
-         "messages": ["Hi {contact.first.name}", "Hello again {contact.first.name}"]},
-        {"kind": "call", "time_of_day": "morning", "name": "Call {contact.first.name}", "due_in_days": 3},
-    ]
-    days: list[dict[str, Any]] = []
-    touches = 0
-    for index in range(27):
-        count = 2 if index % 4 == 3 and touches < 33 - (27 - index) else 1
-        # A day's steps must keep their slots in order (R-PLAN-5): mornings before afternoons.
-        steps = sorted((kinds[(touches + n) % len(kinds)] for n in range(count)),
-                       key=lambda step: step["time_of_day"] != "morning")
-        touches += count
-        days.append({"delay_days": 0 if index == 0 else 14, "steps": steps})
-    return {"name": "33 Touch Sphere (built in)", "days": days, "repeat": {"times": "unlimited", "delay_days": 14}}
+    return ready(json.loads(SPHERE_PLAN.read_text(encoding="utf-8"))), str(SPHERE_PLAN.relative_to(PROJECT_ROOT))
 
 
 def year_plan() -> PlanDefinition:

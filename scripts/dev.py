@@ -5,8 +5,8 @@ dev server (unless `TEMPORAL_ADDRESS` points at one already), the worker and the
 process groups, waits until `GET /health` answers, seeds a demo team once and prints where everything is.
 Ctrl-C or SIGTERM stops every child (group) and exits 0, so nothing outlives it.
 
-`SMARTPLANS_DATA_DIR` moves the data folder (the tests run the script in a temporary one);
-`SMARTPLANS_SAMPLE_PLANS` names the folder of sample plans (default `../shared/plans`).
+`SMARTPLANS_DATA_DIR` moves the data folder (the tests run the script in a temporary one). The demo team, its
+sample plans (from `samples/`) and its enrolled contacts are seeded by `scripts.demo`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Mapping
@@ -24,17 +25,13 @@ from typing import Any
 
 import httpx
 
-from config import DATA_DIR, DEV_ADMIN_KEY, PROJECT_ROOT, Settings, venv_binary
+from config import DEV_ADMIN_KEY, PROJECT_ROOT, Settings, venv_binary
 from db.migrate import upgrade
+from scripts.demo import CONTACTS, FAKE_TWILIO, DemoSeeder, SeedError
 from workflows.types import SEARCH_ATTRIBUTE_KEYS
 
-DATA_DIR_ENV = "SMARTPLANS_DATA_DIR"
-SAMPLE_PLANS_ENV = "SMARTPLANS_SAMPLE_PLANS"
-SAMPLE_PLANS = ("8x8-new-lead", "33-touch-sphere", "open-house-follow-up")
 STARTUP_SECONDS = 90.0
 STOP_GRACE_SECONDS = 10.0
-FAKE_TWILIO = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "demo-token-not-real",
-               "twilio_from_number": "+15125550111"}
 
 
 def say(message: str) -> None:
@@ -50,7 +47,6 @@ class DevConfig:
     data_dir: Path
     settings: Settings  # what the children see, with the dev defaults filled in
     start_temporal: bool
-    plans_dir: Path
 
     @property
     def logs(self) -> Path:
@@ -59,6 +55,14 @@ class DevConfig:
     @property
     def demo_file(self) -> Path:
         return self.data_dir / "demo.json"
+
+    @property
+    def tour_file(self) -> Path:
+        return self.data_dir / "demo.env"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://localhost:{self.settings.temporal_ui_port}" if self.start_temporal else None
 
     @property
     def pids_file(self) -> Path:
@@ -75,10 +79,9 @@ class DevConfig:
                 "PYTHONUNBUFFERED": "1"}
 
 
-def load_config(environ: Mapping[str, str]) -> DevConfig:
+def load_config(settings: Settings) -> DevConfig:
     """Settings as the user gave them; whatever they left out points at this data folder and these ports."""
-    data_dir = Path(environ.get(DATA_DIR_ENV) or DATA_DIR).resolve()
-    settings = Settings()
+    data_dir = settings.smartplans_data_dir.resolve()
     given = settings.model_fields_set
     updates: dict[str, Any] = {}
     if "database_url" not in given:
@@ -88,8 +91,7 @@ def load_config(environ: Mapping[str, str]) -> DevConfig:
         updates["temporal_address"] = f"localhost:{settings.temporal_port}"
     if "public_base_url" not in given:
         updates["public_base_url"] = f"http://localhost:{settings.api_port}"
-    plans_dir = Path(environ.get(SAMPLE_PLANS_ENV) or PROJECT_ROOT.parent / "shared" / "plans")
-    return DevConfig(data_dir, settings.model_copy(update=updates), start_temporal, plans_dir)
+    return DevConfig(data_dir, settings.model_copy(update=updates), start_temporal)
 
 
 @dataclass
@@ -220,125 +222,10 @@ async def start_app(supervisor: Supervisor) -> None:
     say(f"API healthy at {supervisor.config.api_url}")
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-async def _call(response: Any) -> Any:
-    """Await an httpx call and return its JSON, failing with the API's own words on an error status."""
-    answer: httpx.Response = await response
-    if answer.status_code >= 400:
-        raise DevError(f"seeding: {answer.request.method} {answer.request.url.path} -> {answer.status_code} "
-                       f"{answer.text[:500]}")
-    return answer.json() if answer.content else None
-
-
-def sample_plans(plans_dir: Path) -> dict[str, dict[str, Any]]:
-    found = {name: plans_dir / f"{name}.json" for name in SAMPLE_PLANS}
-    missing = [str(path) for path in found.values() if not path.exists()]
-    if missing:
-        say(f"sample plans not found ({', '.join(missing)}); set {SAMPLE_PLANS_ENV} to seed them")
-    return {name: json.loads(path.read_text()) for name, path in found.items() if path.exists()}
-
-
-def resolve_targets(doc: dict[str, Any], ids: Mapping[str, str]) -> dict[str, Any]:
-    """Replace each add-to-plan step's `target_plan` (a sample file's name) by the created plan's id."""
-    days = []
-    for day in doc.get("days", []):
-        steps = []
-        for step in day.get("steps", []):
-            step = dict(step)
-            if "target_plan" in step:
-                step["target_plan_id"] = ids[step.pop("target_plan")]
-            steps.append(step)
-        days.append({**day, "steps": steps})
-    return {**doc, "days": days}
-
-
-async def _direct_contact(settings: Settings, team_id: str, agent_id: str, body: dict[str, Any]) -> str:
-    from db.models import Contact
-    from db.session import create_engine_for, create_session_factory, session_scope
-    from domain.ids import new_id
-
-    engine = create_engine_for(settings.database_url)
-    try:
-        async with session_scope(create_session_factory(engine)) as session:
-            contact = Contact(id=new_id("ct"), team_id=team_id, owner_agent_id=agent_id, **body)
-            session.add(contact)
-            return contact.id
-    finally:
-        await engine.dispose()
-
-
-async def _direct_plan(settings: Settings, team_id: str, agent_id: str, doc: dict[str, Any]) -> str:
-    from db.session import create_engine_for, create_session_factory, session_scope
-    from domain.plan import PlanDefinition
-    from services.plans import create_plan
-
-    engine = create_engine_for(settings.database_url)
-    try:
-        async with session_scope(create_session_factory(engine)) as session:
-            plan = await create_plan(session, team_id=team_id, owner_agent_id=agent_id,
-                                     definition=PlanDefinition.model_validate(doc))
-            return plan.id
-    finally:
-        await engine.dispose()
-
-
-async def seed_demo(config: DevConfig, http: httpx.AsyncClient) -> dict[str, Any]:
-    """A demo team, once: its keys are kept in demo.json and reused while the database still knows them."""
-    if config.demo_file.exists():
-        demo: dict[str, Any] = json.loads(config.demo_file.read_text())
-        if (await http.get("/me", headers=bearer(demo["rainmaker"]["api_key"]))).status_code == 200:
-            say(f"demo team already seeded ({config.demo_file})")
-            return demo
-        say(f"the keys in {config.demo_file} no longer work (new database?); seeding a new demo team")
-    admin = bearer(config.settings.smartplans_admin_key)
-    team = await _call(http.post("/teams", json={"name": "Demo Realty"}, headers=admin))
-    people = {"rainmaker": ("Rita", "Rain", "rainmaker", "unlimited"), "agent": ("Alex", "Agent", "member", "enhanced"),
-              "second_agent": ("Sam", "Seller", "member", "basic")}
-    demo = {"team_id": team["id"]}
-    for slot, (first, last, role, permission) in people.items():
-        created = await _call(http.post(f"/teams/{team['id']}/agents", headers=admin, json={
-            "first_name": first, "last_name": last, "email": f"{first.lower()}@demo-realty.example",
-            "role": role, "permission": permission}))
-        demo[slot] = {"id": created["id"], "api_key": created["api_key"], "name": f"{first} {last}"}
-    rainmaker, agent = bearer(demo["rainmaker"]["api_key"]), bearer(demo["agent"]["api_key"])
-    await _call(http.patch("/settings", headers=rainmaker,
-                           json={"team_postal_address": "100 Congress Ave, Austin TX 78701"}))
-    await _call(http.patch("/settings", headers=agent, json=FAKE_TWILIO))
-    demo["agent"]["twilio_from_number"] = FAKE_TWILIO["twilio_from_number"]
-
-    paths = (await _call(http.get("/openapi.json")))["paths"]
-    contact = {"first_name": "Dana", "last_name": "Smith", "email": "dana@example.com", "phone": "+15125550199"}
-    if "post" in paths.get("/contacts", {}):
-        demo["contact_id"] = (await _call(http.post("/contacts", headers=agent,
-                                                    json={**contact, "assignee_id": demo["agent"]["id"]})))["id"]
-    else:
-        say("POST /contacts is not in this API yet; writing the demo contact to the database directly")
-        demo["contact_id"] = await _direct_contact(config.settings, team["id"], demo["agent"]["id"],
-                                                   {**contact, "assignee_id": demo["agent"]["id"]})
-    use_api = "post" in paths.get("/plans", {})
-    if not use_api:
-        say("POST /plans is not in this API yet; saving the sample plans through services.plans directly")
-    plans: dict[str, str] = {}
-    for name, doc in sample_plans(config.plans_dir).items():
-        body = resolve_targets(doc, plans)
-        if use_api:
-            plans[name] = (await _call(http.post("/plans", headers=agent, json=body)))["id"]
-        else:
-            plans[name] = await _direct_plan(config.settings, team["id"], demo["agent"]["id"], body)
-    demo["plans"] = plans
-    config.demo_file.write_text(json.dumps(demo, indent=2))
-    say(f"seeded the demo team; keys saved in {config.demo_file}")
-    return demo
-
-
 def summary(config: DevConfig, demo: Mapping[str, Any]) -> str:
     settings = config.settings
     admin = settings.smartplans_admin_key if settings.smartplans_admin_key == DEV_ADMIN_KEY else "$SMARTPLANS_ADMIN_KEY"
-    ui = (f"http://localhost:{settings.temporal_ui_port}" if config.start_temporal
-          else f"(your Temporal at {settings.temporal_address})")
+    ui = config.ui_url or f"(your Temporal at {settings.temporal_address})"
     lines = [
         "SmartPlans is running.",
         f"  API docs      http://localhost:{settings.api_port}/docs",
@@ -349,12 +236,25 @@ def summary(config: DevConfig, demo: Mapping[str, Any]) -> str:
         f"  (Twilio {FAKE_TWILIO['twilio_from_number']}; messaging: {settings.messaging_provider})",
         f"  agent         {demo['second_agent']['name']} ({demo['second_agent']['id']})  "
         f"key {demo['second_agent']['api_key']}",
-        f"  demo contact  Dana Smith ({demo.get('contact_id')})",
         *(f"  plan          {name}: {plan_id}" for name, plan_id in demo.get("plans", {}).items()),
+        *(f"  contact       {person['first_name']} {person['last_name']} ({demo.get(key)})  in {plan}, "
+          f"enrollment {demo.get('enrollments', {}).get(key)}" for key, (person, plan) in CONTACTS.items()),
         f"  logs          {config.logs}/{{temporal,worker,api}}.log",
+        f"  tour          source {config.tour_file}   (API and KEY for the README tour)",
         "Stop with Ctrl-C (or SIGTERM).",
     ]
     return "\n".join(lines)
+
+
+def write_tour_file(config: DevConfig, demo: Mapping[str, Any]) -> None:
+    """`demo.env`, which the README tour sources: where this start serves the API (ports may differ from the last
+    start) and the demo agents' keys, as shell assignments."""
+    values = {"API": f"http://localhost:{config.settings.api_port}", "KEY": demo["agent"]["api_key"],
+              "RAINMAKER_KEY": demo["rainmaker"]["api_key"], "TEMPORAL_UI": config.ui_url or ""}
+    lines = ["# Written by `make dev` at every start, for the README tour: `source .data/demo.env`.",
+             "# KEY is Alex Agent's key, RAINMAKER_KEY Rita Rain's.",
+             *(f"{name}={shlex.quote(value)}" for name, value in values.items())]
+    config.tour_file.write_text("\n".join(lines) + "\n")
 
 
 async def serve(config: DevConfig, supervisor: Supervisor) -> int:
@@ -364,7 +264,8 @@ async def serve(config: DevConfig, supervisor: Supervisor) -> int:
         say(f"TEMPORAL_ADDRESS is set; using the Temporal server at {config.settings.temporal_address}")
     await start_app(supervisor)
     async with httpx.AsyncClient(base_url=config.api_url, timeout=30) as http:
-        demo = await seed_demo(config, http)
+        demo = await DemoSeeder(http, config.demo_file, config.settings.smartplans_admin_key, say).seed()
+    write_tour_file(config, demo)
     print(summary(config, demo), flush=True)
     child = await supervisor.first_exit()
     raise _failed(child, "stopped on its own")
@@ -387,7 +288,7 @@ async def run(config: DevConfig) -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await body
         return 0
-    except DevError as err:
+    except (DevError, SeedError) as err:
         say(f"error: {err}")
         return 1
     finally:
@@ -398,7 +299,7 @@ async def run(config: DevConfig) -> int:
 
 def main() -> None:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    config = load_config(os.environ)
+    config = load_config(Settings())
     config.logs.mkdir(parents=True, exist_ok=True)
     url = config.settings.database_url
     try:

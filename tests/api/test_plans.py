@@ -6,11 +6,11 @@ from __future__ import annotations
 import copy
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from config import SAMPLES_DIR
 from db.models import Contact, Message, Plan, PlanTrigger, Tag, Task, TimelineEvent
 from db.session import session_scope
 from domain.ids import new_id
@@ -22,11 +22,9 @@ from tests.api.conftest import Api, Team
 from tests.factories import CT, email, eventually, next_local, task, waiting_for
 from workflows.types import enrollment_workflow_id
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "plans"
-
 
 def sample(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((SAMPLES / f"{name}.json").read_text())
+    document: dict[str, Any] = json.loads((SAMPLES_DIR / f"{name}.json").read_text())
     return document
 
 
