@@ -187,7 +187,8 @@ async def start_temporal(supervisor: Supervisor) -> None:
     argv = [venv_binary("temporal"), "server", "start-dev", "--db-filename", str(db_file),
             "--port", str(settings.temporal_port), "--ui-port", str(settings.temporal_ui_port),
             "--namespace", settings.temporal_namespace]
-    attributes = [arg for key in SEARCH_ATTRIBUTE_KEYS for arg in ("--search-attribute", f"{key.name}=Keyword")]
+    attributes = [arg for key in SEARCH_ATTRIBUTE_KEYS  # `PlanId=Keyword`, `NextStepAt=Datetime`
+                  for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
     child = await supervisor.spawn("temporal", argv + attributes)
 
     async def reachable() -> bool:
