@@ -25,6 +25,11 @@ class TestREmail4Footer:
         forged = token.replace("ct_1", "ct_2")
         assert verify_unsubscribe_token("secret", forged) is None
 
+    def test_a_token_with_non_ascii_characters_is_unknown_not_an_error(self) -> None:
+        token = unsubscribe_token("secret", "ct_1")
+        for garbage in ("éé", token + "é", "ct_1.é", "\u200b.\u200b", "ct_é." + token.partition(".")[2], "\x00"):
+            assert verify_unsubscribe_token("secret", garbage) is None, garbage
+
     def test_the_footer_has_the_address_and_the_link(self) -> None:
         html, text = footer("https://x.test/unsubscribe/t", "1 Main St\nAustin TX")
         assert "1 Main St<br>Austin TX" in html
