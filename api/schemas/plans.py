@@ -103,9 +103,10 @@ class PlanSummary(Public):
 
 class PreviewRequest(Request):
     start_at: AwareDatetime = Field(description="The enrollment instant to preview from (with its offset)")
-    repeats: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
-                                description="How many passes through the days to show, the first included; "
-                                "default: every pass, or 1 for a plan repeating without end")
+    passes: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
+                               description="How many passes through the plan to show, the first included (at most "
+                               f"{MAX_PREVIEW_PASSES}); default: every pass of a plan repeating 1–6 times, one of a "
+                               "plan repeating without end")
     contact_time_zone: TimeZoneName | None = Field(default=None, description="For texts' quiet hours (R-TXT-3); "
                                                    "default: the contact's, when `contact_id` is given")
     contact_id: str | None = Field(default=None, description="Preview for this contact: their time zone and the "
