@@ -23,7 +23,9 @@ from api.schemas.contacts import (
 from api.schemas.triggers import TagPublic
 from db.base import utcnow
 from db.models import Agent, Contact, ContactTag, Enrollment, Message, Tag, Task, TimelineEvent
+from db.queries import write_timeline
 from domain.ids import new_id
+from domain.merge import full_name
 from services.tags import add_tag, enroll_by_tag, remove_tag, tags_of_contacts, triggered_plans
 
 router = APIRouter(tags=["contacts"])
@@ -64,10 +66,16 @@ async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAge
                          session: SessionDep) -> ContactPublic:
     contact = await _contact(session, agent, contact_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
+    opt_out = changes.pop("opted_out", None)
+    if opt_out is False:
+        raise Invalid("opted_out", "R-TXT-4", "only the contact can opt back in, by texting START; an agent may only "
+                      "opt a contact out")
     if "assignee_id" in changes:
         await _check_assignee(session, agent, changes["assignee_id"])
     for name, value in changes.items():
         setattr(contact, name, value)
+    if opt_out and not contact.opted_out:
+        await _opt_out_by_hand(session, agent, contact)
     await session.flush()
     return (await _public(session, [contact]))[0]
 
@@ -162,6 +170,16 @@ async def _contact(session: SessionDep, agent: Agent, contact_id: str) -> Contac
     if contact is None or contact.team_id != agent.team_id:
         raise NotFound("contact", contact_id)
     return contact
+
+
+async def _opt_out_by_hand(session: SessionDep, agent: Agent, contact: Contact) -> None:
+    """R-TXT-4: takes effect for every pending text at once, since each send attempt reads the flag. Marking a
+    contact already out again changes nothing (its first opt-out instant and event stay the record)."""
+    now = utcnow()
+    contact.opted_out, contact.opted_out_at = True, now
+    await write_timeline(session, team_id=contact.team_id, contact_id=contact.id, kind="opted_out", at=now,
+                         detail=f"Opted out of texts by {full_name(agent.first_name, agent.last_name)}",
+                         idempotency_key=None)
 
 
 async def _check_assignee(session: SessionDep, agent: Agent, assignee_id: str | None) -> None:

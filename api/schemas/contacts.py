@@ -33,8 +33,10 @@ class ContactUpdate(Request):
     time_zone: TimeZoneName | None = None
     assignee_id: str | None = None
     do_not_call: bool | None = None
+    opted_out: bool | None = Field(default=None, description="Only `true`: an agent may opt a contact out of texts "
+                                   "by hand; only the contact opts back in, by texting START (R-TXT-4)")
 
-    @field_validator("first_name", "do_not_call")
+    @field_validator("first_name", "do_not_call", "opted_out")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Runs only for values actually sent: leaving the field out is fine, sending null is not.
