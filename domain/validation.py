@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from domain.merge import KNOWN_FIELDS, unknown_fields
+from domain.merge import merge_problems
 from domain.plan import (
     SLOT_ORDER,
     AddToPlanStep,
@@ -227,7 +227,4 @@ def _check_text(step: TextStep, where: str, out: list[Violation]) -> None:
 
 def _check_merge(where: str, texts: dict[str, str | None], out: list[Violation]) -> None:
     for name, text in texts.items():
-        for unknown in unknown_fields(text):
-            out.append(Violation(f"{where}.{name}", "R-MERGE-1",
-                                 f"unknown merge field {{{unknown}}}; known fields: "
-                                 + ", ".join("{" + f + "}" for f in KNOWN_FIELDS)))
+        out.extend(Violation(f"{where}.{name}", "R-MERGE-1", problem) for problem in merge_problems(text))
