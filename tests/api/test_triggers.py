@@ -36,8 +36,10 @@ async def make_contact(api: Api, team: Team, first_name: str = "Dana") -> str:
     return contact_id
 
 
-async def tag_contact(api: Api, team: Team, contact_id: str, tag_id: str) -> dict[str, Any]:
-    tagged = await api.client.post(f"/contacts/{contact_id}/tags", json={"tag_id": tag_id}, headers=team.member)
+async def tag_contact(api: Api, team: Team, contact_id: str, tag_id: str,
+                      headers: dict[str, str] | None = None) -> dict[str, Any]:
+    tagged = await api.client.post(f"/contacts/{contact_id}/tags", json={"tag_id": tag_id},
+                                   headers=headers or team.member)
     assert tagged.status_code == 200, tagged.text
     body: dict[str, Any] = tagged.json()
     return body
@@ -297,13 +299,6 @@ async def has_workflow(api: Api, plan_id: str, contact_id: str) -> bool:
     return True
 
 
-async def tag_as(api: Api, headers: dict[str, str], contact_id: str, tag_id: str) -> dict[str, Any]:
-    tagged = await api.client.post(f"/contacts/{contact_id}/tags", json={"tag_id": tag_id}, headers=headers)
-    assert tagged.status_code == 200, tagged.text
-    body: dict[str, Any] = tagged.json()
-    return body
-
-
 class TestRRule1WhoseContactsAPlanTriggersFor:
     async def test_a_members_own_contact_does_not_fire_the_rainmakers_personal_trigger(self, api: Api) -> None:
         team = await api.team()
@@ -312,7 +307,7 @@ class TestRRule1WhoseContactsAPlanTriggersFor:
         assert (await api.client.put(f"/plans/{ritas}/triggers", json={"tag_ids": [tag_id]},
                                      headers=team.rainmaker)).status_code == 200
         contact = await make_contact(api, team)  # the member's own contact
-        tagged = await tag_as(api, team.member, contact, tag_id)
+        tagged = await tag_contact(api, team, contact, tag_id, team.member)
         assert (tagged["added"], tagged["enrollments"]) == (True, [])
         assert ritas not in json.dumps(tagged)
         assert await api.harness.rows(Enrollment, plan_id=ritas) == []
@@ -325,7 +320,7 @@ class TestRRule1WhoseContactsAPlanTriggersFor:
         await api.client.put(f"/plans/{ritas}/triggers", json={"tag_ids": [tag_id]}, headers=team.rainmaker)
         created = await api.client.post("/contacts", json={"first_name": "Ann"}, headers=team.rainmaker)
         contact = created.json()["id"]
-        [outcome] = (await tag_as(api, team.rainmaker, contact, tag_id))["enrollments"]
+        [outcome] = (await tag_contact(api, team, contact, tag_id, team.rainmaker))["enrollments"]
         assert (outcome["plan_id"], outcome["outcome"]) == (ritas, "enrolled")
         assert await workflow_status(api, ritas, contact) == WorkflowExecutionStatus.RUNNING
 
@@ -338,7 +333,7 @@ class TestRRule1WhoseContactsAPlanTriggersFor:
         created = await api.client.post("/contacts", json={"first_name": "Ann", "assignee_id": team.rainmaker_id},
                                         headers=team.member)
         contact = created.json()["id"]
-        tagged = await tag_as(api, team.member, contact, tag_id)
+        tagged = await tag_contact(api, team, contact, tag_id, team.member)
         assert (tagged["enrollments"], ritas in json.dumps(tagged)) == ([], False)
         [row] = await api.harness.rows(Enrollment, contact_id=contact)
         assert (row.plan_id, row.source) == (ritas, "tag")
@@ -352,7 +347,7 @@ class TestRRule1WhoseContactsAPlanTriggersFor:
         members = await make_contact(api, team, "Mo")
         ritas = (await api.client.post("/contacts", json={"first_name": "Ri"}, headers=team.rainmaker)).json()["id"]
         for headers, contact in ((team.member, members), (team.member, ritas)):
-            [outcome] = (await tag_as(api, headers, contact, tag_id))["enrollments"]
+            [outcome] = (await tag_contact(api, team, contact, tag_id, headers))["enrollments"]
             assert (outcome["plan_id"], outcome["outcome"]) == (shared, "enrolled"), contact
             assert await workflow_status(api, shared, contact) == WorkflowExecutionStatus.RUNNING
 
