@@ -8,7 +8,7 @@ All violations are reported at once so an editor can show them together.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -52,6 +52,54 @@ class PlanInvalid(ValueError):
     def __init__(self, violations: list[Violation]) -> None:
         self.violations = violations
         super().__init__("; ".join(str(v) for v in violations))
+
+
+# The rule each field of a plan document answers to when its *shape* is wrong (a wrong type, a value outside an enum,
+# a missing or unknown field): pydantic refuses those before `validate_plan` runs, and the API names the rule just as
+# for the limits below. Keys: a plan-level path ("repeat.times"), `step.<field>` for any step, `<kind>.<field>` where
+# the kind decides, and a bare kind for anything else in such a step (an unknown field, say).
+_TASK_FIELDS = ("name", "description", "link", "priority", "contact_task", "due_in_days", "due_time")
+FIELD_RULES: dict[str, str] = {
+    "name": "R-PLAN-1", "team_plan": "R-PLAN-1",
+    "days": "R-PLAN-2", "days.day": "R-PLAN-2", "days.delay_days": "R-PLAN-2", "days.steps": "R-PLAN-3",
+    "repeat": "R-PLAN-7",
+    "step.id": "R-PLAN-9", "step.kind": "R-PLAN-6", "step.time_of_day": "R-PLAN-4", "step.assignee": "R-TEAM-2",
+    **{f"{kind}.{field}": "R-TASK-1" for kind in ("task", "call", "text") for field in _TASK_FIELDS},
+    "task": "R-TASK-1", "call": "R-CALL-1", "call.name": "R-CALL-1",
+    "text": "R-TXT-1", "text.name": "R-TXT-1", "text.mode": "R-TXT-1", "text.message_type": "R-TXT-2",
+    "text.messages": "R-TXT-2",
+    "email": "R-EMAIL-1", "add_to_plan": "R-ADD-1",
+}
+_STEP_KINDS = ("task", "call", "email", "text", "add_to_plan")
+
+
+def shape_violation(path: Sequence[str | int], message: str) -> Violation | None:
+    """A shape error at `path` (pydantic's location inside a plan document) as a violation naming the field as
+    `validate_plan` does (`days[0].steps[1].time_of_day`) and its rule; None for the document as a whole.
+
+    Pydantic's location carries a step's kind as a segment (`steps.0.task.time_of_day`); it picks the rule, not the
+    field. Whatever follows the field itself (the members of a union, as in `repeat.times.int`) is dropped.
+    """
+    field, kind = "", None
+    names: list[str] = []
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            field += f"[{part}]"
+        elif kind is None and i >= 2 and path[i - 2] == "steps" and part in _STEP_KINDS:
+            kind = part
+        elif len(names) < (3 if names[:2] == ["days", "steps"] else 2):
+            field += ("." if field else "") + part
+            names.append(part)
+        else:
+            break
+    if not names:
+        return None
+    if names[:2] == ["days", "steps"] and len(names) > 2:
+        keys = [f"{kind}.{names[2]}", f"step.{names[2]}", kind] if kind else [f"step.{names[2]}", "step.kind"]
+    else:
+        keys = [".".join(names), names[0]]
+    rule = next((FIELD_RULES[k] for k in keys if k in FIELD_RULES), "R-PLAN-1")
+    return Violation(field, rule, message)
 
 
 def validate_plan(plan: PlanDefinition) -> list[Violation]:
