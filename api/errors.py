@@ -56,6 +56,15 @@ class Invalid(AppError):
         super().__init__([{"loc": ["body", *field.split(".")], "rule": rule, "msg": message}])
 
 
+class InvalidFields(AppError):
+    """Several fields refused at once, each naming its rule, in the shape of a plan's violations."""
+
+    status_code = 422
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__([_violation(v) for v in violations])
+
+
 _REFUSAL_STATUS = {"not_found": 404, "already_enrolled": 409, "plan_inactive": 409, "plan_empty": 409}
 
 

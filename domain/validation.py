@@ -35,7 +35,7 @@ MAX_SUBJECT = 200
 MAX_DUE_IN_DAYS = 14
 MAX_TEXT_LENGTH = 1600  # Twilio's limit for one message body
 MAX_LINK = 2000
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")  # a wall-clock time, 24-hour: task due times, slot times
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def _check_task_fields(step: TaskStep | CallStep | TextStep, where: str, rule: s
         out.append(Violation(f"{where}.due_in_days", "R-TASK-1",
                              f"due the same day (0) up to {MAX_DUE_IN_DAYS} days after creation "
                              f"(got {step.due_in_days})"))
-    if step.due_time is not None and not _HHMM.match(step.due_time):
+    if step.due_time is not None and not HHMM.match(step.due_time):
         out.append(Violation(f"{where}.due_time", "R-TASK-1",
                              f"a time of day as HH:MM, 00:00 to 23:59 (got '{step.due_time}')"))
 
