@@ -214,7 +214,9 @@ class TestRTxt4OptOutByHand:
         await api.client.patch(path, json={"opted_out": True}, headers=team.member)
         for body in ({"opted_out": False}, {"opted_out": None}):
             answer = await api.client.patch(path, json=body, headers=team.rainmaker)
-            assert (answer.status_code, answer.json()["detail"][0]["loc"]) == (422, ["body", "opted_out"]), body
+            [problem] = answer.json()["detail"]
+            assert (answer.status_code, problem["loc"], problem["rule"]) == (
+                422, ["body", "opted_out"], "R-TXT-4"), body
         got = (await api.client.get(path, headers=team.member)).json()
         assert got["opted_out"] is True
         assert [e["kind"] for e in (await api.client.get(f"{path}/timeline", headers=team.member)).json()] == [
