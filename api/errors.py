@@ -8,13 +8,19 @@ them beside the fields. Every answer that quotes a rule code (`R-MERGE-1`) says 
 
 from __future__ import annotations
 
+import functools
 import re
+import typing
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from domain.validation import PlanInvalid
+from api.schemas.common import Request as RequestBody
+from domain.validation import PlanInvalid, Violation
 from services.enrollments import EnrollmentRefused
 
 
@@ -52,6 +58,15 @@ class Invalid(AppError):
         super().__init__([{"loc": ["body", *field.split(".")], "rule": rule, "msg": message}])
 
 
+class InvalidFields(AppError):
+    """Several fields refused at once, each naming its rule, in the shape of a plan's violations."""
+
+    status_code = 422
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__([_violation(v) for v in violations])
+
+
 RULES_DOC = "docs/rules.md"
 RULE_CODE = re.compile(r"\bR-[A-Z]+-\d+\b")
 
@@ -83,9 +98,12 @@ def install(app: FastAPI) -> None:
 
     async def plan_invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PlanInvalid)
-        detail = [{"loc": ["body", *v.field.replace("[", ".").replace("]", "").split(".")], "rule": v.rule,
-                   "msg": f"{v.field}: {v.message} ({v.rule})"} for v in exc.violations]
-        return JSONResponse({"detail": pointing_to_rules(detail)}, status_code=422)
+        return JSONResponse({"detail": pointing_to_rules([_violation(v) for v in exc.violations])}, status_code=422)
+
+    async def request_invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        detail = pointing_to_rules(_shape_errors(request, exc.errors()))
+        return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
 
     async def enrollment_refused(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, EnrollmentRefused)
@@ -93,4 +111,50 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(PlanInvalid, plan_invalid)
+    app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(EnrollmentRefused, enrollment_refused)
+
+
+def _violation(v: Violation) -> dict[str, Any]:
+    return {"loc": ["body", *v.field.replace("[", ".").replace("]", "").split(".")], "rule": v.rule, "msg": str(v)}
+
+
+_TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
+
+
+def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors for the request, each body error its body model names a rule for (`Request.shape_violation`)
+    made a violation like the business rules' (`{loc, rule, msg}`, plus pydantic's `type`); the rest as pydantic
+    words them. Two errors for one field (each member of a union refusing the value) become one."""
+    body = _body_model(request.scope.get("endpoint"))
+    order: list[dict[str, Any] | tuple[str, str]] = []
+    named: dict[tuple[str, str], tuple[list[str], str]] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        violation = None
+        if body is not None and loc[:1] == ("body",):
+            # A step without a valid `kind` is reported at the step; the field at fault is the discriminator.
+            tag = (str(error.get("ctx", {}).get("discriminator", "kind")).strip("'"),) \
+                if error["type"] in _TAG_ERRORS else ()
+            violation = body.shape_violation(loc[1:] + tag, error["msg"])
+        if violation is None:
+            order.append(error)
+            continue
+        key = (violation.field, violation.rule)
+        if key not in named:
+            named[key] = ([], error["type"])
+            order.append(key)
+        named[key][0].append(violation.message)
+    return [item if isinstance(item, dict) else
+            {**_violation(Violation(*item, "; or ".join(named[item][0]))), "type": named[item][1]} for item in order]
+
+
+@functools.cache
+def _body_model(endpoint: Callable[..., Any] | None) -> type[RequestBody] | None:
+    """The request-body model the matched endpoint takes, from its signature (Starlette puts the endpoint in the
+    scope); None for an endpoint without one."""
+    try:
+        hints = typing.get_type_hints(endpoint) if endpoint is not None else {}
+    except (NameError, TypeError):  # an endpoint whose annotations do not resolve: no rules to name
+        return None
+    return next((hint for hint in hints.values() if isinstance(hint, type) and issubclass(hint, RequestBody)), None)

@@ -17,6 +17,11 @@ def unsubscribe_token(secret: str, contact_id: str) -> str:
 
 
 def verify_unsubscribe_token(secret: str, token: str) -> str | None:
+    """The contact id of a token we signed, else None. The token is whatever the link's path held: anything that is
+    not ASCII cannot be ours (`compare_digest` refuses non-ASCII text outright), so it is an unknown link, not an
+    error."""
+    if not token.isascii():
+        return None
     contact_id, _, _mac = token.rpartition(".")
     if contact_id and hmac.compare_digest(unsubscribe_token(secret, contact_id), token):
         return contact_id

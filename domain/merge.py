@@ -1,8 +1,10 @@
 """Merge fields (R-MERGE-1): `{contact.first.name}` and friends in names, bodies, subjects and texts.
 
-Anything shaped like a merge field (braces around dotted lowercase words) must be a known field: a typo such as
-`{contact.frist.name}` is refused when the plan is saved rather than mailed to a client verbatim. Braces that
-do not look like a field (CSS in a design email, a lone `{`) are left alone.
+Anything shaped like a merge field — braces around dotted words, in any case — must be exactly a known field: a typo
+such as `{contact.frist.name}` or `{Contact.First.Name}` is refused when the plan is saved rather than mailed to a
+client verbatim ("a field is never sent as written"). Rendering is case-insensitive all the same, so a plan version
+saved before the case check still sends `{Contact.First.Name}` filled in. Braces that do not look like a field (CSS
+in a design email such as `p { color: red; }`, a lone `{`) are left alone.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-MERGE_FIELD = re.compile(r"\{\s*([a-z_]+(?:\.[a-z_]+)+)\s*\}")
+# Dotted words (letters first; digits, `_` and `-` after) in braces, spaces inside the braces allowed. A word must
+# not start with a digit, so CSS values (`{ 1.5em }`) and numbers are never taken for fields.
+_WORD = r"[A-Za-z_][A-Za-z0-9_-]*"
+MERGE_FIELD = re.compile(rf"\{{\s*({_WORD}(?:\.{_WORD})+)\s*\}}")
 
 KNOWN_FIELDS: tuple[str, ...] = (
     "contact.first.name",
@@ -28,9 +33,22 @@ KNOWN_FIELDS: tuple[str, ...] = (
 
 
 def unknown_fields(text: str | None) -> list[str]:
+    """Every field-shaped name in `text` that is not exactly a known field, as written."""
     if not text:
         return []
     return [name for name in MERGE_FIELD.findall(text) if name not in KNOWN_FIELDS]
+
+
+def field_problem(name: str) -> str:
+    """Why `{name}` is refused, with the fix when it is a known field in another case."""
+    if name.lower() in KNOWN_FIELDS:
+        return f"unknown merge field {{{name}}}: write {{{name.lower()}}}"
+    return f"unknown merge field {{{name}}}; known fields: " + ", ".join("{" + f + "}" for f in KNOWN_FIELDS)
+
+
+def merge_problems(text: str | None) -> list[str]:
+    """One message per field-shaped name in `text` that would otherwise be sent as written (R-MERGE-1)."""
+    return [field_problem(name) for name in unknown_fields(text)]
 
 
 def full_name(first: str | None, last: str | None) -> str:
@@ -62,12 +80,12 @@ def merge_values(contact: Person, agent: Person) -> dict[str, str]:
 
 
 def render(text: str | None, values: Mapping[str, str]) -> str:
-    """Fill every known field; a known field with no value renders as empty text (R-MERGE-1)."""
+    """Fill every known field, in any case; a known field with no value renders as empty text (R-MERGE-1)."""
     if not text:
         return ""
 
     def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name = match.group(1).lower()
         return values[name] if name in values else match.group(0)
 
     return MERGE_FIELD.sub(replace, text)

@@ -8,11 +8,11 @@ All violations are reported at once so an editor can show them together.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from domain.merge import KNOWN_FIELDS, unknown_fields
+from domain.merge import merge_problems
 from domain.plan import (
     SLOT_ORDER,
     AddToPlanStep,
@@ -35,7 +35,7 @@ MAX_SUBJECT = 200
 MAX_DUE_IN_DAYS = 14
 MAX_TEXT_LENGTH = 1600  # Twilio's limit for one message body
 MAX_LINK = 2000
-_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")  # a wall-clock time, 24-hour: task due times, slot times
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,54 @@ class PlanInvalid(ValueError):
     def __init__(self, violations: list[Violation]) -> None:
         self.violations = violations
         super().__init__("; ".join(str(v) for v in violations))
+
+
+# The rule each field of a plan document answers to when its *shape* is wrong (a wrong type, a value outside an enum,
+# a missing or unknown field): pydantic refuses those before `validate_plan` runs, and the API names the rule just as
+# for the limits below. Keys: a plan-level path ("repeat.times"), `step.<field>` for any step, `<kind>.<field>` where
+# the kind decides, and a bare kind for anything else in such a step (an unknown field, say).
+_TASK_FIELDS = ("name", "description", "link", "priority", "contact_task", "due_in_days", "due_time")
+FIELD_RULES: dict[str, str] = {
+    "name": "R-PLAN-1", "team_plan": "R-PLAN-1",
+    "days": "R-PLAN-2", "days.day": "R-PLAN-2", "days.delay_days": "R-PLAN-2", "days.steps": "R-PLAN-3",
+    "repeat": "R-PLAN-7",
+    "step.id": "R-PLAN-9", "step.kind": "R-PLAN-6", "step.time_of_day": "R-PLAN-4", "step.assignee": "R-TEAM-2",
+    **{f"{kind}.{field}": "R-TASK-1" for kind in ("task", "call", "text") for field in _TASK_FIELDS},
+    "task": "R-TASK-1", "call": "R-CALL-1", "call.name": "R-CALL-1",
+    "text": "R-TXT-1", "text.name": "R-TXT-1", "text.mode": "R-TXT-1", "text.message_type": "R-TXT-2",
+    "text.messages": "R-TXT-2",
+    "email": "R-EMAIL-1", "add_to_plan": "R-ADD-1",
+}
+_STEP_KINDS = ("task", "call", "email", "text", "add_to_plan")
+
+
+def shape_violation(path: Sequence[str | int], message: str) -> Violation | None:
+    """A shape error at `path` (pydantic's location inside a plan document) as a violation naming the field as
+    `validate_plan` does (`days[0].steps[1].time_of_day`) and its rule; None for the document as a whole.
+
+    Pydantic's location carries a step's kind as a segment (`steps.0.task.time_of_day`); it picks the rule, not the
+    field. Whatever follows the field itself (the members of a union, as in `repeat.times.int`) is dropped.
+    """
+    field, kind = "", None
+    names: list[str] = []
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            field += f"[{part}]"
+        elif kind is None and i >= 2 and path[i - 2] == "steps" and part in _STEP_KINDS:
+            kind = part
+        elif len(names) < (3 if names[:2] == ["days", "steps"] else 2):
+            field += ("." if field else "") + part
+            names.append(part)
+        else:
+            break
+    if not names:
+        return None
+    if names[:2] == ["days", "steps"] and len(names) > 2:
+        keys = [f"{kind}.{names[2]}", f"step.{names[2]}", kind] if kind else [f"step.{names[2]}", "step.kind"]
+    else:
+        keys = [".".join(names), names[0]]
+    rule = next((FIELD_RULES[k] for k in keys if k in FIELD_RULES), "R-PLAN-1")
+    return Violation(field, rule, message)
 
 
 def validate_plan(plan: PlanDefinition) -> list[Violation]:
@@ -174,7 +222,7 @@ def _check_task_fields(step: TaskStep | CallStep | TextStep, where: str, rule: s
         out.append(Violation(f"{where}.due_in_days", "R-TASK-1",
                              f"due the same day (0) up to {MAX_DUE_IN_DAYS} days after creation "
                              f"(got {step.due_in_days})"))
-    if step.due_time is not None and not _HHMM.match(step.due_time):
+    if step.due_time is not None and not HHMM.match(step.due_time):
         out.append(Violation(f"{where}.due_time", "R-TASK-1",
                              f"a time of day as HH:MM, 00:00 to 23:59 (got '{step.due_time}')"))
 
@@ -227,7 +275,4 @@ def _check_text(step: TextStep, where: str, out: list[Violation]) -> None:
 
 def _check_merge(where: str, texts: dict[str, str | None], out: list[Violation]) -> None:
     for name, text in texts.items():
-        for unknown in unknown_fields(text):
-            out.append(Violation(f"{where}.{name}", "R-MERGE-1",
-                                 f"unknown merge field {{{unknown}}}; known fields: "
-                                 + ", ".join("{" + f + "}" for f in KNOWN_FIELDS)))
+        out.extend(Violation(f"{where}.{name}", "R-MERGE-1", problem) for problem in merge_problems(text))

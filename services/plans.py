@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import Agent, Design, Enrollment, Plan, PlanVersion, Team
+from domain.account_settings import known_zone, merged_slots
 from domain.ids import new_id
-from domain.plan import DEFAULT_SLOT_TIMES, AddToPlanStep, EmailStep, PlanDefinition
+from domain.plan import AddToPlanStep, EmailStep, PlanDefinition
 from domain.schedule import DEFAULT_TIME_ZONE, ScheduleContext
 from domain.validation import PlanInvalid, Violation, ensure_valid, validate_plan, with_step_ids
 
@@ -179,11 +180,12 @@ async def active_enrollment_counts(session: AsyncSession, plan_ids: Sequence[str
 
 def account_schedule(team: Team | None, owner: Agent | None) -> tuple[str, dict[str, str]]:
     """The account time zone and slot times (R-PLAN-4): the owner's own settings, else the team's, else the
-    defaults. A team plan has no owner, so it uses the team's."""
-    time_zone = (owner.time_zone if owner else None) or (team.time_zone if team else None) or DEFAULT_TIME_ZONE
-    slots = {**DEFAULT_SLOT_TIMES, **((team.slot_times if team else None) or {}),
-             **((owner.slot_times if owner else None) or {})}
-    return time_zone, slots
+    defaults. A team plan has no owner, so it uses the team's. A stored value that is not a real zone or an `HH:MM`
+    time (written before the settings were checked) is passed over for the layer below, so it can neither break a
+    page nor stall an enrollment."""
+    time_zone = (known_zone(owner.time_zone if owner else None) or known_zone(team.time_zone if team else None)
+                 or DEFAULT_TIME_ZONE)
+    return time_zone, merged_slots(team.slot_times if team else None, owner.slot_times if owner else None)
 
 
 async def schedule_context(session: AsyncSession, plan: Plan, *, contact_time_zone: str | None,

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from db.models import ContactTag, Plan, PlanTrigger, Tag
+from db.models import Contact, ContactTag, Plan, PlanTrigger, Tag
 from db.queries import plan_version
 from domain.ids import new_id
 from domain.plan import PlanDefinition
@@ -82,14 +82,18 @@ async def delete_tag(session: AsyncSession, tag: Tag) -> None:
     await session.flush()
 
 
-async def tag_usage(session: AsyncSession, tag_ids: Sequence[str]) -> tuple[dict[str, int], dict[str, list[str]]]:
-    """How many contacts carry each tag, and which plans each triggers."""
+async def tag_usage(session: AsyncSession, tag_ids: Sequence[str], *,
+                    visible_to: str) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """How many contacts carry each tag, and which plans each triggers among those agent `visible_to` can see
+    (team plans and their own): another member's personal plan is never named (R-RULE-1)."""
     counts = dict((await session.execute(
         select(ContactTag.tag_id, func.count()).where(ContactTag.tag_id.in_(tag_ids)).group_by(ContactTag.tag_id)
     )).all())
     plans: dict[str, list[str]] = defaultdict(list)
-    rows = await session.execute(select(PlanTrigger.tag_id, PlanTrigger.plan_id)
-                                 .where(PlanTrigger.tag_id.in_(tag_ids)).order_by(PlanTrigger.plan_id))
+    rows = await session.execute(
+        select(PlanTrigger.tag_id, PlanTrigger.plan_id).join(Plan, Plan.id == PlanTrigger.plan_id)
+        .where(PlanTrigger.tag_id.in_(tag_ids), or_(Plan.team_plan.is_(True), Plan.owner_agent_id == visible_to))
+        .order_by(PlanTrigger.plan_id))
     for tag_id, plan_id in rows:
         plans[tag_id].append(plan_id)
     return counts, plans
@@ -127,11 +131,19 @@ async def remove_tag(session: AsyncSession, contact_id: str, tag_id: str) -> boo
     return bool(getattr(result, "rowcount", 0))
 
 
-async def triggered_plans(session: AsyncSession, tag_id: str) -> list[str]:
-    """Active plans that enroll a contact when `tag_id` is added; an inactive plan enrolls nobody (R-PLAN-8)."""
+async def triggered_plans(session: AsyncSession, tag_id: str, contact: Contact) -> list[Plan]:
+    """Active plans that enroll `contact` when `tag_id` is added to it (R-RULE-1).
+
+    A team plan fires for every contact of the team; a personal plan only for its owner's contacts, owned by or
+    assigned to the owner: a member tagging their own lead must not put it in the Rainmaker's personal plan, sending
+    from the Rainmaker's number on the Rainmaker's credits. An inactive plan enrolls nobody (R-PLAN-8).
+    """
+    owners = [agent_id for agent_id in (contact.owner_agent_id, contact.assignee_id) if agent_id is not None]
     rows = await session.scalars(
-        select(PlanTrigger.plan_id).join(Plan, Plan.id == PlanTrigger.plan_id)
-        .where(PlanTrigger.tag_id == tag_id, Plan.active.is_(True)).order_by(PlanTrigger.plan_id))
+        select(Plan).join(PlanTrigger, PlanTrigger.plan_id == Plan.id)
+        .where(PlanTrigger.tag_id == tag_id, Plan.team_id == contact.team_id, Plan.active.is_(True),
+               or_(Plan.team_plan.is_(True), Plan.owner_agent_id.in_(owners)))
+        .order_by(Plan.id))
     return list(rows.all())
 
 

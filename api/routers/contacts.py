@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from api.access import sees_plan
 from api.deps import CurrentAgent, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.contacts import (
@@ -23,7 +24,9 @@ from api.schemas.contacts import (
 from api.schemas.triggers import TagPublic
 from db.base import utcnow
 from db.models import Agent, Contact, ContactTag, Enrollment, Message, Tag, Task, TimelineEvent
+from db.queries import write_timeline
 from domain.ids import new_id
+from domain.merge import full_name
 from services.tags import add_tag, enroll_by_tag, remove_tag, tags_of_contacts, triggered_plans
 
 router = APIRouter(tags=["contacts"])
@@ -64,10 +67,16 @@ async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAge
                          session: SessionDep) -> ContactPublic:
     contact = await _contact(session, agent, contact_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
+    opt_out = changes.pop("opted_out", None)
+    if opt_out is False:
+        raise Invalid("opted_out", "R-TXT-4", "only the contact can opt back in, by texting START; an agent may only "
+                      "opt a contact out")
     if "assignee_id" in changes:
         await _check_assignee(session, agent, changes["assignee_id"])
     for name, value in changes.items():
         setattr(contact, name, value)
+    if opt_out and not contact.opted_out:
+        await _opt_out_by_hand(session, agent, contact)
     await session.flush()
     return (await _public(session, [contact]))[0]
 
@@ -127,14 +136,18 @@ async def contact_enrollments(contact_id: str, agent: CurrentAgent, session: Ses
 @router.post("/contacts/{contact_id}/tags", response_model=ContactTagged)
 async def tag_contact(contact_id: str, body: ContactTagAdd, agent: CurrentAgent, session: SessionDep,
                       sessions: SessionsDep, temporal: TemporalDep, settings: SettingsDep) -> ContactTagged:
-    """Adding a tag enrolls the contact in every active plan it triggers (R-RULE-1); re-adding does nothing."""
+    """Adding a tag enrolls the contact in every active plan it triggers for this contact (R-RULE-1: team plans, and
+    the personal plans of the agent who owns it or is assigned to it); re-adding does nothing. The answer lists the
+    plans the caller can see: a teammate's personal plan the contact entered is not named."""
     contact = await _contact(session, agent, contact_id)
     tag = await session.get(Tag, body.tag_id)
     if tag is None or tag.team_id != agent.team_id:
         raise Invalid("tag_id", "team_tag", f"tag {body.tag_id} is not a tag of your team")
     now = utcnow()
     added = await add_tag(session, contact.id, tag.id, now)
-    plan_ids = await triggered_plans(session, tag.id) if added else []
+    plans = await triggered_plans(session, tag.id, contact) if added else []
+    shown = {plan.id for plan in plans if sees_plan(agent, plan)}
+    plan_ids = [plan.id for plan in plans]
     # `enroll` runs its own transactions (it commits the row before starting the workflow), and SQLite admits
     # one writer at a time: the tag is committed first, so it stays even if a plan refuses the contact.
     await session.commit()
@@ -142,7 +155,8 @@ async def tag_contact(contact_id: str, body: ContactTagAdd, agent: CurrentAgent,
                                    plan_ids=plan_ids, at=now)
     return ContactTagged(contact=(await _public(session, [contact]))[0], added=added,
                          enrollments=[TriggeredEnrollment(plan_id=o.plan_id, enrollment_id=o.enrollment_id,
-                                                          outcome=o.outcome, detail=o.detail) for o in outcomes])
+                                                          outcome=o.outcome, detail=o.detail)
+                                      for o in outcomes if o.plan_id in shown])
 
 
 @router.delete("/contacts/{contact_id}/tags/{tag_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -162,6 +176,16 @@ async def _contact(session: SessionDep, agent: Agent, contact_id: str) -> Contac
     if contact is None or contact.team_id != agent.team_id:
         raise NotFound("contact", contact_id)
     return contact
+
+
+async def _opt_out_by_hand(session: SessionDep, agent: Agent, contact: Contact) -> None:
+    """R-TXT-4: takes effect for every pending text at once, since each send attempt reads the flag. Marking a
+    contact already out again changes nothing (its first opt-out instant and event stay the record)."""
+    now = utcnow()
+    contact.opted_out, contact.opted_out_at = True, now
+    await write_timeline(session, team_id=contact.team_id, contact_id=contact.id, kind="opted_out", at=now,
+                         detail=f"Opted out of texts by {full_name(agent.first_name, agent.last_name)}",
+                         idempotency_key=None)
 
 
 async def _check_assignee(session: SessionDep, agent: Agent, assignee_id: str | None) -> None:

@@ -11,7 +11,7 @@ from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.designs import DesignCreate, DesignPublic, DesignUpdate
 from db.models import Agent, Design
 from domain.ids import new_id
-from domain.merge import KNOWN_FIELDS, unknown_fields
+from domain.merge import merge_problems
 from services.plans import plans_with_documents
 
 router = APIRouter(tags=["designs"])
@@ -70,10 +70,9 @@ async def delete_design(design_id: str, agent: CurrentAgent, session: SessionDep
 def _check_merge_fields(body: DesignUpdate) -> None:
     """R-MERGE-1: a typo in a merge field is refused when saved, not mailed to a client verbatim."""
     for field, value in (("subject", body.subject), ("html", body.html)):
-        unknown = unknown_fields(value)
-        if unknown:
-            raise Invalid(field, "R-MERGE-1", f"unknown merge field {{{unknown[0]}}}; known fields: "
-                          + ", ".join("{" + f + "}" for f in KNOWN_FIELDS))
+        problems = merge_problems(value)
+        if problems:
+            raise Invalid(field, "R-MERGE-1", problems[0])
 
 
 async def _visible(session: SessionDep, agent: Agent, design_id: str) -> Design:

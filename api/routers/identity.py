@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
 from api.deps import CurrentAgent, PrincipalDep, SessionDep, StateDep, can_manage_team
-from api.errors import Conflict, Forbidden, NotFound
+from api.errors import Conflict, Forbidden, InvalidFields, NotFound
 from api.schemas.identity import (
+    TEAM_SETTINGS,
     AccountSettings,
     AgentCreate,
     AgentCreated,
@@ -25,8 +26,10 @@ from api.schemas.identity import (
 from api.security import hash_api_key, new_api_key
 from db.models import Agent, Team
 from db.queries import emails_sent_in_month
+from domain.account_settings import updated_overrides
 from domain.ids import new_id
 from services.plans import account_schedule
+from services.settings import slot_time_violations
 
 router = APIRouter(tags=["identity"])
 
@@ -78,22 +81,21 @@ async def get_settings(agent: CurrentAgent, session: SessionDep) -> AccountSetti
 
 @router.patch("/settings", response_model=AccountSettings)
 async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: SessionDep) -> AccountSettings:
+    """Only the fields sent change, and only once every check has passed: a refused change writes nothing."""
     team = await session.get(Team, agent.team_id)
     assert team is not None
     changes = body.model_dump(exclude_unset=True)
-    team_fields = {"team_time_zone", "team_postal_address", "default_task_assignee", "default_email_sender",
-                   "default_text_sender"}
-    if team_fields & changes.keys() and not can_manage_team(agent):
+    if TEAM_SETTINGS & changes.keys() and not can_manage_team(agent):
         raise Forbidden("team settings need the Rainmaker or an enhanced/unlimited member (R-TEAM-1)")
+    violations = await slot_time_violations(session, agent, team, changes)
+    if violations:
+        raise InvalidFields(violations)
     for name, value in changes.items():
-        if name == "slot_times":
-            agent.slot_times = {**(agent.slot_times or {}), **(value or {})}
-        elif name == "team_time_zone":
-            team.time_zone = value
-        elif name == "team_postal_address":
-            team.postal_address = value
-        elif name in team_fields:
-            setattr(team, name, value)
+        if name in ("slot_times", "team_slot_times"):
+            owner: Agent | Team = agent if name == "slot_times" else team
+            owner.slot_times = updated_overrides(owner.slot_times, value) or None
+        elif name in TEAM_SETTINGS:
+            setattr(team, name.removeprefix("team_"), value)
         else:
             setattr(agent, name, value)
     await session.flush()
@@ -119,16 +121,20 @@ async def health(state: StateDep) -> JSONResponse:
 
 
 async def _settings_of(session: SessionDep, agent: Agent, team: Team) -> AccountSettings:
+    """The settings in effect: a stored value that is not usable (written before it was checked) shows as what
+    applies instead, as the schedule reads it (`account_schedule`)."""
     time_zone, slots = account_schedule(team, agent)
+    team_time_zone, team_slots = account_schedule(team, None)
     return AccountSettings(
         time_zone=time_zone,
-        slot_times={str(k): v for k, v in slots.items()},
+        slot_times=slots,
         email_quota_monthly=agent.email_quota_monthly,
         emails_sent_this_month=await emails_sent_in_month(session, agent.id, datetime.now(UTC)),
         postal_address=agent.postal_address,
         twilio=TwilioSetup(account_sid=agent.twilio_account_sid, from_number=agent.twilio_from_number,
                            configured=bool(agent.twilio_from_number)),
-        team_time_zone=team.time_zone,
+        team_time_zone=team_time_zone,
+        team_slot_times=team_slots,
         team_postal_address=team.postal_address,
         default_task_assignee=team.default_task_assignee,
         default_email_sender=team.default_email_sender,

@@ -120,7 +120,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
         spread_key = enrollment_workflow_id(plan.id, contact.id)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     account_zone = zone(ctx.time_zone)
-    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.repeats)
+    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
                         fire_at=s.fire_at.astimezone(account_zone)) for s in steps]
 

@@ -40,17 +40,17 @@ async def create(body: TagCreate, agent: CurrentAgent, session: SessionDep) -> T
     tag = await create_tag(session, agent.team_id, body.name)
     if tag is None:
         raise Conflict(f"your team already has a tag named '{body.name}' (tag names ignore case)")
-    return (await _details(session, [tag]))[0]
+    return (await _details(session, agent, [tag]))[0]
 
 
 @router.get("/tags", response_model=list[TagDetail])
 async def list_tags(agent: CurrentAgent, session: SessionDep) -> list[TagDetail]:
-    return await _details(session, await team_tags(session, agent.team_id))
+    return await _details(session, agent, await team_tags(session, agent.team_id))
 
 
 @router.get("/tags/{tag_id}", response_model=TagDetail)
 async def get_tag(tag_id: str, agent: CurrentAgent, session: SessionDep) -> TagDetail:
-    return (await _details(session, [await _tag(session, agent, tag_id)]))[0]
+    return (await _details(session, agent, [await _tag(session, agent, tag_id)]))[0]
 
 
 @router.patch("/tags/{tag_id}", response_model=TagDetail)
@@ -59,7 +59,7 @@ async def rename(tag_id: str, body: TagUpdate, agent: CurrentAgent, session: Ses
     tag = await _tag(session, agent, tag_id, manage=True)
     if not await rename_tag(session, tag, body.name):
         raise Conflict(f"your team already has a tag named '{body.name}' (tag names ignore case)")
-    return (await _details(session, [tag]))[0]
+    return (await _details(session, agent, [tag]))[0]
 
 
 @router.delete("/tags/{tag_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -128,7 +128,7 @@ async def _triggers(session: SessionDep, plan: Plan) -> TriggersPublic:
                           tags=[TagPublic.model_validate(tag) for tag in tags])
 
 
-async def _details(session: SessionDep, tags: list[Tag]) -> list[TagDetail]:
-    counts, plans = await tag_usage(session, [tag.id for tag in tags])
+async def _details(session: SessionDep, agent: Agent, tags: list[Tag]) -> list[TagDetail]:
+    counts, plans = await tag_usage(session, [tag.id for tag in tags], visible_to=agent.id)
     return [TagDetail(id=tag.id, name=tag.name, created_at=tag.created_at, contacts=counts.get(tag.id, 0),
                       plan_ids=plans.get(tag.id, [])) for tag in tags]

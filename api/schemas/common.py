@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from domain.account_settings import known_zone
+from domain.validation import Violation
 
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        """The field and rule a 422 names for a shape error (wrong type, unknown value or field) at `path` in this
+        body; `api.errors` asks. None: no rule to name, the error is answered as pydantic words it."""
+        return None
 
 
 class Public(BaseModel):
@@ -17,11 +26,20 @@ class Public(BaseModel):
 
 
 def _zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise ValueError(f"'{name}' is not an IANA time zone (e.g. America/Chicago)") from err
+    if known_zone(name) is None:
+        raise ValueError(f"'{name}' is not an IANA time zone (e.g. America/Chicago)")
     return name
 
 
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
+
+
+def field_violation(path: tuple[str | int, ...], message: str, rules: Mapping[str, str], *,
+                    nested: Collection[str] = ()) -> Violation | None:
+    """For a body whose top-level fields each answer to one rule: the field (with the key, for a map in `nested`:
+    `slot_times.morning`) and its rule; None for a field without one (an unknown field, say)."""
+    names = [part for part in path if isinstance(part, str)]
+    if not names or names[0] not in rules:
+        return None
+    field = ".".join(names[:2]) if names[0] in nested else names[0]
+    return Violation(field, rules[names[0]], message)

@@ -7,13 +7,24 @@ from typing import Any
 
 from pydantic import EmailStr, Field, field_validator
 
-from api.schemas.common import Public, Request, TimeZoneName
+from api.schemas.common import Public, Request, TimeZoneName, field_violation
 from api.schemas.triggers import TagPublic
+from domain.validation import Violation
 
 E164 = r"^\+[1-9]\d{6,14}$"
 
 
-class ContactCreate(Request):
+# Fields that carry a texting rule name it in a 422 (see `api.errors`); the others keep pydantic's answer.
+_CONTACT_RULES = {"do_not_call": "R-TXT-4", "opted_out": "R-TXT-4", "time_zone": "R-TXT-3"}
+
+
+class _ContactBody(Request):
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        return field_violation(path, message, _CONTACT_RULES)
+
+
+class ContactCreate(_ContactBody):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     email: EmailStr | None = None
@@ -23,7 +34,7 @@ class ContactCreate(Request):
     do_not_call: bool = False
 
 
-class ContactUpdate(Request):
+class ContactUpdate(_ContactBody):
     """Only the fields sent change; `null` clears an optional field."""
 
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -33,8 +44,10 @@ class ContactUpdate(Request):
     time_zone: TimeZoneName | None = None
     assignee_id: str | None = None
     do_not_call: bool | None = None
+    opted_out: bool | None = Field(default=None, description="Only `true`: an agent may opt a contact out of texts "
+                                   "by hand; only the contact opts back in, by texting START (R-TXT-4)")
 
-    @field_validator("first_name", "do_not_call")
+    @field_validator("first_name", "do_not_call", "opted_out")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Runs only for values actually sent: leaving the field out is fine, sending null is not.

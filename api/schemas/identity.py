@@ -1,14 +1,28 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field
+from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Public, Request, TimeZoneName
+from api.schemas.common import Public, Request, TimeZoneName, field_violation
+from domain.account_settings import is_hhmm
+from domain.validation import Violation
 
 Designated = Literal["rainmaker", "contact_assignee"]
 SlotName = Literal["early_morning", "morning", "afternoon", "evening"]
-HHMM = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _slot_time(value: str) -> str:
+    if not is_hhmm(value):
+        raise PydanticCustomError("slot_time", "'{value}' is not a time as HH:MM on the 24-hour clock (e.g. 09:30)",
+                                  {"value": value})
+    return value
+
+
+SlotTime = Annotated[str, AfterValidator(_slot_time)]
+# A slot set to null falls back to the layer below (the team's, then the built-in time).
+SlotTimes = dict[SlotName, SlotTime | None]
 
 
 class TeamCreate(Request):
@@ -63,13 +77,16 @@ class TwilioSetup(Public):
 
 
 class AccountSettings(Public):
-    time_zone: str
-    slot_times: dict[str, str]
+    time_zone: str = Field(description="Your account time zone: your own, else the team's")
+    slot_times: dict[str, str] = Field(description="Your slot start times: your own over the team's over the "
+                                       "defaults; what your personal plans run on")
     email_quota_monthly: int
     emails_sent_this_month: int
     postal_address: str | None
     twilio: TwilioSetup
     team_time_zone: str
+    team_slot_times: dict[str, str] = Field(description="The team's slot start times over the defaults: what team "
+                                            "plans run on")
     team_postal_address: str | None
     default_task_assignee: str
     default_email_sender: str
@@ -77,16 +94,47 @@ class AccountSettings(Public):
 
 
 class SettingsUpdate(Request):
-    """Your own account settings; the team fields need the Rainmaker or an enhanced/unlimited member (R-TEAM-1)."""
+    """Your own account settings; the team fields need the Rainmaker or an enhanced/unlimited member (R-TEAM-1).
 
-    time_zone: TimeZoneName | None = None
-    slot_times: dict[SlotName, str] | None = None
+    Only the fields sent change. Slot times are merged into the stored ones (a slot set to null, or the whole map set
+    to null, falls back to the layer below) and must then run early_morning < morning < afternoon < evening (R-PLAN-4).
+    """
+
+    time_zone: TimeZoneName | None = Field(default=None, description="IANA zone; null: use the team's")
+    slot_times: SlotTimes | None = None
     postal_address: str | None = Field(default=None, max_length=500)
     twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
     twilio_auth_token: str | None = Field(default=None, min_length=8, max_length=128)
     twilio_from_number: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
     team_time_zone: TimeZoneName | None = None
+    team_slot_times: SlotTimes | None = None
     team_postal_address: str | None = Field(default=None, max_length=500)
     default_task_assignee: Designated | None = None
     default_email_sender: Designated | None = None
     default_text_sender: Designated | None = None
+
+    @field_validator("team_time_zone", "default_task_assignee", "default_email_sender", "default_text_sender")
+    @classmethod
+    def _not_null(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Runs only for values actually sent: these always have a value, so null is refused rather than stored.
+        if value is None:
+            raise PydanticCustomError("not_null", "may not be null: {why}", {"why": _ALWAYS_SET[info.field_name or ""]})
+        return value
+
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        return field_violation(path, message, _SETTING_RULES, nested={"slot_times", "team_slot_times"})
+
+
+_DEFAULTS = ("default_task_assignee", "default_email_sender", "default_text_sender")
+_ALWAYS_SET = {
+    "team_time_zone": "the team always has a time zone; send an IANA zone such as America/Chicago",
+    **dict.fromkeys(_DEFAULTS, "send 'rainmaker' or 'contact_assignee'"),
+}
+TEAM_SETTINGS = frozenset({"team_time_zone", "team_slot_times", "team_postal_address", *_DEFAULTS})
+_SETTING_RULES = {
+    "time_zone": "R-PLAN-4", "slot_times": "R-PLAN-4", "team_time_zone": "R-PLAN-4", "team_slot_times": "R-PLAN-4",
+    **dict.fromkeys(_DEFAULTS, "R-TEAM-2"),
+    "postal_address": "R-EMAIL-4", "team_postal_address": "R-EMAIL-4",
+    "twilio_account_sid": "R-TXT-5", "twilio_auth_token": "R-TXT-5", "twilio_from_number": "R-TXT-5",
+}

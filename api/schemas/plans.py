@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field, field_validator
 from api.schemas.common import Public, Request, TimeZoneName
 from db.models import Plan
 from domain.plan import Day, PlanDefinition, Repeat, Step
+from domain.validation import Violation, shape_violation
 
 MAX_PREVIEW_PASSES = 10
 
@@ -27,6 +28,10 @@ class _PlanBody(Request):
     days: list[DayIn] = Field(default_factory=list)
     repeat: Repeat | None = None
 
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        return shape_violation(path, message)
+
     @field_validator("days")
     @classmethod
     def _day_numbers_follow_delays(cls, days: list[DayIn]) -> list[DayIn]:
@@ -34,7 +39,7 @@ class _PlanBody(Request):
         for i, (day, number) in enumerate(zip(days, derived, strict=True)):
             if day.day is not None and day.day != number:
                 raise ValueError(f"days[{i}].day is {day.day} but its delays make it day {number}; day numbers "
-                                 "follow from delay_days (R-PLAN-2)")
+                                 "follow from delay_days")
         return days
 
     def definition(self, team_plan: bool) -> PlanDefinition:
@@ -103,9 +108,10 @@ class PlanSummary(Public):
 
 class PreviewRequest(Request):
     start_at: AwareDatetime = Field(description="The enrollment instant to preview from (with its offset)")
-    repeats: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
-                                description="How many passes through the days to show, the first included; "
-                                "default: every pass, or 1 for a plan repeating without end")
+    passes: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
+                               description="How many passes through the plan to show, the first included (at most "
+                               f"{MAX_PREVIEW_PASSES}); default: every pass of a plan repeating 1–6 times, one of a "
+                               "plan repeating without end")
     contact_time_zone: TimeZoneName | None = Field(default=None, description="For texts' quiet hours (R-TXT-3); "
                                                    "default: the contact's, when `contact_id` is given")
     contact_id: str | None = Field(default=None, description="Preview for this contact: their time zone and the "

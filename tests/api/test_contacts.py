@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from db.models import Enrollment, TimelineEvent
+from db.models import Contact, Enrollment, Message, TimelineEvent
 from db.session import session_scope
 from domain.ids import new_id
 from tests.api.conftest import Api, Team
+from tests.api.test_plans import doc, post_plan
 from tests.api.test_triggers import make_plan, make_tag
-from tests.factories import eventually
+from tests.factories import eventually, next_local, task, text
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import RemoveRequest
 
@@ -180,3 +181,59 @@ class TestTimelineAndEnrollments:
         assert enrollment["started_at"] is not None
         timeline = (await api.client.get(f"/contacts/{contact}/timeline", headers=team.member)).json()
         assert [(e["kind"], e["plan_id"]) for e in timeline] == [("enrolled", plan_id)]
+
+
+class TestRTxt4OptOutByHand:
+    async def test_an_agent_opts_a_contact_out_once_with_a_timeline_event_naming_them(self, api: Api) -> None:
+        team = await api.team()
+        contact = await create(api, team)
+        assert contact["opted_out"] is False
+        path = f"/contacts/{contact['id']}"
+        changed = await api.client.patch(path, json={"opted_out": True}, headers=team.member)
+        assert (changed.status_code, changed.json()["opted_out"]) == (200, True)
+        (row,) = await api.harness.rows(Contact, id=contact["id"])
+        assert (row.opted_out, row.opted_out_at is not None) == (True, True)
+        again = await api.client.patch(path, json={"opted_out": True}, headers=team.rainmaker)
+        assert (again.status_code, again.json()["opted_out"]) == (200, True)
+        (after,) = await api.harness.rows(Contact, id=contact["id"])
+        assert after.opted_out_at == row.opted_out_at  # already out: nothing changes, no second event
+        events = (await api.client.get(f"{path}/timeline", headers=team.member)).json()
+        assert [(e["kind"], e["detail"]) for e in events] == [("opted_out", "Opted out of texts by Alex Agent")]
+
+    async def test_only_the_contact_opts_back_in_so_false_and_null_are_422_and_change_nothing(
+            self, api: Api) -> None:
+        team = await api.team()
+        contact = await create(api, team)
+        path = f"/contacts/{contact['id']}"
+        refused = await api.client.patch(path, json={"opted_out": False, "last_name": "Jones"}, headers=team.member)
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert (problem["loc"], problem["rule"]) == (["body", "opted_out"], "R-TXT-4")
+        assert "only the contact can opt back in, by texting START" in problem["msg"]
+        assert (await api.client.get(path, headers=team.member)).json() == contact
+        await api.client.patch(path, json={"opted_out": True}, headers=team.member)
+        for body in ({"opted_out": False}, {"opted_out": None}):
+            answer = await api.client.patch(path, json=body, headers=team.rainmaker)
+            [problem] = answer.json()["detail"]
+            assert (answer.status_code, problem["loc"], problem["rule"]) == (
+                422, ["body", "opted_out"], "R-TXT-4"), body
+        got = (await api.client.get(path, headers=team.member)).json()
+        assert got["opted_out"] is True
+        assert [e["kind"] for e in (await api.client.get(f"{path}/timeline", headers=team.member)).json()] == [
+            "opted_out"]
+
+    async def test_a_contact_opted_out_by_hand_is_not_texted_by_a_running_plan(self, api: Api) -> None:
+        team = await api.team()
+        await api.client.patch("/settings", headers=team.member, json={
+            "twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "token-123",
+            "twilio_from_number": "+15125550111"})
+        contact = (await create(api, team, {**DANA, "do_not_call": False}))["id"]
+        plan = await post_plan(api, team.member, doc((0, [task()]), (1, [text("Day two")])))
+        h = api.harness
+        await h.advance_to(await next_local(h, 11))
+        handle = await h.enroll(plan["id"], contact)
+        await api.client.patch(f"/contacts/{contact}", json={"opted_out": True}, headers=team.member)
+        assert (await h.finish(handle)).reason == "completed"
+        (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
+        assert skipped.detail == "Text not sent: the contact opted out of texts"
+        assert await h.rows(Message, direction="outbound") == []

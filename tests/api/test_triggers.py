@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
+from db.models import Enrollment
 from tests.api.conftest import Api, Team
 from tests.factories import World, add_plan, plan_doc, task
 from workflows.types import enrollment_workflow_id
@@ -33,8 +36,10 @@ async def make_contact(api: Api, team: Team, first_name: str = "Dana") -> str:
     return contact_id
 
 
-async def tag_contact(api: Api, team: Team, contact_id: str, tag_id: str) -> dict[str, Any]:
-    tagged = await api.client.post(f"/contacts/{contact_id}/tags", json={"tag_id": tag_id}, headers=team.member)
+async def tag_contact(api: Api, team: Team, contact_id: str, tag_id: str,
+                      headers: dict[str, str] | None = None) -> dict[str, Any]:
+    tagged = await api.client.post(f"/contacts/{contact_id}/tags", json={"tag_id": tag_id},
+                                   headers=headers or team.member)
     assert tagged.status_code == 200, tagged.text
     body: dict[str, Any] = tagged.json()
     return body
@@ -189,7 +194,9 @@ class TestRRule3TriggersFollowTheTag:
         plan_id, tag_id = await make_plan(api, team), await make_tag(api, team, "Hot Lead")
         await put_triggers(api, team, plan_id, [tag_id])
         renamed = await api.client.patch(f"/tags/{tag_id}", json={"name": "Very Hot"}, headers=team.rainmaker)
-        assert (renamed.status_code, renamed.json()["plan_ids"]) == (200, [plan_id])
+        # The plan is the member's own: the Rainmaker's answer does not name it (R-RULE-1), the owner's does.
+        assert (renamed.status_code, renamed.json()["plan_ids"]) == (200, [])
+        assert (await api.client.get(f"/tags/{tag_id}", headers=team.member)).json()["plan_ids"] == [plan_id]
         got = (await api.client.get(f"/plans/{plan_id}/triggers", headers=team.member)).json()
         assert [t["name"] for t in got["tags"]] == ["Very Hot"]
         contact = await make_contact(api, team)
@@ -280,3 +287,78 @@ class TestRRule5RemovalRules:
         missing = await api.client.put(path, json={"on_email_reply": True}, headers=team.rainmaker)
         assert (missing.status_code, missing.json()["detail"][0]["loc"]) == (422, ["body", "on_text_reply"])
         assert (await api.client.get(path, headers=team.rainmaker)).json()["on_text_reply"] is False
+
+
+async def has_workflow(api: Api, plan_id: str, contact_id: str) -> bool:
+    try:
+        await workflow_status(api, plan_id, contact_id)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+class TestRRule1WhoseContactsAPlanTriggersFor:
+    async def test_a_members_own_contact_does_not_fire_the_rainmakers_personal_trigger(self, api: Api) -> None:
+        team = await api.team()
+        tag_id = await make_tag(api, team, "Hot Lead")
+        ritas = await make_plan(api, team, owner_id=team.rainmaker_id)
+        assert (await api.client.put(f"/plans/{ritas}/triggers", json={"tag_ids": [tag_id]},
+                                     headers=team.rainmaker)).status_code == 200
+        contact = await make_contact(api, team)  # the member's own contact
+        tagged = await tag_contact(api, team, contact, tag_id, team.member)
+        assert (tagged["added"], tagged["enrollments"]) == (True, [])
+        assert ritas not in json.dumps(tagged)
+        assert await api.harness.rows(Enrollment, plan_id=ritas) == []
+        assert not await has_workflow(api, ritas, contact)
+
+    async def test_the_rainmaker_tagging_their_own_contact_enrolls_it(self, api: Api) -> None:
+        team = await api.team()
+        tag_id = await make_tag(api, team, "Hot Lead")
+        ritas = await make_plan(api, team, owner_id=team.rainmaker_id)
+        await api.client.put(f"/plans/{ritas}/triggers", json={"tag_ids": [tag_id]}, headers=team.rainmaker)
+        created = await api.client.post("/contacts", json={"first_name": "Ann"}, headers=team.rainmaker)
+        contact = created.json()["id"]
+        [outcome] = (await tag_contact(api, team, contact, tag_id, team.rainmaker))["enrollments"]
+        assert (outcome["plan_id"], outcome["outcome"]) == (ritas, "enrolled")
+        assert await workflow_status(api, ritas, contact) == WorkflowExecutionStatus.RUNNING
+
+    async def test_a_contact_assigned_to_the_owner_fires_but_the_tagger_who_cannot_see_the_plan_is_not_told(
+            self, api: Api) -> None:
+        team = await api.team()
+        tag_id = await make_tag(api, team, "Hot Lead")
+        ritas = await make_plan(api, team, owner_id=team.rainmaker_id)
+        await api.client.put(f"/plans/{ritas}/triggers", json={"tag_ids": [tag_id]}, headers=team.rainmaker)
+        created = await api.client.post("/contacts", json={"first_name": "Ann", "assignee_id": team.rainmaker_id},
+                                        headers=team.member)
+        contact = created.json()["id"]
+        tagged = await tag_contact(api, team, contact, tag_id, team.member)
+        assert (tagged["enrollments"], ritas in json.dumps(tagged)) == ([], False)
+        [row] = await api.harness.rows(Enrollment, contact_id=contact)
+        assert (row.plan_id, row.source) == (ritas, "tag")
+        assert await workflow_status(api, ritas, contact) == WorkflowExecutionStatus.RUNNING
+
+    async def test_a_team_plans_trigger_fires_for_any_contact_of_the_team(self, api: Api) -> None:
+        team = await api.team()
+        tag_id = await make_tag(api, team, "Hot Lead")
+        shared = await make_plan(api, team, team_plan=True)
+        await api.client.put(f"/plans/{shared}/triggers", json={"tag_ids": [tag_id]}, headers=team.rainmaker)
+        members = await make_contact(api, team, "Mo")
+        ritas = (await api.client.post("/contacts", json={"first_name": "Ri"}, headers=team.rainmaker)).json()["id"]
+        for headers, contact in ((team.member, members), (team.member, ritas)):
+            [outcome] = (await tag_contact(api, team, contact, tag_id, headers))["enrollments"]
+            assert (outcome["plan_id"], outcome["outcome"]) == (shared, "enrolled"), contact
+            assert await workflow_status(api, shared, contact) == WorkflowExecutionStatus.RUNNING
+
+    async def test_a_tag_lists_only_the_plans_the_caller_can_see(self, api: Api) -> None:
+        team = await api.team()
+        tag_id = await make_tag(api, team, "Hot Lead")
+        ritas, alexs = await make_plan(api, team, owner_id=team.rainmaker_id), await make_plan(api, team)
+        shared = await make_plan(api, team, team_plan=True)
+        for plan_id, headers in ((ritas, team.rainmaker), (alexs, team.member), (shared, team.rainmaker)):
+            await api.client.put(f"/plans/{plan_id}/triggers", json={"tag_ids": [tag_id]}, headers=headers)
+        for headers, mine in ((team.member, alexs), (team.rainmaker, ritas)):
+            one = (await api.client.get(f"/tags/{tag_id}", headers=headers)).json()
+            [listed] = (await api.client.get("/tags", headers=headers)).json()
+            assert sorted(one["plan_ids"]) == sorted(listed["plan_ids"]) == sorted([mine, shared])

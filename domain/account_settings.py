@@ -1,0 +1,79 @@
+"""An account's time zone and slot times (R-PLAN-4): what a valid setting is, how the layers merge, and the order
+the slots must keep.
+
+Slot times come in layers — the built-in defaults, the team's overrides, an agent's own overrides — and a personal
+plan runs on all three merged, a team plan on the first two. Values stored before these checks existed may be
+anything; they are read through `slot_overrides` and `known_zone`, which drop what cannot be used, so a bad old
+value never breaks a page or a schedule: the next layer down applies instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from domain.plan import DEFAULT_SLOT_TIMES, SLOT_ORDER
+from domain.validation import HHMM, Violation
+
+SLOT_NAMES: tuple[str, ...] = tuple(slot.value for slot in sorted(SLOT_ORDER, key=SLOT_ORDER.__getitem__))
+ORDER_HINT = "slot times run early_morning < morning < afternoon < evening"
+
+
+def is_hhmm(value: object) -> bool:
+    """`HH:MM` on the 24-hour clock, two digits each ("09:30"); such strings sort as the times they name."""
+    return isinstance(value, str) and HHMM.match(value) is not None
+
+
+def known_zone(name: object) -> str | None:
+    """`name` when it is an IANA time zone, else None."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def slot_overrides(stored: object) -> dict[str, str]:
+    """The usable part of a stored layer: known slot names with `HH:MM` values."""
+    if not isinstance(stored, Mapping):
+        return {}
+    return {name: value for name, value in stored.items() if name in SLOT_NAMES and is_hhmm(value)}
+
+
+def updated_overrides(stored: object, update: Mapping[str, str | None] | None) -> dict[str, str]:
+    """A layer after an update: a slot set to None falls back to the layer below; an update of None clears them all."""
+    if update is None:
+        return {}
+    layer = slot_overrides(stored)
+    for name, value in update.items():
+        if value is None:
+            layer.pop(name, None)
+        else:
+            layer[name] = value
+    return layer
+
+
+def merged_slots(*layers: object) -> dict[str, str]:
+    """The defaults, then each layer over the one before (team, then agent)."""
+    slots = {str(name): value for name, value in DEFAULT_SLOT_TIMES.items()}
+    for layer in layers:
+        slots.update(slot_overrides(layer))
+    return slots
+
+
+def order_violations(slots: Mapping[str, str], *, field: str, changed: Collection[str],
+                     concerns: Collection[str] | None = None, whose: str = "") -> list[Violation]:
+    """Each neighbouring pair of `slots` (merged) out of order, as a violation at `field.<slot>`: the slot of the pair
+    in `changed` (the later one when both or neither are). Only pairs with a slot in `concerns` (default: all) count,
+    so a check of one layer does not report what a check of the layer below already did."""
+    out = []
+    for earlier, later in zip(SLOT_NAMES, SLOT_NAMES[1:], strict=False):
+        if slots[later] > slots[earlier] or (concerns is not None and not {earlier, later} & set(concerns)):
+            continue
+        at = earlier if earlier in changed and later not in changed else later
+        out.append(Violation(f"{field}.{at}", "R-PLAN-4",
+                             f"{whose}{later} ({slots[later]}) must be later than {earlier} ({slots[earlier]}): "
+                             f"{ORDER_HINT}"))
+    return out

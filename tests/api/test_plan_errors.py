@@ -1,0 +1,113 @@
+"""What a refused plan document answers: every 422 names the field path and the rule it breaks, and nothing is
+saved — merge fields (R-MERGE-1) and shape errors pydantic finds before the business rules run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.conftest import Api
+from tests.api.test_plans import doc, post_plan, rules
+from tests.factories import email, task, text
+
+
+class TestRMerge1FieldsInAnyCase:
+    async def test_a_case_variant_of_a_known_field_is_refused_saying_what_to_write(self, api: Api) -> None:
+        team = await api.team()
+        refused = await api.client.post("/plans", headers=team.member, json=doc(
+            (0, [task("Call {Contact.First.Name}"), text("Hi { contact.EMAIL }"),
+                 email(subject="{contact.first.name}")])))
+        assert refused.status_code == 422
+        assert rules(refused) == {("body", "days", "0", "steps", "0", "name", "R-MERGE-1"),
+                                  ("body", "days", "0", "steps", "1", "messages", "0", "R-MERGE-1")}
+        assert [d["msg"] for d in refused.json()["detail"]] == [
+            "days[0].steps[0].name: unknown merge field {Contact.First.Name}: write {contact.first.name} (R-MERGE-1)",
+            "days[0].steps[1].messages[0]: unknown merge field {contact.EMAIL}: write {contact.email} (R-MERGE-1)"]
+        assert (await api.client.get("/plans", headers=team.member)).json() == []
+
+    async def test_braces_that_are_not_fields_are_saved_as_written(self, api: Api) -> None:
+        team = await api.team()
+        body = "Prices { from $300k } and p { color: red; } stay; {contact.first.name} is filled."
+        plan = await post_plan(api, team.member, doc((0, [email(body=body)])))
+        assert plan["days"][0]["steps"][0]["body"] == body
+
+    async def test_a_design_with_a_case_variant_is_refused_and_css_braces_are_kept(self, api: Api) -> None:
+        team = await api.team()
+        design = {"name": "Letter", "subject": "Hi", "html": "<style>p { color: red; }</style><p>{Contact.First.Name}"}
+        refused = await api.client.post("/designs", json=design, headers=team.member)
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert (problem["loc"], problem["rule"], problem["msg"]) == (
+            ["body", "html"], "R-MERGE-1", "unknown merge field {Contact.First.Name}: write {contact.first.name}")
+        fixed = {**design, "html": design["html"].replace("{Contact.First.Name}", "{contact.first.name}")}
+        saved = await api.client.post("/designs", json=fixed, headers=team.member)
+        assert (saved.status_code, saved.json()["html"]) == (201, fixed["html"])
+
+
+def problems(response: Any) -> list[tuple[str, str, str]]:
+    """(field path, rule, message) of each refusal, the path as the message names it."""
+    assert response.status_code == 422, response.text
+    out = []
+    for item in response.json()["detail"]:
+        field, _, rest = item["msg"].partition(": ")
+        assert rest.endswith(f" ({item['rule']})"), item
+        assert item["loc"] == ["body", *field.replace("[", ".").replace("]", "").split(".")], item
+        out.append((field, item["rule"], rest.removesuffix(f" ({item['rule']})")))
+    return out
+
+
+class TestShapeErrorsNameTheFieldAndRule:
+    async def test_each_step_field_of_the_wrong_shape_names_its_path_and_rule(self, api: Api) -> None:
+        cases: list[tuple[dict[str, Any], str, str]] = [
+            (task(slot="noon"), "time_of_day", "R-PLAN-4"),
+            ({"kind": "sms", "time_of_day": "morning"}, "kind", "R-PLAN-6"),
+            ({"time_of_day": "morning", "name": "x"}, "kind", "R-PLAN-6"),
+            (task(priority="urgent"), "priority", "R-TASK-1"),
+            (task(due_in_days="soon"), "due_in_days", "R-TASK-1"),
+            (task(due_time=1700), "due_time", "R-TASK-1"),
+            (task(link=["https://kw.com"]), "link", "R-TASK-1"),
+            (task(description=12), "description", "R-TASK-1"),
+            (task(kind="call", contact_task="maybe"), "contact_task", "R-TASK-1"),
+            ({**task(kind="call"), "name": None}, "name", "R-CALL-1"),
+            (text(mode="robot"), "mode", "R-TXT-1"),
+            (text(message_type="random"), "message_type", "R-TXT-2"),
+            (text(messages="Hi"), "messages", "R-TXT-2"),
+            (email(mode="fancy"), "mode", "R-EMAIL-1"),
+            ({**email(), "subject": None}, "subject", "R-EMAIL-1"),
+            (email(colour="red"), "colour", "R-EMAIL-1"),
+            ({"kind": "add_to_plan", "target_plan_id": 7}, "target_plan_id", "R-ADD-1"),
+            (task(assignee="boss"), "assignee", "R-TEAM-2"),
+            (task(id=["st_1"]), "id", "R-PLAN-9"),
+        ]
+        team = await api.team()
+        refused = await api.client.post("/plans", headers=team.member,
+                                        json=doc((0, [task("Fine"), *(step for step, _, _ in cases)])))
+        assert [(path, rule) for path, rule, _ in problems(refused)] == [
+            (f"days[0].steps[{i}].{field}", rule) for i, (_, field, rule) in enumerate(cases, start=1)]
+        assert (await api.client.get("/plans", headers=team.member)).json() == []
+
+    async def test_plan_level_fields_and_list_items_name_their_path_and_rule(self, api: Api) -> None:
+        team = await api.team()
+        body = doc((0, [text(messages=["Hi", 5])]), (1, [task()]), repeat={"times": "often"})
+        body["days"][1]["delay_days"] = "x"
+        got = problems(await api.client.post("/plans", headers=team.member, json=body))
+        assert [(path, rule) for path, rule, _ in got] == [
+            ("days[0].steps[0].messages[1]", "R-TXT-2"), ("days[1].delay_days", "R-PLAN-2"),
+            ("repeat.times", "R-PLAN-7")]
+        assert "'unlimited'" in got[2][2]  # both readings of `times` in one refusal: a number or "unlimited"
+        assert problems(await api.client.post("/plans", headers=team.member, json={"days": []})) == [
+            ("name", "R-PLAN-1", "Field required")]
+
+    async def test_an_edit_names_them_too_and_changes_nothing(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [task("Fine")])))
+        refused = await api.client.put(f"/plans/{plan['id']}", headers=team.member,
+                                       json=doc((0, [task("Fine", slot="lunch")])))
+        assert [(path, rule) for path, rule, _ in problems(refused)] == [("days[0].steps[0].time_of_day", "R-PLAN-4")]
+        assert (await api.client.get(f"/plans/{plan['id']}", headers=team.member)).json()["version"] == 1
+
+    async def test_other_bodies_keep_pydantics_answer(self, api: Api) -> None:
+        team = await api.team()
+        refused = await api.client.post("/tags", headers=team.member, json={"name": 5})
+        assert refused.status_code == 422
+        [item] = refused.json()["detail"]
+        assert (item["loc"], item["type"], "rule" in item) == (["body", "name"], "string_type", False)

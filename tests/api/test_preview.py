@@ -1,0 +1,110 @@
+"""The preview (R-PLAN-4, R-PLAN-7): exactly when each step would run for a contact enrolled at `start_at`, from the
+same schedule code and account settings the enrollment workflow uses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from db.models import Plan
+from db.session import session_scope
+from domain.plan import DEFAULT_SLOT_TIMES, PlanDefinition
+from domain.schedule import ScheduleContext, preview
+from services.plans import current_definition
+from tests.api.conftest import Api
+from tests.api.test_plans import add_contact, doc, post_plan, sample
+from tests.factories import CT, task
+from workflows.types import enrollment_workflow_id
+
+
+async def previewed(api: Api, headers: dict[str, str], plan_id: str, **body: Any) -> list[tuple[Any, ...]]:
+    answer = await api.client.post(f"/plans/{plan_id}/preview", headers=headers, json=body)
+    assert answer.status_code == 200, answer.text
+    return [(s["repeat"], s["day"], s["step_id"], s["kind"], datetime.fromisoformat(s["fire_at"]))
+            for s in answer.json()]
+
+
+async def computed(api: Api, plan_id: str, start: datetime, ctx: ScheduleContext,
+                   passes: int | None = None) -> list[tuple[Any, ...]]:
+    """The domain's own answer for the stored plan: what the enrollment workflow would run."""
+    async with session_scope(api.harness.sessions) as session:
+        row = await session.get(Plan, plan_id)
+        assert row is not None
+        definition: PlanDefinition = await current_definition(session, row)
+    return [(s.repeat, s.day_number, s.step_id, s.step.kind, s.fire_at) for s in preview(definition, start, ctx,
+                                                                                          passes)]
+
+
+class TestRPlan4Preview:
+    async def test_the_instants_are_the_domains_with_the_owners_or_the_teams_settings(self, api: Api) -> None:
+        team = await api.team()
+        await api.client.patch("/settings", headers=team.rainmaker,
+                               json={"time_zone": "America/New_York", "slot_times": {"morning": "09:30"}})
+        personal = await post_plan(api, team.rainmaker, sample("8x8-new-lead"))
+        shared = await post_plan(api, team.rainmaker, {**sample("8x8-new-lead"), "team_plan": True})
+        start = datetime(2026, 3, 2, 8, 15, tzinfo=CT)
+        owners = ScheduleContext(time_zone="America/New_York", slot_times={**DEFAULT_SLOT_TIMES, "morning": "09:30"},
+                                 spread_key=personal["id"])
+        got = await previewed(api, team.rainmaker, personal["id"], start_at=start.isoformat())
+        assert got == await computed(api, personal["id"], start, owners)
+        assert len(got) == 10
+        assert got[0][4].utcoffset() == timedelta(hours=-5)
+        teams = ScheduleContext(spread_key=shared["id"])  # a team plan: the team's zone and slots, not Rita's
+        assert await previewed(api, team.member, shared["id"], start_at=start.isoformat()) == await computed(
+            api, shared["id"], start, teams)
+
+    async def test_for_a_contact_their_zone_and_their_enrollments_text_spread(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, sample("8x8-new-lead"))
+        contact_id = await add_contact(api, team, time_zone="America/Los_Angeles")
+        start = datetime(2026, 3, 2, 20, 5, tzinfo=CT)
+        ctx = ScheduleContext(contact_time_zone="America/Los_Angeles",
+                              spread_key=enrollment_workflow_id(plan["id"], contact_id))
+        got = await previewed(api, team.member, plan["id"], start_at=start.isoformat(), contact_id=contact_id)
+        assert got == await computed(api, plan["id"], start, ctx)
+        other = await api.team("Other Team")
+        stranger = await add_contact(api, other)
+        answer = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                       json={"start_at": start.isoformat(), "contact_id": stranger})
+        assert answer.status_code == 404
+
+    async def test_the_33_touch_plan_saves_and_previews_one_pass_by_default(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.rainmaker, sample("33-touch-sphere"))
+        start = datetime(2026, 1, 5, 9, 30, tzinfo=CT)
+        one = await previewed(api, team.rainmaker, plan["id"], start_at=start.isoformat())
+        assert len(one) == 33
+        assert {s[0] for s in one} == {0}
+        two = await previewed(api, team.rainmaker, plan["id"], start_at=start.isoformat(), passes=2)
+        assert two == await computed(api, plan["id"], start, ScheduleContext(spread_key=plan["id"]), passes=2)
+        assert len(two) == 66
+        assert two[-1][0] == 1
+        url = f"/plans/{plan['id']}/preview"
+        for body in ({"start_at": start.isoformat(), "passes": 11}, {"start_at": start.isoformat(), "passes": 0},
+                     {"start_at": start.isoformat(), "repeats": 2}, {"start_at": "2026-01-05T09:30:00"},
+                     {"start_at": start.isoformat(), "contact_time_zone": "Mars/Olympus"}, {"start": "x"}):
+            assert (await api.client.post(url, headers=team.rainmaker, json=body)).status_code == 422, body
+
+
+class TestRPlan7PreviewPasses:
+    async def test_a_plan_repeating_twice_shows_all_three_passes_by_default_and_passes_limits_them(
+            self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [task("Call")]), (2, [task("Again")]),
+                                                     repeat={"times": 2, "delay_days": 7}))
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=CT)
+        every = await previewed(api, team.member, plan["id"], start_at=start.isoformat())
+        assert [s[0] for s in every] == [0, 0, 1, 1, 2, 2]
+        assert every == await computed(api, plan["id"], start, ScheduleContext(spread_key=plan["id"]))
+        one = await previewed(api, team.member, plan["id"], start_at=start.isoformat(), passes=1)
+        assert one == every[:2]
+        ten = await previewed(api, team.member, plan["id"], start_at=start.isoformat(), passes=10)
+        assert ten == every  # a plan has no more passes than its repeat gives it
+
+    async def test_the_old_name_repeats_is_an_unknown_field(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [task("Call")]), repeat={"times": 2, "delay_days": 7}))
+        refused = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                        json={"start_at": "2026-03-02T09:00:00-06:00", "repeats": 1})
+        assert refused.status_code == 422
+        assert [d["loc"] for d in refused.json()["detail"]] == [["body", "repeats"]]
