@@ -256,11 +256,10 @@ def runs_at(scheduled: ScheduledStep, instant: datetime, ctx: ScheduleContext) -
     return True
 
 
-def mark_done(cursor: Cursor, scheduled: ScheduledStep, outcome: str = "executed", detail: str = "",
-              at: datetime | None = None) -> Cursor:
-    """The cursor after `scheduled` finished (at `at`, by default its fire instant): it joins `done`, becomes the
-    floor, and nothing is pending."""
-    fired = at if at is not None else scheduled.fire_at
+def mark_done(cursor: Cursor, scheduled: ScheduledStep, outcome: str = "executed", detail: str = "") -> Cursor:
+    """The cursor after `scheduled` finished: it joins `done`, its fire instant becomes the floor, and nothing is
+    pending."""
+    fired = scheduled.fire_at
     done = [*cursor.done, DoneStep(step_id=scheduled.step_id, day_number=scheduled.day_number,
                                    day_date=scheduled.day_date, fired_at=fired, outcome=outcome, detail=detail)]
     return cursor.model_copy(update={"done": done, "floor": fired, "pending": None})

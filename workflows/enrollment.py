@@ -155,7 +155,7 @@ class EnrollmentWorkflow:
         if nxt.verdict is not None:
             kind = "step_skipped" if nxt.verdict == "skipped" else "step_failed"
             await self._timeline(kind, nxt.reason, self._step_key(nxt), nxt.step_id)
-            self._done(nxt, StepOutcome(status=nxt.verdict, detail=nxt.reason), now)
+            self._done(nxt, StepOutcome(status=nxt.verdict, detail=nxt.reason))
             return
         if not runs_at(nxt, now, ctx.schedule):
             # Woken late (a worker was down): the window is checked at the attempt, not only when planned.
@@ -165,7 +165,7 @@ class EnrollmentWorkflow:
         if outcome is None:
             return  # a removal cancelled the attempt before the provider had anything
         if outcome.status != "deferred":
-            self._done(nxt, outcome, now)
+            self._done(nxt, outcome)
             return
         transient = not (outcome.as_task or outcome.reload_context)
         self._reload = self._reload or outcome.reload_context
@@ -174,12 +174,14 @@ class EnrollmentWorkflow:
             "attempts": pending.attempts + (1 if transient else 0),
             "first_attempt_at": pending.first_attempt_at or now})})
 
-    def _done(self, nxt: ScheduledStep, outcome: StepOutcome, now: datetime) -> None:
+    def _done(self, nxt: ScheduledStep, outcome: StepOutcome) -> None:
+        """The step is behind the contact; it counts as fired at its planned instant, so the workflow's calendar stays
+        the preview's to the millisecond."""
         if outcome.channel is not None:
             self._channels.add(outcome.channel)
         self._steps_done_total += 1
         assert self._cursor is not None
-        self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail, at=max(nxt.fire_at, now))
+        self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail)
         self._next = None
 
     @workflow.signal

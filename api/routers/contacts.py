@@ -27,9 +27,12 @@ from db.models import Agent, Contact, ContactTag, Enrollment, Message, Tag, Task
 from db.queries import write_timeline
 from domain.ids import new_id
 from domain.merge import full_name
+from services.signals import timing_changed
 from services.tags import add_tag, enroll_by_tag, remove_tag, tags_of_contacts, triggered_plans
 
 router = APIRouter(tags=["contacts"])
+# What a running enrollment loaded about its contact: a change is signalled so it counts from the next step on.
+CONTEXT_FIELDS = {"time_zone", "first_name", "last_name", "email", "phone", "assignee_id"}
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
@@ -63,8 +66,8 @@ async def get_contact(contact_id: str, agent: CurrentAgent, session: SessionDep)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactPublic)
-async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAgent,
-                         session: SessionDep) -> ContactPublic:
+async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAgent, session: SessionDep,
+                         client: TemporalDep) -> ContactPublic:
     contact = await _contact(session, agent, contact_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     opt_out = changes.pop("opted_out", None)
@@ -78,7 +81,12 @@ async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAge
     if opt_out and not contact.opted_out:
         await _opt_out_by_hand(session, agent, contact)
     await session.flush()
-    return (await _public(session, [contact]))[0]
+    public = (await _public(session, [contact]))[0]
+    if CONTEXT_FIELDS & changes.keys():
+        # R-TXT-3: the new zone (and name, for the labels) counts from each running enrollment's next step.
+        await timing_changed(client, session, what="contact " + ", ".join(sorted(CONTEXT_FIELDS & changes.keys())),
+                             contact_id=contact.id)
+    return public
 
 
 @router.delete("/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
-from api.deps import CurrentAgent, PrincipalDep, SessionDep, StateDep, can_manage_team
+from api.deps import CurrentAgent, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, InvalidFields, NotFound
 from api.schemas.identity import (
     TEAM_SETTINGS,
@@ -30,6 +30,7 @@ from domain.account_settings import updated_overrides
 from domain.ids import new_id
 from services.plans import account_schedule
 from services.settings import slot_time_violations
+from services.signals import timing_changed
 
 router = APIRouter(tags=["identity"])
 
@@ -80,7 +81,8 @@ async def get_settings(agent: CurrentAgent, session: SessionDep) -> AccountSetti
 
 
 @router.patch("/settings", response_model=AccountSettings)
-async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: SessionDep) -> AccountSettings:
+async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: SessionDep,
+                          client: TemporalDep) -> AccountSettings:
     """Only the fields sent change, and only once every check has passed: a refused change writes nothing."""
     team = await session.get(Team, agent.team_id)
     assert team is not None
@@ -99,7 +101,15 @@ async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: Se
         else:
             setattr(agent, name, value)
     await session.flush()
-    return await _settings_of(session, agent, team)
+    answer = await _settings_of(session, agent, team)
+    timing = {"time_zone", "slot_times", "team_time_zone", "team_slot_times"} & changes.keys()
+    if timing:
+        # A new zone or slot counts from each affected enrollment's next step: the owner's plans for the agent's own
+        # settings, every enrollment of the team for the team's (personal plans fall back to them).
+        team_wide = bool(timing - {"time_zone", "slot_times"})
+        await timing_changed(client, session, what="account " + ", ".join(sorted(timing)),
+                             team_id=team.id if team_wide else None, owner_agent_id=None if team_wide else agent.id)
+    return answer
 
 
 @router.get("/health")

@@ -8,13 +8,17 @@ team (R-TEAM-1); a member reading one may not edit it (403).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Response, status
 
 from api.access import TEAM_PLAN_ROLE, editable_plan, visible_plan
 from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.plans import PlanCreate, PlanPublic, PlanSummary, PlanUpdate, PreviewRequest, PreviewStep
-from db.models import Contact, Plan
+from db.models import Agent, Contact, Plan
+from domain.merge import Person, merge_values
+from domain.plan import describe_step
 from domain.schedule import preview
 from domain.windows import zone
 from services import plan_lifecycle
@@ -111,18 +115,29 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
     """Exactly when each step would run for a contact enrolled at `start_at`: the schedule code and account settings
     the enrollment workflow uses, with the same text spread when `contact_id` is given."""
     plan = await visible_plan(session, agent, plan_id)
-    contact_zone, spread_key = body.contact_time_zone, plan.id
+    contact_zone, spread_key, values = body.contact_time_zone, plan.id, None
     if body.contact_id is not None:
         contact = await session.get(Contact, body.contact_id)
         if contact is None or contact.team_id != agent.team_id:
             raise NotFound("contact", body.contact_id)
         contact_zone = contact_zone or contact.time_zone
         spread_key = enrollment_workflow_id(plan.id, contact.id)
+        owner = (await session.get(Agent, plan.owner_agent_id) if plan.owner_agent_id else None) or agent
+        values = merge_values(Person(contact.first_name, contact.last_name, contact.email, contact.phone),
+                              Person(owner.first_name, owner.last_name, owner.email, owner.phone))
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
-    account_zone = zone(ctx.time_zone)
+    try:
+        account_zone = zone(ctx.time_zone)
+    except (ValueError, KeyError):
+        account_zone = zone("UTC")  # a zone stored before settings were checked: its steps say they fail
     steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
-                        fire_at=s.fire_at.astimezone(account_zone)) for s in steps]
+                        label=describe_step(s.step, values, s.repeat), fire_at=s.fire_at.astimezone(account_zone),
+                        outcome=_OUTCOMES[s.verdict], reason=s.reason or None) for s in steps]
+
+
+_OUTCOMES: dict[str | None, Literal["runs", "skipped", "fails"]] = {None: "runs", "skipped": "skipped",
+                                                                     "failed": "fails"}
 
 
 async def _summary(session: SessionDep, plan: Plan) -> PlanSummary:

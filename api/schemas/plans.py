@@ -5,6 +5,7 @@ reads from `GET /plans/{id}` can be sent back to `PUT` after picking `name`, `te
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -123,4 +124,10 @@ class PreviewStep(Public):
     day: int
     step_id: str
     kind: str
+    label: str = Field(description="What the step does, rendered for the contact when `contact_id` is given")
     fire_at: datetime = Field(description="In the account time zone")
+    outcome: Literal["runs", "skipped", "fails"] = Field(
+        default="runs", description="`skipped` or `fails` when the step would not run, with the reason")
+    reason: str | None = Field(default=None, examples=["Text not sent: 10:00–19:00 US Central and 08:00–21:00 in "
+                                                       "Asia/Kolkata (the contact's time zone) do not overlap within "
+                                                       "the next 7 days"])

@@ -108,3 +108,43 @@ class TestRPlan7PreviewPasses:
                                         json={"start_at": "2026-03-02T09:00:00-06:00", "repeats": 1})
         assert refused.status_code == 422
         assert [d["loc"] for d in refused.json()["detail"]] == [["body", "repeats"]]
+
+
+class TestRTxt3PreviewSaysWhatWouldBeSkipped:
+    async def test_kolkata_and_dhaka_contacts_preview_200_with_skipped_texts_and_the_reason(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, sample("8x8-new-lead"))
+        for zone_name, month in (("Asia/Kolkata", 1), ("Asia/Dhaka", 1), ("Asia/Dhaka", 7)):
+            contact_id = await add_contact(api, team, time_zone=zone_name)
+            start = datetime(2027, month, 12, 11, tzinfo=CT)
+            answer = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                           json={"start_at": start.isoformat(), "contact_id": contact_id})
+            assert answer.status_code == 200, answer.text
+            steps = answer.json()
+            texts = [s for s in steps if s["kind"] == "text"]
+            assert texts
+            assert all(s["outcome"] == "skipped" and zone_name in s["reason"] for s in texts)
+            assert all(s["outcome"] == "runs" and s["reason"] is None for s in steps if s["kind"] != "text")
+
+    async def test_kolkata_in_july_is_texted_between_1000_and_1030_central(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, sample("8x8-new-lead"))
+        contact_id = await add_contact(api, team, time_zone="Asia/Kolkata")
+        answer = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member, json={
+            "start_at": datetime(2027, 7, 12, 11, tzinfo=CT).isoformat(), "contact_id": contact_id})
+        texts = [s for s in answer.json() if s["kind"] == "text"]
+        assert texts
+        for text in texts:
+            local = datetime.fromisoformat(text["fire_at"]).astimezone(CT)
+            assert (text["outcome"], local.hour, local.minute < 30) == ("runs", 10, True)
+
+    async def test_labels_are_rendered_for_the_contact_and_plain_without_one(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [task("Call {contact.first.name}")])))
+        contact_id = await add_contact(api, team)
+        start = datetime(2027, 2, 3, 9, tzinfo=CT).isoformat()
+        url = f"/plans/{plan['id']}/preview"
+        for_dana = await api.client.post(url, headers=team.member, json={"start_at": start, "contact_id": contact_id})
+        assert [s["label"] for s in for_dana.json()] == ["task 'Call Dana'"]
+        plain = await api.client.post(url, headers=team.member, json={"start_at": start})
+        assert [s["label"] for s in plain.json()] == ["task 'Call {contact.first.name}'"]

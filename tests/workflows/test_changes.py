@@ -8,9 +8,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from db.models import Contact, Enrollment, Message, Plan, Task
+from config import SAMPLES_DIR
+from db.models import Contact, Enrollment, Message, Plan, Task, TimelineEvent
 from db.session import session_scope
-from services.plans import save_version
+from domain.plan import PlanDefinition
+from domain.schedule import preview
+from services.plans import current_definition, save_version, schedule_context
 from tests.factories import (
     CT,
     add_plan,
@@ -24,7 +27,7 @@ from tests.factories import (
     waiting_for,
 )
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import ContextChanged, PlanChanged
+from workflows.types import ContextChanged, PlanChanged, enrollment_workflow_id
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -113,3 +116,27 @@ class TestRTxt3ContactTimeZoneChanges:
             await h.finish(handle)
         (sent,) = await h.rows(Message)
         assert sent.created_at.astimezone(CT) == (start + timedelta(days=1)).replace(hour=17)
+
+
+class TestRPlan4ThePreviewIsWhatRuns:
+    async def test_the_workflow_runs_every_step_of_a_sample_plan_at_its_previewed_instant(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        # A Pacific contact enrolled at 20:05 Central: held texts, tasks held to 08:00, slots on later days.
+        world = await seed(sessions, contact={"time_zone": "America/Los_Angeles"})
+        definition = PlanDefinition.model_validate_json((SAMPLES_DIR / "8x8-new-lead.json").read_text())
+        plan_id = await add_plan(sessions, world, definition)
+        async with session_scope(sessions) as session:
+            plan = await session.get(Plan, plan_id)
+            assert plan is not None
+            stored = await current_definition(session, plan)
+            ctx = await schedule_context(session, plan, contact_time_zone="America/Los_Angeles",
+                                         spread_key=enrollment_workflow_id(plan_id, world.contact_id))
+        start = datetime(2027, 2, 3, 20, 5, tzinfo=CT)
+        expected = [(s.step_id, s.fire_at) for s in preview(stored, start, ctx)]
+        async with running_worker(env, sessions) as h:
+            await h.advance_to(start)
+            await h.finish(await h.enroll(plan_id, world.contact_id))
+            events = [e for e in await h.rows(TimelineEvent, contact_id=world.contact_id)
+                      if e.kind in ("step_executed", "step_skipped", "step_failed")]
+        assert [(e.step_id, e.at) for e in events] == expected
+        assert len(expected) == 10
