@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.api.conftest import Api
+from tests.api.conftest import Api, Team
 from tests.api.test_enrollments import enroll, make_contact, make_plan, progress
 from tests.factories import CT, eventually, task, text
+
+
+async def fires_at(api: Api, team: Team, enrollment_id: str, instant: datetime) -> bool:
+    now = await progress(api, team.member, enrollment_id)
+    return now["next_fire_at"] is not None and datetime.fromisoformat(now["next_fire_at"]) == instant
 
 
 class TestRTxt3ContactZoneThroughTheApi:
@@ -19,16 +24,12 @@ class TestRTxt3ContactZoneThroughTheApi:
         await api.harness.advance_to(start)
         enrollment_id, handle = await enroll(api, team.member, plan_id, contact_id)
 
-        async def next_at(instant: datetime) -> bool:
-            now = await progress(api, team.member, enrollment_id)
-            return now["next_fire_at"] is not None and datetime.fromisoformat(now["next_fire_at"]) == instant
-
-        await eventually(lambda: next_at(start + timedelta(days=1)))
+        await eventually(lambda: fires_at(api, team, enrollment_id, start + timedelta(days=1)))
         patched = await api.client.patch(f"/contacts/{contact_id}", headers=team.member,
                                          json={"time_zone": "Asia/Tokyo", "first_name": "Dee"})
         assert patched.status_code == 200, patched.text
         # Tokyo's 08:00 is 17:00 Central in February: the earliest instant both windows allow on day two.
-        await eventually(lambda: next_at((start + timedelta(days=1)).replace(hour=17)))
+        await eventually(lambda: fires_at(api, team, enrollment_id, (start + timedelta(days=1)).replace(hour=17)))
         assert (await progress(api, team.member, enrollment_id))["next_step_label"] == "text 'Day two Dee'"
         await api.harness.finish(handle)
 
@@ -42,12 +43,9 @@ class TestRPlan4SlotSettingsThroughTheApi:
         await api.harness.advance_to(start)
         enrollment_id, handle = await enroll(api, team.member, plan_id, contact_id)
 
-        async def next_at(instant: datetime) -> bool:
-            now = await progress(api, team.member, enrollment_id)
-            return now["next_fire_at"] is not None and datetime.fromisoformat(now["next_fire_at"]) == instant
-
-        await eventually(lambda: next_at((start + timedelta(days=2)).replace(hour=10)))
+        await eventually(lambda: fires_at(api, team, enrollment_id, (start + timedelta(days=2)).replace(hour=10)))
         changed = await api.client.patch("/settings", headers=team.member, json={"slot_times": {"morning": "09:15"}})
         assert changed.status_code == 200, changed.text
-        await eventually(lambda: next_at((start + timedelta(days=2)).replace(hour=9, minute=15)))
+        earlier = (start + timedelta(days=2)).replace(hour=9, minute=15)
+        await eventually(lambda: fires_at(api, team, enrollment_id, earlier))
         await api.harness.finish(handle)
