@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.models import Agent, Contact, Enrollment, Plan
-from db.queries import plan_version, rainmaker_of
+from db.models import Contact, Enrollment, Plan
+from db.queries import plan_version
 from db.session import session_scope
-from domain.merge import Person, full_name, merge_values
+from domain.merge import full_name
 from domain.plan import PlanDefinition
 from services.plans import schedule_context
+from services.progress import label_values
 from workflows.types import EnrollmentContext, LoadContextInput, RemovalRules
 
 
@@ -36,7 +37,6 @@ class ContextActivities:
                 await session.execute(update(Enrollment).where(Enrollment.id == request.enrollment_id,
                                                                Enrollment.plan_version != version.version)
                                       .values(plan_version=version.version))
-            agent = await _label_agent(session, plan, contact)
             return EnrollmentContext(
                 plan=PlanDefinition.model_validate(version.definition),
                 plan_version=version.version,
@@ -46,15 +46,6 @@ class ContextActivities:
                                                 spread_key=request.workflow_id),
                 removal_rules=RemovalRules(on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply),
                 contact_name=name or contact.id,
-                merge_values=merge_values(
-                    Person(contact.first_name, contact.last_name, contact.email, contact.phone),
-                    Person(agent.first_name, agent.last_name, agent.email, agent.phone) if agent else Person()),
+                merge_values=await label_values(session, plan, contact),
             )
 
-
-async def _label_agent(session: AsyncSession, plan: Plan, contact: Contact) -> Agent | None:
-    """Whose `{agent.*}` fields the labels show: the owner of a personal plan; for a team plan the contact's
-    assignee, else the Rainmaker (the step itself resolves its sender when it runs, R-TEAM-3)."""
-    agent_id = plan.owner_agent_id or contact.assignee_id
-    agent = await session.get(Agent, agent_id) if agent_id else None
-    return agent if agent is not None else await rainmaker_of(session, plan.team_id)

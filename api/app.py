@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api import docs, errors
-from api.deps import AppState
+from api.deps import AppState, wall_clock
 from api.routers import contacts, designs, enrollments, identity, plans, triggers, webhooks
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
@@ -23,8 +24,10 @@ entry of a 422 carries `help`, the section of `docs/rules.md` (in the SmartPlans
 
 
 def create_app(settings: Settings | None = None, *, temporal: Client | None = None,
-               sessions: async_sessionmaker[AsyncSession] | None = None) -> FastAPI:
-    """Tests pass their own Temporal client and session factory; in production both are made from settings."""
+               sessions: async_sessionmaker[AsyncSession] | None = None,
+               clock: Callable[[], Awaitable[datetime]] | None = None) -> FastAPI:
+    """Tests pass their own Temporal client, session factory and clock; in production all come from settings and the
+    wall clock."""
     config = settings or get_settings()
 
     @asynccontextmanager
@@ -36,7 +39,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
             engine = create_engine_for(config.database_url)
             factory = create_session_factory(engine)
         client = temporal or await connect(config)
-        app.state.smartplans = AppState(settings=config, sessions=factory, temporal=client)
+        app.state.smartplans = AppState(settings=config, sessions=factory, temporal=client, clock=clock or wall_clock)
         try:
             yield
         finally:

@@ -3,8 +3,9 @@ settings, the Temporal client, and who is calling."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,11 +21,18 @@ from db.models import Agent
 from db.session import session_scope
 
 
+async def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class AppState:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
+    # When an enrollment starts: the plan's clock. Tests on the time-skipping server pass its clock, so the API and
+    # the workflows agree on "now" there as they do in production.
+    clock: Callable[[], Awaitable[datetime]] = wall_clock
 
 
 def get_state(request: Request) -> AppState:
@@ -52,7 +60,12 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_now(state: StateDep) -> datetime:
+    return await state.clock()
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+NowDep = Annotated[datetime, Depends(get_now)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 # For services that run their own transactions (enrolling commits before it starts a workflow).

@@ -127,7 +127,8 @@ async def _start(client: Client, task_queue: str, row: Enrollment, plan: Plan, c
         await client.start_workflow(
             EnrollmentWorkflow.run,
             EnrollmentInput(enrollment_id=row.id, plan_id=plan.id, contact_id=row.contact_id, team_id=plan.team_id,
-                            agent_id=plan.owner_agent_id, plan_version=row.plan_version),
+                            agent_id=plan.owner_agent_id, plan_version=row.plan_version,
+                            enrolled_at=row.started_at),
             id=row.workflow_id, task_queue=task_queue, search_attributes=attributes,
             static_summary=f"{contact_name or row.contact_id} in {plan.name}",
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

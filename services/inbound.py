@@ -305,7 +305,7 @@ class Inbound:
             message.status, message.provider_id = status, provider_id
             if error is not None:
                 message.error_code, message.error_message = error.code, error.message
-            else:
+            elif status != "recorded":  # the outbox sends nothing
                 message.sent_at = utcnow()
 
 

@@ -109,7 +109,7 @@ class EnrollmentWorkflow:
     async def run(self, input: EnrollmentInput) -> EnrollmentResult:
         ctx = await self._load(input.plan_version)
         if self._cursor is None:
-            self._cursor = start_cursor(workflow.now(), ctx.schedule)
+            self._cursor = start_cursor(input.enrolled_at or workflow.now(), ctx.schedule)
         if not ctx.plan_active:
             self._end_reason = "plan_deactivated"
         while True:

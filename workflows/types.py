@@ -54,6 +54,9 @@ class EnrollmentInput(BaseModel):
     team_id: str
     agent_id: str | None = None  # the plan's owner (personal plans); None for team plans
     plan_version: int
+    # The enrollment row's instant: the plan's clock starts here (not when a worker first picks the workflow up), so
+    # the API can tell the first step and its time from the row alone.
+    enrolled_at: datetime | None = None
     # Carried across continue-as-new: None on the first run.
     cursor: Cursor | None = None
     channels_sent: list[Channel] = Field(default_factory=list)

@@ -265,7 +265,8 @@ async def _complete(session: AsyncSession, step: StepInput, message: Message, re
                     how: str) -> StepOutcome:
     message.provider_id = receipt.provider_id
     message.status = "recorded" if receipt.provider == "outbox" else "sent"
-    message.sent_at = utcnow()
+    # The outbox sends nothing: a recorded message has no `sent_at` (its `created_at` says when it was due).
+    message.sent_at = None if message.status == "recorded" else utcnow()
     verb = "recorded in the outbox" if message.status == "recorded" else f"sent via {receipt.provider}"
     detail = f"{noun} to {message.to_address} {verb}" + (f" ({how})" if how else "")
     await _timeline(session, step, "step_executed", detail, {"message_id": message.id})

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.access import sees_plan
-from api.deps import CurrentAgent, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
+from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.contacts import (
     ContactCreate,
@@ -143,7 +143,8 @@ async def contact_enrollments(contact_id: str, agent: CurrentAgent, session: Ses
 
 @router.post("/contacts/{contact_id}/tags", response_model=ContactTagged)
 async def tag_contact(contact_id: str, body: ContactTagAdd, agent: CurrentAgent, session: SessionDep,
-                      sessions: SessionsDep, temporal: TemporalDep, settings: SettingsDep) -> ContactTagged:
+                      sessions: SessionsDep, temporal: TemporalDep, settings: SettingsDep,
+                      now: NowDep) -> ContactTagged:
     """Adding a tag enrolls the contact in every active plan it triggers for this contact (R-RULE-1: team plans, and
     the personal plans of the agent who owns it or is assigned to it); re-adding does nothing. The answer lists the
     plans the caller can see: a teammate's personal plan the contact entered is not named."""
@@ -151,7 +152,6 @@ async def tag_contact(contact_id: str, body: ContactTagAdd, agent: CurrentAgent,
     tag = await session.get(Tag, body.tag_id)
     if tag is None or tag.team_id != agent.team_id:
         raise Invalid("tag_id", "team_tag", f"tag {body.tag_id} is not a tag of your team")
-    now = utcnow()
     added = await add_tag(session, contact.id, tag.id, now)
     plans = await triggered_plans(session, tag.id, contact) if added else []
     shown = {plan.id for plan in plans if sees_plan(agent, plan)}

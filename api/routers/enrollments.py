@@ -18,7 +18,7 @@ from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import sees_plan
-from api.deps import CurrentAgent, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
+from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.enrollments import (
     EnrollmentCreate,
@@ -33,7 +33,9 @@ from api.schemas.enrollments import (
 from db.models import Agent, Contact, Enrollment, Message, Plan, Task, TimelineEvent
 from db.queries import write_timeline
 from domain.merge import full_name
+from domain.plan import describe_step
 from services.enrollments import enroll
+from services.progress import planned_first_step
 from services.tasks import TaskStatus, complete_task, list_tasks
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import EnrollmentProgress, EnrollmentStatus, RemoveRequest
@@ -66,7 +68,8 @@ async def _team_contact(session: AsyncSession, agent: Agent, contact_id: str) ->
 @router.post("/plans/{plan_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated,
              tags=["enrollments"])
 async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: CurrentAgent, session: SessionDep,
-                            sessions: SessionsDep, client: TemporalDep, settings: SettingsDep) -> EnrollmentCreated:
+                            sessions: SessionsDep, client: TemporalDep, settings: SettingsDep,
+                            now: NowDep) -> EnrollmentCreated:
     """R-ENR-1: enroll by hand. 409 when already enrolled, or the plan is inactive or has no steps."""
     plan = await session.get(Plan, plan_id)
     if plan is None or not sees_plan(agent, plan):
@@ -76,7 +79,7 @@ async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: Current
     # it holds the write lock the service needs).
     await session.commit()
     enrolled = await enroll(sessions, client, settings.temporal_task_queue, plan_id=plan.id, contact_id=contact.id,
-                            source="manual", at=datetime.now(UTC))
+                            source="manual", at=now)
     return EnrollmentCreated(id=enrolled.enrollment_id, workflow_id=enrolled.workflow_id)
 
 
@@ -94,7 +97,19 @@ async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: Sessi
                 EnrollmentWorkflow.progress, rpc_timeout=QUERY_TIMEOUT)
         except TemporalError:
             live = None  # no worker, or the workflow was terminated by hand: the stored part is still true
-    return _public(row, events, live)
+    public = _public(row, events, live)
+    if row.status == "active" and public.next_step_id is None and not events:
+        # Just enrolled: the workflow has not reached its first step yet (or no worker runs), but the plan and
+        # the schedule already say what it is and when (R-ENR-4).
+        planned = await planned_first_step(session, row)
+        await session.commit()
+        if planned is not None:
+            first, values = planned
+            public = public.model_copy(update={
+                "repeat": 0, "day": first.day_number, "next_step_id": first.step_id,
+                "next_step_kind": first.step.kind, "next_step_label": describe_step(first.step, values),
+                "next_fire_at": first.fire_at})
+    return public
 
 
 @router.delete("/enrollments/{enrollment_id}", response_model=EnrollmentPublic, tags=["enrollments"])

@@ -16,8 +16,7 @@ from api.access import TEAM_PLAN_ROLE, editable_plan, visible_plan
 from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.schemas.plans import PlanCreate, PlanPublic, PlanSummary, PlanUpdate, PreviewRequest, PreviewStep
-from db.models import Agent, Contact, Plan
-from domain.merge import Person, merge_values
+from db.models import Contact, Plan
 from domain.plan import describe_step
 from domain.schedule import preview
 from domain.windows import zone
@@ -30,6 +29,7 @@ from services.plans import (
     plans_with_documents,
     schedule_context,
 )
+from services.progress import label_values
 from workflows.types import enrollment_workflow_id
 
 router = APIRouter(tags=["plans"])
@@ -122,9 +122,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
             raise NotFound("contact", body.contact_id)
         contact_zone = contact_zone or contact.time_zone
         spread_key = enrollment_workflow_id(plan.id, contact.id)
-        owner = (await session.get(Agent, plan.owner_agent_id) if plan.owner_agent_id else None) or agent
-        values = merge_values(Person(contact.first_name, contact.last_name, contact.email, contact.phone),
-                              Person(owner.first_name, owner.last_name, owner.email, owner.phone))
+        values = await label_values(session, plan, contact)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     try:
         account_zone = zone(ctx.time_zone)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 from domain.account_settings import known_zone
 from domain.validation import Violation
@@ -32,6 +33,21 @@ def _zone(name: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_zone)]
+
+E164 = r"^\+[1-9]\d{6,14}$"
+_E164 = re.compile(E164)
+
+
+def _phone(number: str) -> str:
+    if not _E164.fullmatch(number):
+        raise ValueError(f"'{number}' is not a phone number in E.164 form: a + and the country code, then digits only, "
+                         "e.g. +15125550199")
+    return number
+
+
+# The pattern stays in the OpenAPI schema (generated clients check it); the message says what to write.
+PhoneNumber = Annotated[str, AfterValidator(_phone),
+                        WithJsonSchema({"type": "string", "pattern": E164, "examples": ["+15125550199"]})]
 
 
 def field_violation(path: tuple[str | int, ...], message: str, rules: Mapping[str, str], *,

@@ -7,12 +7,9 @@ from typing import Any
 
 from pydantic import EmailStr, Field, field_validator
 
-from api.schemas.common import Public, Request, TimeZoneName, field_violation
+from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation
 from api.schemas.triggers import TagPublic
 from domain.validation import Violation
-
-E164 = r"^\+[1-9]\d{6,14}$"
-
 
 # Fields that carry a texting rule name it in a 422 (see `api.errors`); the others keep pydantic's answer.
 _CONTACT_RULES = {"do_not_call": "R-TXT-4", "opted_out": "R-TXT-4", "time_zone": "R-TXT-3"}
@@ -28,7 +25,7 @@ class ContactCreate(_ContactBody):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, pattern=E164, description="E.164, e.g. +15125550199")
+    phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     time_zone: TimeZoneName | None = Field(default=None, description="IANA zone; enables the contact's quiet hours")
     assignee_id: str | None = Field(default=None, description="An agent of your team")
     do_not_call: bool = False
@@ -40,7 +37,7 @@ class ContactUpdate(_ContactBody):
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, max_length=100)
     email: EmailStr | None = None
-    phone: str | None = Field(default=None, pattern=E164)
+    phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     time_zone: TimeZoneName | None = None
     assignee_id: str | None = None
     do_not_call: bool | None = None

@@ -94,7 +94,8 @@ class MessagePublic(Public):
     error_code: str | None
     error_message: str | None
     created_at: datetime
-    sent_at: datetime | None
+    sent_at: datetime | None = Field(description="When the provider accepted it; null for the local outbox, which "
+                                                "sends nothing (status `recorded`), and for inbound messages")
     plan_id: str | None
     step_id: str | None
     enrollment_id: str | None

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Public, Request, TimeZoneName, field_violation
+from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation
 from domain.account_settings import is_hhmm
 from domain.validation import Violation
 
@@ -38,7 +38,7 @@ class AgentCreate(Request):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     email: EmailStr
-    phone: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     role: Literal["rainmaker", "member"] = "member"
     permission: Literal["basic", "enhanced", "unlimited"] = "basic"
 
@@ -105,7 +105,7 @@ class SettingsUpdate(Request):
     postal_address: str | None = Field(default=None, max_length=500)
     twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
     twilio_auth_token: str | None = Field(default=None, min_length=8, max_length=128)
-    twilio_from_number: str | None = Field(default=None, pattern=r"^\+[1-9]\d{6,14}$")
+    twilio_from_number: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550111")
     team_time_zone: TimeZoneName | None = None
     team_slot_times: SlotTimes | None = None
     team_postal_address: str | None = Field(default=None, max_length=500)

@@ -51,7 +51,7 @@ async def api(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSessio
         settings = Settings(environment="test", smartplans_admin_key="test-admin-key",
                             temporal_task_queue=harness.task_queue, public_base_url="https://plans.example.com")
         harness.settings = settings
-        app = create_app(settings, temporal=env.client, sessions=sessions)
+        app = create_app(settings, temporal=env.client, sessions=sessions, clock=env.get_current_time)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:

@@ -47,7 +47,7 @@ class TestMessageList:
             "channel": "email", "direction": "outbound", "status": "recorded", "provider": "outbox",
             "to_address": "dana@example.com", "subject": "Hello Dana", "plan_id": plan_id, "step_id": "E",
             "contact_id": contact_id}
-        assert outbound["sent_at"] is not None
+        assert outbound["sent_at"] is None  # the outbox records, it sends nothing
         assert "Hi Dana" in outbound["body"]
         assert (listed[0]["direction"], listed[0]["provider_id"]) == ("inbound", "SM" + "0" * 32)
 

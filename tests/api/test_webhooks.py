@@ -63,7 +63,7 @@ async def status_in(client: httpx.AsyncClient, sid: str, status: str, **extra: s
 async def client_for(api: Api, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The same app, database and Temporal as `api`, with other settings (a provider, a secret)."""
     app = create_app(api.harness.settings.model_copy(update=settings), temporal=api.harness.env.client,
-                     sessions=api.harness.sessions)
+                     sessions=api.harness.sessions, clock=api.harness.env.get_current_time)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://api.test") as client:
         yield client
