@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
 
 import db.models  # noqa: F401  (registers every table on Base.metadata)
+import db.routing_models  # noqa: F401
 from db.base import Base, UtcDateTime
 from db.session import sync_url
 
