@@ -1,1 +1,5 @@
 """Lead routing, pure and deterministic: which route a lead takes and which agents it is offered to, with reasons."""
+
+from domain.routing.matching import match_route
+
+__all__ = ["match_route"]
