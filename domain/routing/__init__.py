@@ -1,5 +1,6 @@
 """Lead routing, pure and deterministic: which route a lead takes and which agents it is offered to, with reasons."""
 
 from domain.routing.matching import match_route
+from domain.routing.selection import plan_offers
 
-__all__ = ["match_route"]
+__all__ = ["match_route", "plan_offers"]

@@ -60,6 +60,9 @@ class Rotation(_Frozen):
     turns: dict[str, int] = Field(default_factory=dict)  # first offers each agent has had on this route
     last_first: str | None = None  # who had the previous lead's first offer (random: never twice in a row)
     cursor: int = 0  # round robin: the index in `agent_ids` whose turn is next
+    # Round robin: the route's agents, the one who has waited longest for a first offer in front. A skipped agent
+    # stays where they are (R-OFFER-3); empty on a rotation stored before it existed: `agent_ids` from `cursor`.
+    queue: list[str] = Field(default_factory=list)
 
 
 class RouteVerdict(_Frozen):
