@@ -2,5 +2,6 @@
 
 from domain.routing.matching import match_route
 from domain.routing.selection import plan_offers
+from domain.routing.validation import route_problems
 
-__all__ = ["match_route", "plan_offers"]
+__all__ = ["match_route", "plan_offers", "route_problems"]
