@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from config import Settings
 from db.models import Agent, Contact, Design, Enrollment, Plan, Tag, Task
+from db.routing_models import AgentRouting, Route
 from db.session import session_scope
 from domain.ids import new_id
 from tests.api.conftest import Api
@@ -26,10 +27,16 @@ PLAN = {"name": "A's plan", "days": [{"delay_days": 0, "steps": [
         {"kind": "task", "name": "Call again", "priority": "high", "due_in_days": 1}]}]}
 DESIGN = {"name": "Newsletter", "subject": "News", "html": "<p>Hello</p>"}
 
+
+def route_body(agent_id: str) -> dict[str, Any]:
+    return {"title": "Everything", "days_of_week": [0, 1, 2, 3, 4, 5, 6], "start_time": "00:00", "end_time": "00:00",
+            "sources": ["Zillow"], "strategy": "round_robin", "agent_ids": [agent_id], "claim_seconds": 300}
+
+
 # Not team-scoped by id: the token itself is the credential.
 NOT_TEAM_SCOPED = {"/unsubscribe/{token}": "an HMAC-signed per-contact link, verified without an API key"}
 RESOURCE_BY_SEGMENT = {"teams": "team", "plans": "plan", "designs": "design", "contacts": "contact", "tags": "tag",
-                       "enrollments": "enrollment", "tasks": "task"}
+                       "enrollments": "enrollment", "tasks": "task", "routes": "route", "agents": "agent"}
 
 
 def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | None]:
@@ -46,6 +53,8 @@ def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | Non
         ("POST", "/contacts/{contact_id}/tags"): {"tag_id": theirs["tag"]},
         ("PATCH", "/tags/{tag_id}"): {"name": "renamed"},
         ("POST", "/tasks/{task_id}/complete"): {"notes": "not mine"},
+        ("PUT", "/routes/{route_id}"): route_body(theirs["agent"]),
+        ("PATCH", "/agents/{agent_id}/routing"): {"lead_limit": 0, "routes_paused": True, "leads_paused": True},
     }
 
 
@@ -76,12 +85,16 @@ async def create_everything(api: Api, headers: dict[str, str], team_id: str, age
     tag = (await post("/tags", json={"name": f"Buyer {team_id[-4:]}"}, headers=headers)).json()["id"]
     enrolled = await post(f"/plans/{plan}/enrollments", json={"contact_id": contact}, headers=headers)
     assert enrolled.status_code == 201, enrolled.text
+    routed = await post("/routes", json=route_body(agent_id), headers=headers)
+    assert routed.status_code == 201, routed.text
+    limited = await api.client.patch(f"/agents/{agent_id}/routing", json={"lead_limit": 5}, headers=headers)
+    assert limited.status_code == 200, limited.text
     task = new_id("tk")
     async with session_scope(api.harness.sessions) as session:
         session.add(Task(id=task, team_id=team_id, contact_id=contact, kind="call", name="Call", priority="high",
                          contact_task=False, assignee_id=agent_id, due_at=func.now()))
     return {"team": team_id, "plan": plan, "design": design, "contact": contact, "tag": tag,
-            "enrollment": enrolled.json()["id"], "task": task}
+            "enrollment": enrolled.json()["id"], "task": task, "route": routed.json()["id"], "agent": agent_id}
 
 
 async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
@@ -92,6 +105,8 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         design = await session.get(Design, ids["design"])
         enrollment = await session.get(Enrollment, ids["enrollment"])
         task = await session.get(Task, ids["task"])
+        route = await session.get(Route, ids["route"])
+        routing = await session.get(AgentRouting, ids["agent"])
         agents = await session.scalar(select(func.count()).select_from(Agent).where(Agent.team_id == ids["team"]))
         assert plan
         assert contact
@@ -99,9 +114,13 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         assert design
         assert enrollment
         assert task
+        assert route
+        assert routing
         return {"plan": (plan.current_version, plan.active, plan.name, plan.on_text_reply), "agents": agents,
                 "contact": contact.first_name, "tag": tag.name, "design": design.name,
-                "enrollment": enrollment.status, "task": task.status}
+                "enrollment": enrollment.status, "task": task.status,
+                "route": (route.title, route.position, route.active, route.agent_ids, route.updated_at),
+                "routing": (routing.lead_limit, routing.routes_paused, routing.leads_paused, routing.updated_at)}
 
 
 async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(api: Api) -> None:
@@ -110,7 +129,8 @@ async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(ap
     theirs = {"contact": (await api.client.post("/contacts", json={"first_name": "Eve"},
                                                 headers=attacker.rainmaker)).json()["id"],
               "tag": (await api.client.post("/tags", json={"name": "Eve's"},
-                                            headers=attacker.rainmaker)).json()["id"]}
+                                            headers=attacker.rainmaker)).json()["id"],
+              "agent": attacker.rainmaker_id}
     before = await snapshot(api, ids)
     table = bodies(theirs)
     checked = []
@@ -125,4 +145,6 @@ async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(ap
         assert answer.status_code == 404, f"{method} {path} answered {answer.status_code}: {answer.text}"
         checked.append(f"{method} {path}")
     assert await snapshot(api, ids) == before
-    assert len(checked) >= 25  # every id-taking route of the contract was walked
+    assert len(checked) >= 36  # every id-taking route of the contract was walked
+    assert {"PUT /routes/{route_id}", "DELETE /routes/{route_id}", "POST /routes/{route_id}/pause",
+            "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing"} <= set(checked)

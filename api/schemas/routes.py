@@ -1,0 +1,273 @@
+"""Lead routes (R-ROUTE-1, R-ROUTE-4, R-ROUTE-6, R-OFFER-4), an agent's routing settings and the routing report
+(R-STATS-1).
+
+Each field's own limits are pydantic constraints, so the OpenAPI schema states them and a refusal names the field
+and its rule (`shape_violation`); rules between fields (dates in order, weights matching the agents, one agent for
+`assign_to_agent`, one form of the claim deadline) are `RouteCreate.violations()`, checked before anything is
+written.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from api.schemas.common import Public, Request, field_violation
+from api.schemas.identity import SlotTime
+from db.routing_models import Route
+from domain.routing.model import MAX_CLAIM_SECONDS, MIN_CLAIM_SECONDS, Strategy
+from domain.validation import HHMM, Violation
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY = {**{name: i for i, name in enumerate(DAY_NAMES)}, **{name: i for i, name in enumerate(_FULL_DAY_NAMES)}}
+
+
+def _day(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+        return value
+    if isinstance(value, str) and value.strip().lower() in _DAY:
+        return _DAY[value.strip().lower()]
+    raise PydanticCustomError("day_of_week", "{value} is not a day of the week: 0 (Monday) to 6 (Sunday), or "
+                              "mon, tue, wed, thu, fri, sat, sun", {"value": value})
+
+
+def _as_set(days: list[int]) -> list[int]:
+    return sorted(set(days))
+
+
+def _no_repeats(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("listed_twice", "{value} is listed twice; list each agent once",
+                                      {"value": value})
+        seen.add(value)
+    return values
+
+
+def _first_of_each(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+DayOfWeek = Annotated[int, PlainValidator(_day), WithJsonSchema({"oneOf": [
+    {"type": "integer", "minimum": 0, "maximum": 6}, {"type": "string", "enum": list(DAY_NAMES)}]})]
+WallTime = Annotated[SlotTime, WithJsonSchema({"type": "string", "pattern": HHMM.pattern, "examples": ["09:00"]})]
+Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Weight = Annotated[int, Field(strict=True, ge=0, le=100)]
+ClaimSeconds = Annotated[int, Field(strict=True, ge=MIN_CLAIM_SECONDS, le=MAX_CLAIM_SECONDS)]
+
+
+def _unit(limit: int) -> Any:
+    return Field(default=0, strict=True, ge=0, le=limit)
+
+
+class ClaimDeadline(Request):
+    """The claim deadline in parts, as the route editor shows it; the parts add up (90 minutes is fine)."""
+
+    days: int = _unit(30)
+    hours: int = _unit(30 * 24)
+    minutes: int = _unit(30 * 24 * 60)
+    seconds: int = _unit(MAX_CLAIM_SECONDS)
+
+    @property
+    def total(self) -> int:
+        return ((self.days * 24 + self.hours) * 60 + self.minutes) * 60 + self.seconds
+
+    @classmethod
+    def of(cls, seconds: int) -> ClaimDeadline:
+        minutes, second = divmod(seconds, 60)
+        hours, minute = divmod(minutes, 60)
+        days, hour = divmod(hours, 24)
+        return cls(days=days, hours=hour, minutes=minute, seconds=second)
+
+
+class RouteCreate(Request):
+    """A route (R-ROUTE-1). Days and times are read in the team's time zone: an `end_time` before `start_time`
+    crosses midnight (22:00–06:00), an equal one covers the whole day. Dates are inclusive; either may be left out.
+    Give the claim deadline as `claim_seconds` or as `claim_deadline` parts, not both (R-OFFER-4: 10 s to 30 days)."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
+    days_of_week: Annotated[list[DayOfWeek], Field(min_length=1, max_length=7, description="0 = Monday … 6 = Sunday, "
+                                                   "or mon … sun; kept as a sorted set"), AfterValidator(_as_set)]
+    start_time: WallTime
+    end_time: WallTime
+    date_from: date | None = None
+    date_to: date | None = None
+    sources: Annotated[list[Source], Field(min_length=1, max_length=50, description="Lead sources, trimmed; a "
+                                           "source listed twice is kept once"), AfterValidator(_first_of_each)]
+    strategy: Strategy
+    agent_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
+                         Field(min_length=1, max_length=200, description="Agents of your team, in rotation order"),
+                         AfterValidator(_no_repeats)]
+    weights: dict[str, Weight] | None = Field(default=None, description="weighted_random only: a percentage per "
+                                              "agent of the route, adding up to 100")
+    claim_seconds: ClaimSeconds | None = None
+    claim_deadline: ClaimDeadline | None = None
+
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        return field_violation(path, message, _ROUTE_RULES, nested={"weights", "claim_deadline"})
+
+    @property
+    def seconds(self) -> int:
+        """The claim deadline in seconds, once `violations()` is empty."""
+        if self.claim_seconds is not None:
+            return self.claim_seconds
+        assert self.claim_deadline is not None
+        return self.claim_deadline.total
+
+    def violations(self) -> list[Violation]:
+        """The rules between fields, all at once."""
+        found = []
+        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
+            found.append(Violation("date_to", "R-ROUTE-1", f"the date range ends ({self.date_to}) before it starts "
+                                   f"({self.date_from})"))
+        if self.strategy == "assign_to_agent" and len(self.agent_ids) != 1:
+            found.append(Violation("agent_ids", "R-ROUTE-6", f"assign_to_agent assigns every lead to one agent; "
+                                   f"{len(self.agent_ids)} are listed"))
+        found.extend(self._weight_violations())
+        if (self.claim_seconds is None) == (self.claim_deadline is None):
+            found.append(Violation("claim_seconds", "R-OFFER-4", "give the claim deadline once: claim_seconds or "
+                                   "claim_deadline {days, hours, minutes, seconds}"))
+        elif self.claim_deadline is not None and not MIN_CLAIM_SECONDS <= self.claim_deadline.total \
+                <= MAX_CLAIM_SECONDS:
+            found.append(Violation("claim_deadline", "R-OFFER-4", f"the claim deadline is 10 seconds to 30 days; "
+                                   f"this one is {self.claim_deadline.total} seconds"))
+        return found
+
+    def _weight_violations(self) -> list[Violation]:
+        if self.strategy != "weighted_random":
+            return [] if self.weights is None else [
+                Violation("weights", "R-ROUTE-6", f"weights are for weighted_random only, not {self.strategy}")]
+        if self.weights is None:
+            return [Violation("weights", "R-ROUTE-6", "weighted_random needs a percentage for each agent")]
+        missing = [a for a in self.agent_ids if a not in self.weights]
+        extra = [a for a in self.weights if a not in self.agent_ids]
+        if missing or extra:
+            parts = ([f"no weight for {', '.join(missing)}"] if missing else []) + \
+                ([f"{', '.join(extra)} not in agent_ids"] if extra else [])
+            return [Violation("weights", "R-ROUTE-6", f"one weight per agent of the route: {'; '.join(parts)}")]
+        total = sum(self.weights.values())
+        if total != 100:
+            return [Violation("weights", "R-ROUTE-6", f"the percentages add up to {total}, not 100")]
+        return []
+
+
+class RouteUpdate(RouteCreate):
+    """The route's new fields, all of them (`PUT` replaces). Its place in the list and its active state stay;
+    changing its agents (or their order) or its strategy starts the rotation afresh."""
+
+
+class RouteOrder(Request):
+    ids: list[str] = Field(max_length=1000, description="Every route of the team exactly once, top (highest "
+                           "priority) first")
+
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        return field_violation(path, message, {"ids": "R-ROUTE-4"})
+
+
+class RoutePublic(Public):
+    id: str
+    title: str
+    position: int = Field(description="0 is the top of the list: the highest priority")
+    active: bool
+    days_of_week: list[int]
+    start_time: str
+    end_time: str
+    date_from: date | None
+    date_to: date | None
+    sources: list[str]
+    strategy: str
+    agent_ids: list[str]
+    weights: dict[str, int] | None
+    claim_seconds: int
+    claim_deadline: ClaimDeadline
+    created_at: datetime
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, route: Route) -> RoutePublic:
+        return cls(id=route.id, title=route.title, position=route.position, active=route.active,
+                   days_of_week=route.days_of_week, start_time=route.start_time, end_time=route.end_time,
+                   date_from=route.date_from, date_to=route.date_to, sources=route.sources, strategy=route.strategy,
+                   agent_ids=route.agent_ids, weights=route.weights, claim_seconds=route.claim_seconds,
+                   claim_deadline=ClaimDeadline.of(route.claim_seconds), created_at=route.created_at,
+                   updated_at=route.updated_at)
+
+
+_ROUTE_RULES = {
+    **dict.fromkeys(("title", "days_of_week", "start_time", "end_time", "date_from", "date_to", "sources",
+                     "agent_ids"), "R-ROUTE-1"),
+    "strategy": "R-ROUTE-6", "weights": "R-ROUTE-6",
+    "claim_seconds": "R-OFFER-4", "claim_deadline": "R-OFFER-4",
+}
+
+
+class RoutingSettingsUpdate(Request):
+    """Only the fields sent change. `lead_limit` is leads per calendar month in the team's zone; null: no limit."""
+
+    lead_limit: Annotated[int, Field(strict=True, ge=0, le=100_000)] | None = None
+    routes_paused: Annotated[bool, Field(strict=True)] = False
+    leads_paused: Annotated[bool, Field(strict=True)] = False
+
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        return field_violation(path, message, dict.fromkeys(("lead_limit", "routes_paused", "leads_paused"),
+                                                            "R-STATS-1"))
+
+
+class RoutingSettings(Public):
+    agent_id: str
+    lead_limit: int | None = Field(description="Leads per calendar month (team zone); null: no limit")
+    routes_paused: bool = Field(description="Offered no leads by any route")
+    leads_paused: bool = Field(description="Offered no leads at all")
+    leads_this_month: int = Field(description="Leads the agent came to own this calendar month (team zone)")
+
+
+class Figures(Public):
+    offered: int = Field(description="Offers made: leads received")
+    claimed: int
+    passed: int
+    missed: int = Field(description="Offers whose claim deadline ran out")
+    open: int = Field(description="Offers still waiting for an answer")
+    withdrawn: int = Field(description="Offers ended by someone else's claim (jump ball, the pool)")
+    median_seconds_to_claim: float | None = Field(description="Speed to lead: from offer to claim, over the claimed "
+                                                  "offers; null without any")
+
+
+class RouteFigures(Figures):
+    route_id: str | None = Field(description="null: offers made without a route")
+    title: str | None = Field(description="null once the route is deleted")
+
+
+class RouteTotals(RouteFigures):
+    leads: int = Field(description="Leads that took this route, received in the period")
+    deleted: bool
+
+
+class AgentFigures(Figures):
+    agent_id: str
+    name: str
+    lead_limit: int | None
+    leads_this_month: int
+    routes_paused: bool
+    leads_paused: bool
+    routes: list[RouteFigures]
+
+
+Period = Literal["mtd", "ytd", "all"]
+
+
+class LeadRoutingReport(Public):
+    period: Period
+    from_: datetime | None = Field(serialization_alias="from", description="Start of the period in the team's zone "
+                                   "(null: all time)")
+    to: datetime
+    time_zone: str
+    agents: list[AgentFigures]
+    routes: list[RouteTotals]
