@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 
 from activities.context import ContextActivities
 from activities.enrollment import EnrollmentActivities
+from activities.leads import LeadActivities
 from activities.messaging.activities import MessagingActivities
 from activities.messaging.outbox import OutboxEmailProvider, OutboxSmsProvider
 from activities.messaging.providers import EmailProvider, SmsProvider
@@ -26,6 +27,8 @@ from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
 from services.temporal import connect
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.lead_offer import LeadOfferWorkflow
+from workflows.lead_types import LEAD_SEARCH_ATTRIBUTE_KEYS
 from workflows.types import SEARCH_ATTRIBUTE_KEYS
 
 log = logging.getLogger("worker")
@@ -48,12 +51,14 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
     enrollment = EnrollmentActivities(sessions, client, queue)
     context = ContextActivities(sessions)
     timeline = TimelineActivities(sessions)
+    leads = LeadActivities(sessions, settings, sms, email, client, queue)
     return Worker(
         client,
         task_queue=queue,
-        workflows=[EnrollmentWorkflow],
+        workflows=[EnrollmentWorkflow, LeadOfferWorkflow],
         activities=[context.load_enrollment_context, tasks.create_task, messaging.send_text, messaging.send_email,
-                    enrollment.add_to_plan, enrollment.finish_enrollment, timeline.record_timeline],
+                    enrollment.add_to_plan, enrollment.finish_enrollment, timeline.record_timeline,
+                    leads.open_offer, leads.notify_offer, leads.decide_offer, leads.take_ownership, leads.to_pool],
     )
 
 
@@ -63,7 +68,8 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
     Idempotent, so the worker can do it at every start: the dev server, the compose stack and the test servers
     all get them the same way. A namespace where the operator API is not allowed must have them already.
     """
-    wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type) for key in SEARCH_ATTRIBUTE_KEYS}
+    wanted = {key.name: IndexedValueType.ValueType(key.indexed_value_type)
+              for key in (*SEARCH_ATTRIBUTE_KEYS, *LEAD_SEARCH_ATTRIBUTE_KEYS)}
     try:
         listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
         missing = {name: kind for name, kind in wanted.items() if name not in listed.custom_attributes}
@@ -72,8 +78,13 @@ async def ensure_search_attributes(client: Client, namespace: str) -> None:
             raise
         missing = wanted
     if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+        try:
+            await client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+        except RPCError as err:
+            if err.status != RPCStatusCode.ALREADY_EXISTS:  # a server that could not list them already has them
+                raise
+            return
         log.info("registered search attributes %s", ", ".join(sorted(missing)))
 
 

@@ -28,6 +28,7 @@ import httpx
 from config import DEV_ADMIN_KEY, PROJECT_ROOT, Settings, venv_binary
 from db.migrate import upgrade
 from scripts.demo import CONTACTS, FAKE_TWILIO, DemoSeeder, SeedError
+from workflows.lead_types import LEAD_SEARCH_ATTRIBUTE_KEYS
 from workflows.types import SEARCH_ATTRIBUTE_KEYS
 
 STARTUP_SECONDS = 90.0
@@ -187,8 +188,9 @@ async def start_temporal(supervisor: Supervisor) -> None:
     argv = [venv_binary("temporal"), "server", "start-dev", "--db-filename", str(db_file),
             "--port", str(settings.temporal_port), "--ui-port", str(settings.temporal_ui_port),
             "--namespace", settings.temporal_namespace]
-    attributes = [arg for key in SEARCH_ATTRIBUTE_KEYS  # `PlanId=Keyword`, `NextStepAt=Datetime`
-                  for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")]
+    attributes = [arg for key in (*SEARCH_ATTRIBUTE_KEYS, *LEAD_SEARCH_ATTRIBUTE_KEYS)  # `NextStepAt=Datetime`, …
+                  for arg in ("--search-attribute",
+                              f"{key.name}={key.indexed_value_type.name.title().replace('_', '')}")]
     child = await supervisor.spawn("temporal", argv + attributes)
 
     async def reachable() -> bool:

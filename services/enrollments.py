@@ -25,7 +25,6 @@ from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import full_name
 from workflows.types import (
-    AGENT_ID,
     CONTACT_ID,
     CONTACT_NAME,
     ENROLLMENT_STATUS,
@@ -118,7 +117,7 @@ async def _start(client: Client, task_queue: str, row: Enrollment, plan: Plan, c
 
     attributes = TypedSearchAttributes([
         SearchAttributePair(PLAN_ID, plan.id), SearchAttributePair(CONTACT_ID, row.contact_id),
-        SearchAttributePair(TEAM_ID, plan.team_id), SearchAttributePair(AGENT_ID, plan.owner_agent_id or ""),
+        SearchAttributePair(TEAM_ID, plan.team_id),
         SearchAttributePair(ENROLLMENT_STATUS, "active"),
         SearchAttributePair(PLAN_NAME, plan.name[:KEYWORD_LABEL_LIMIT]),
         SearchAttributePair(CONTACT_NAME, (contact_name or row.contact_id)[:KEYWORD_LABEL_LIMIT]),

@@ -135,9 +135,9 @@ class Harness:
 @asynccontextmanager
 async def running_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], *,
                          sms: SmsProvider | None = None, email: EmailProvider | None = None,
-                         settings: Settings | None = None) -> AsyncIterator[Harness]:
-    """A worker on a fresh task queue, so no test sees another's workflows."""
-    harness = Harness(env, sessions, f"test-{uuid.uuid4()}", settings or Settings(environment="test"))
+                         settings: Settings | None = None, task_queue: str | None = None) -> AsyncIterator[Harness]:
+    """A worker on a fresh task queue, so no test sees another's workflows (or on `task_queue`: a restarted one)."""
+    harness = Harness(env, sessions, task_queue or f"test-{uuid.uuid4()}", settings or Settings(environment="test"))
     await ensure_search_attributes(env.client, "default")
     worker = build_worker(env.client, harness.settings, sessions, sms=sms or OutboxSmsProvider(),
                           email=email or OutboxEmailProvider(), task_queue=harness.task_queue)

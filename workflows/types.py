@@ -30,14 +30,15 @@ AttemptStatus = Literal["executed", "skipped", "failed", "deferred"]
 # The worker registers them (and `make dev` on its dev server).
 PLAN_ID = SearchAttributeKey.for_keyword("PlanId")
 CONTACT_ID = SearchAttributeKey.for_keyword("ContactId")
-AGENT_ID = SearchAttributeKey.for_keyword("AgentId")
 TEAM_ID = SearchAttributeKey.for_keyword("TeamId")
 ENROLLMENT_STATUS = SearchAttributeKey.for_keyword("EnrollmentStatus")
 PLAN_NAME = SearchAttributeKey.for_keyword("PlanName")
 CONTACT_NAME = SearchAttributeKey.for_keyword("ContactName")
-NEXT_STEP = SearchAttributeKey.for_keyword("NextStep")
+# Text, not Keyword: a SQL-visibility server (the dev server, a PostgreSQL-backed Temporal) allows 10 Keyword
+# attributes per namespace, and the lead workflow needs four of its own.
+NEXT_STEP = SearchAttributeKey.for_text("NextStep")
 NEXT_STEP_AT = SearchAttributeKey.for_datetime("NextStepAt")
-SEARCH_ATTRIBUTE_KEYS = (PLAN_ID, CONTACT_ID, AGENT_ID, TEAM_ID, ENROLLMENT_STATUS, PLAN_NAME, CONTACT_NAME,
+SEARCH_ATTRIBUTE_KEYS = (PLAN_ID, CONTACT_ID, TEAM_ID, ENROLLMENT_STATUS, PLAN_NAME, CONTACT_NAME,
                          NEXT_STEP, NEXT_STEP_AT)
 # A keyword holds at most a couple of KB and the UI shows one line: labels are cut to this.
 KEYWORD_LABEL_LIMIT = 120

@@ -1,0 +1,168 @@
+"""The I/O of a lead offer: opening an offer (re-checking the agent is still available), alerting the agent, deciding
+an offer, taking ownership (the single-winner guard) and sending the lead to the pool. Every step is written to the
+lead's routing record (R-ROUTE-7), and each is safe to retry: a retried step finds what its first attempt wrote."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+
+from activities.messaging.providers import EmailProvider, EmailRequest, ProviderError, SmsProvider, SmsRequest
+from config import Settings
+from db.models import Agent, Message, Team
+from db.queries import rainmaker_of
+from db.routing_models import Lead, LeadOffer
+from db.session import session_scope
+from domain.ids import new_id
+from domain.merge import full_name
+from domain.routing.selection import skip_detail, unavailable_reason
+from services.lead_stats import agent_states
+from services.leads import agent_names, fire_lead_tags, record, take_ownership
+from workflows.lead_types import (
+    DecideInput,
+    NotifyInput,
+    OfferOpened,
+    OpenOfferInput,
+    OwnershipInput,
+    OwnershipResult,
+    PoolInput,
+)
+
+
+class LeadActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, sms: SmsProvider,
+                 email: EmailProvider, client: Client, task_queue: str) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._sms = sms
+        self._email = email
+        self._client = client
+        self._task_queue = task_queue
+
+    @activity.defn
+    async def open_offer(self, request: OpenOfferInput) -> OfferOpened:
+        """R-OFFER-1/3/4: one row per agent offered (never twice: a retry finds its rows), skipping an agent who
+        became unavailable since the lead was routed."""
+        async with session_scope(self._sessions) as session:
+            lead = await session.get(Lead, request.lead_id)
+            team = await session.get(Team, request.team_id)
+            if lead is None or team is None:
+                return OfferOpened(offered=[])
+            existing = {o.agent_id: o for o in (await session.scalars(
+                select(LeadOffer).where(LeadOffer.lead_id == lead.id, LeadOffer.agent_id.in_(request.agent_ids))))}
+            states = await agent_states(session, team.id, request.agent_ids, request.offered_at, team.time_zone)
+            names = await agent_names(session, request.agent_ids)
+            offered, skipped = [], {}
+            for agent_id in request.agent_ids:
+                if agent_id in existing:
+                    if existing[agent_id].offered_at == request.offered_at:
+                        offered.append(agent_id)  # this offer's own row, from an earlier attempt
+                    continue
+                reason = unavailable_reason(states.get(agent_id))
+                if reason is not None:
+                    why = skip_detail(names.get(agent_id, agent_id), reason, states.get(agent_id))
+                    skipped[agent_id] = why
+                    record(lead, request.offered_at, "skipped", why, agent_id=agent_id, reason=reason)
+                    continue
+                session.add(LeadOffer(id=new_id("of"), lead_id=lead.id, team_id=team.id, route_id=request.route_id,
+                                      agent_id=agent_id, offered_at=request.offered_at, deadline=request.deadline))
+                record(lead, request.offered_at, "offered", f"offered to {names.get(agent_id, agent_id)} until "
+                       f"{request.deadline.isoformat()}", agent_id=agent_id, deadline=request.deadline.isoformat())
+                offered.append(agent_id)
+            if offered and lead.owner_agent_id is None:
+                lead.status = "offered"
+            return OfferOpened(offered=offered, skipped=skipped)
+
+    @activity.defn
+    async def notify_offer(self, request: NotifyInput) -> None:
+        """R-OFFER-4: SMS and email to the agent with the lead's name and source, the time left and how to claim.
+        A channel that fails is recorded on the lead and does not fail the offer."""
+        async with session_scope(self._sessions) as session:
+            agent = await session.get(Agent, request.agent_id)
+            team = await session.get(Team, request.team_id)
+            lead = await session.get(Lead, request.lead_id)
+            rainmaker = await rainmaker_of(session, request.team_id)
+            if agent is None or team is None or lead is None:
+                return
+            local = request.deadline.astimezone(ZoneInfo(team.time_zone))
+            minutes = max(0, int((request.deadline - datetime.now(local.tzinfo)).total_seconds() // 60))
+            text = (f"New lead: {request.lead_name} ({request.source}). Claim it by {local:%a %H:%M %Z} "
+                    f"(about {minutes} min left): POST {self._settings.public_base_url}/leads/{lead.id}/claim")
+            sender = rainmaker.twilio_from_number if rainmaker else None
+            outcomes = []
+            if agent.phone and sender:
+                outcomes.append(await self._send(session, lead, agent, "sms", SmsRequest(
+                    account_sid=(rainmaker.twilio_account_sid if rainmaker else None) or "",
+                    auth_token=(rainmaker.twilio_auth_token if rainmaker else None) or self._settings.twilio_auth_token,
+                    from_number=sender, to_number=agent.phone, body=text)))
+            else:
+                outcomes.append("no SMS (the agent has no phone or the team no Twilio number)")
+            outcomes.append(await self._send(session, lead, agent, "email", EmailRequest(
+                from_email=(rainmaker.email if rainmaker else agent.email), from_name=team.name,
+                to_email=agent.email, to_name=full_name(agent.first_name, agent.last_name),
+                subject=f"New lead to claim: {request.lead_name}", html=f"<p>{text}</p>", text=text)))
+            record(lead, datetime.now(local.tzinfo), "alerted",
+                   f"{full_name(agent.first_name, agent.last_name)}: " + "; ".join(outcomes), agent_id=agent.id)
+
+    async def _send(self, session: AsyncSession, lead: Lead, agent: Agent, channel: str,
+                    request: SmsRequest | EmailRequest) -> str:
+        key = f"{lead.id}:{agent.id}:alert:{channel}"
+        if await session.scalar(select(Message.id).where(Message.idempotency_key == key)) is not None:
+            return f"{channel} already sent"
+        provider = self._sms if channel == "sms" else self._email
+        to = request.to_number if isinstance(request, SmsRequest) else request.to_email
+        sender = request.from_number if isinstance(request, SmsRequest) else request.from_email
+        body = request.body if isinstance(request, SmsRequest) else request.text
+        try:
+            receipt = await asyncio.to_thread(provider.send, request)  # type: ignore[arg-type]
+        except ProviderError as err:
+            return f"{channel} failed: {err.message}"
+        session.add(Message(id=new_id("msg"), team_id=lead.team_id, contact_id=lead.contact_id, agent_id=None,
+                            direction="outbound", channel=channel, to_address=to, from_address=sender,
+                            subject=None if channel == "sms" else "New lead to claim", body=body,
+                            provider=receipt.provider, provider_id=receipt.provider_id,
+                            status="recorded" if receipt.provider == "outbox" else "sent", idempotency_key=key))
+        return f"{channel} {'recorded' if receipt.provider == 'outbox' else 'sent'}"
+
+    @activity.defn
+    async def decide_offer(self, request: DecideInput) -> None:
+        async with session_scope(self._sessions) as session:
+            lead = await session.get(Lead, request.lead_id)
+            if lead is None:
+                return
+            await session.execute(update(LeadOffer).where(
+                LeadOffer.lead_id == request.lead_id, LeadOffer.agent_id.in_(request.agent_ids),
+                LeadOffer.outcome == "open").values(outcome=request.outcome, decided_at=request.at))
+            names = await agent_names(session, request.agent_ids)
+            words = {"passed": "passed", "expired": "did not claim it before the deadline",
+                     "withdrawn": "no longer holds the offer (another agent claimed it)"}[request.outcome]
+            for agent_id in request.agent_ids:
+                record(lead, request.at, request.outcome, f"{names.get(agent_id, agent_id)} {words}",
+                       agent_id=agent_id)
+
+    @activity.defn
+    async def take_ownership(self, request: OwnershipInput) -> OwnershipResult:
+        async with session_scope(self._sessions) as session:
+            won, detail = await take_ownership(session, request.lead_id, request.agent_id, request.at, request.how)
+            owner = (await session.get(Lead, request.lead_id))
+            owner_id = owner.owner_agent_id if owner is not None else None
+        if won:
+            await fire_lead_tags(self._sessions, self._client, self._task_queue, request.lead_id, request.at)
+        return OwnershipResult(won=won, owner_agent_id=owner_id, detail=detail)
+
+    @activity.defn
+    async def to_pool(self, request: PoolInput) -> None:
+        """R-OFFER-2: nobody claimed it; the unassigned pool, where agents claim and the Rainmaker assigns."""
+        async with session_scope(self._sessions) as session:
+            lead = await session.get(Lead, request.lead_id)
+            if lead is None or lead.owner_agent_id is not None or lead.status == "pool":
+                return
+            lead.status = "pool"
+            record(lead, request.at, "pool", f"to the unassigned pool: {request.reason}")
+

@@ -1,0 +1,123 @@
+"""What crosses the lead-offer workflow's boundary: its input and result, the claim/pass updates, the progress query
+and the activity inputs. One model in, one model out, so each can gain fields without breaking running histories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributeKey
+
+# The Temporal UI reads like the lead's journey: find a lead (`LeadId = "ld_…"`), who holds the offer, its state.
+LEAD_ID = SearchAttributeKey.for_keyword("LeadId")
+ROUTE_ID = SearchAttributeKey.for_keyword("RouteId")
+LEAD_SOURCE = SearchAttributeKey.for_keyword("LeadSource")
+OFFERED_AGENT_ID = SearchAttributeKey.for_keyword_list("OfferedAgentId")
+LEAD_STATUS = SearchAttributeKey.for_keyword("LeadStatus")
+LEAD_SEARCH_ATTRIBUTE_KEYS = (LEAD_ID, ROUTE_ID, LEAD_SOURCE, OFFERED_AGENT_ID, LEAD_STATUS)
+
+LeadStatus = Literal["offered", "claimed", "assigned", "pool", "not_routed"]
+OfferOutcome = Literal["open", "claimed", "passed", "expired", "withdrawn"]
+
+
+def lead_workflow_id(lead_id: str) -> str:
+    return f"lead-{lead_id}"
+
+
+class LeadOfferInput(BaseModel):
+    lead_id: str
+    team_id: str
+    route_id: str | None
+    route_title: str = ""
+    line: list[str]  # agents in the order they are offered the lead (R-ROUTE-6), each once (R-OFFER-4)
+    all_at_once: bool = False  # jump ball: every agent in the line at once
+    claim_seconds: int
+    lead_name: str = ""
+    source: str = ""
+    agent_names: dict[str, str] = Field(default_factory=dict)
+
+
+class LeadOfferResult(BaseModel):
+    status: Literal["claimed", "pool"]
+    owner_agent_id: str | None = None
+
+
+class ClaimRequest(BaseModel):
+    agent_id: str
+
+
+class ClaimResult(BaseModel):
+    lead_id: str
+    agent_id: str
+    won: bool
+    detail: str
+
+
+class PassRequest(BaseModel):
+    agent_id: str
+
+
+class PassResult(BaseModel):
+    lead_id: str
+    agent_id: str
+    detail: str
+
+
+class LeadProgress(BaseModel):
+    status: LeadStatus
+    offered_to: list[str]  # who holds the offer now
+    deadline: datetime | None
+    offers_made: int
+    owner_agent_id: str | None
+
+
+class OpenOfferInput(BaseModel):
+    lead_id: str
+    team_id: str
+    route_id: str | None
+    agent_ids: list[str]
+    offered_at: datetime
+    deadline: datetime
+
+
+class OfferOpened(BaseModel):
+    """Who was offered the lead just now: an agent who became unavailable since routing is skipped with the reason."""
+
+    offered: list[str]
+    skipped: dict[str, str] = Field(default_factory=dict)  # agent id → why
+
+
+class NotifyInput(BaseModel):
+    lead_id: str
+    team_id: str
+    agent_id: str
+    deadline: datetime
+    lead_name: str
+    source: str
+
+
+class DecideInput(BaseModel):
+    lead_id: str
+    agent_ids: list[str]
+    outcome: Literal["passed", "expired", "withdrawn"]
+    at: datetime
+
+
+class OwnershipInput(BaseModel):
+    lead_id: str
+    agent_id: str
+    at: datetime
+    how: Literal["claimed", "pool_claimed", "assigned", "app_or_site"]
+
+
+class OwnershipResult(BaseModel):
+    won: bool
+    owner_agent_id: str | None
+    detail: str
+
+
+class PoolInput(BaseModel):
+    lead_id: str
+    at: datetime
+    reason: str
