@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from api.app import create_app
 from config import Settings
 from db.models import Agent, Contact, Design, Enrollment, Plan, Tag, Task
-from db.routing_models import AgentRouting, Route
+from db.routing_models import AgentRouting, Lead, Route
 from db.session import session_scope
 from domain.ids import new_id
 from tests.api.conftest import Api
@@ -36,7 +36,8 @@ def route_body(agent_id: str) -> dict[str, Any]:
 # Not team-scoped by id: the token itself is the credential.
 NOT_TEAM_SCOPED = {"/unsubscribe/{token}": "an HMAC-signed per-contact link, verified without an API key"}
 RESOURCE_BY_SEGMENT = {"teams": "team", "plans": "plan", "designs": "design", "contacts": "contact", "tags": "tag",
-                       "enrollments": "enrollment", "tasks": "task", "routes": "route", "agents": "agent"}
+                       "enrollments": "enrollment", "tasks": "task", "routes": "route", "agents": "agent",
+                       "leads": "lead", "pool": "lead"}
 
 
 def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | None]:
@@ -55,6 +56,7 @@ def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | Non
         ("POST", "/tasks/{task_id}/complete"): {"notes": "not mine"},
         ("PUT", "/routes/{route_id}"): route_body(theirs["agent"]),
         ("PATCH", "/agents/{agent_id}/routing"): {"lead_limit": 0, "routes_paused": True, "leads_paused": True},
+        ("POST", "/pool/{lead_id}/assign"): {"agent_id": theirs["agent"]},
     }
 
 
@@ -87,6 +89,8 @@ async def create_everything(api: Api, headers: dict[str, str], team_id: str, age
     assert enrolled.status_code == 201, enrolled.text
     routed = await post("/routes", json=route_body(agent_id), headers=headers)
     assert routed.status_code == 201, routed.text
+    pooled = await post("/leads", json={"source": "walk-in", "contact": {"first_name": "Pat"}}, headers=headers)
+    assert (pooled.status_code, pooled.json()["status"]) == (201, "pool"), pooled.text
     limited = await api.client.patch(f"/agents/{agent_id}/routing", json={"lead_limit": 5}, headers=headers)
     assert limited.status_code == 200, limited.text
     task = new_id("tk")
@@ -94,7 +98,8 @@ async def create_everything(api: Api, headers: dict[str, str], team_id: str, age
         session.add(Task(id=task, team_id=team_id, contact_id=contact, kind="call", name="Call", priority="high",
                          contact_task=False, assignee_id=agent_id, due_at=func.now()))
     return {"team": team_id, "plan": plan, "design": design, "contact": contact, "tag": tag,
-            "enrollment": enrolled.json()["id"], "task": task, "route": routed.json()["id"], "agent": agent_id}
+            "enrollment": enrolled.json()["id"], "task": task, "route": routed.json()["id"], "agent": agent_id,
+            "lead": pooled.json()["id"]}
 
 
 async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
@@ -107,6 +112,8 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         task = await session.get(Task, ids["task"])
         route = await session.get(Route, ids["route"])
         routing = await session.get(AgentRouting, ids["agent"])
+        lead = await session.get(Lead, ids["lead"])
+        assert lead
         agents = await session.scalar(select(func.count()).select_from(Agent).where(Agent.team_id == ids["team"]))
         assert plan
         assert contact
@@ -120,7 +127,8 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
                 "contact": contact.first_name, "tag": tag.name, "design": design.name,
                 "enrollment": enrollment.status, "task": task.status,
                 "route": (route.title, route.position, route.active, route.agent_ids, route.updated_at),
-                "routing": (routing.lead_limit, routing.routes_paused, routing.leads_paused, routing.updated_at)}
+                "routing": (routing.lead_limit, routing.routes_paused, routing.leads_paused, routing.updated_at),
+                "lead": (lead.status, lead.owner_agent_id, len(lead.routing_record))}
 
 
 async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(api: Api) -> None:
@@ -147,4 +155,6 @@ async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(ap
     assert await snapshot(api, ids) == before
     assert len(checked) >= 36  # every id-taking route of the contract was walked
     assert {"PUT /routes/{route_id}", "DELETE /routes/{route_id}", "POST /routes/{route_id}/pause",
-            "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing"} <= set(checked)
+            "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing", "GET /leads/{lead_id}",
+            "POST /leads/{lead_id}/claim", "POST /leads/{lead_id}/pass", "POST /pool/{lead_id}/claim",
+            "POST /pool/{lead_id}/assign"} <= set(checked)

@@ -1,0 +1,201 @@
+"""Leads: intake and routing, the lead with its routing record, an agent's open offers, claim and pass, and the
+unassigned pool (R-ROUTE-5..7, R-OFFER-1..4, R-POOL-1).
+
+A claim or a pass on an offer goes to the lead's workflow as an update, so the answer is the workflow's decision;
+once the offer is over (claimed, or in the pool) the lead's row answers. A pool claim and an assignment use the same
+single-winner guard as an offer claim: two at once give one owner.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.errors import Conflict, Forbidden, NotFound
+from api.schemas.leads import ClaimAnswer, LeadCreate, LeadCreated, LeadPublic, OfferPublic, OpenOffer, PoolAssign
+from db.models import Agent
+from db.routing_models import Lead, LeadOffer
+from services.lead_intake import ingest
+from services.leads import agent_names, fire_lead_tags, take_ownership
+from workflows.lead_types import ClaimRequest, ClaimResult, PassRequest, PassResult
+
+Answer = TypeVar("Answer", ClaimResult, PassResult)
+
+router = APIRouter(tags=["leads"])
+UPDATE_TIMEOUT = timedelta(seconds=10)
+RAINMAKER_ONLY = "only the Rainmaker {} (R-POOL-1, R-ROUTE-7)"
+
+
+async def _lead(session: AsyncSession, agent: Agent, lead_id: str) -> Lead:
+    lead = await session.get(Lead, lead_id)
+    if lead is None or lead.team_id != agent.team_id:
+        raise NotFound("lead", lead_id)
+    return lead
+
+
+async def _public(session: AsyncSession, agent: Agent, lead: Lead) -> LeadPublic:
+    offers = (await session.scalars(select(LeadOffer).where(LeadOffer.lead_id == lead.id)
+                                    .order_by(LeadOffer.offered_at, LeadOffer.id))).all()
+    open_deadlines = [o.deadline for o in offers if o.outcome == "open"]
+    return LeadPublic(id=lead.id, status=lead.status, source=lead.source, received_at=lead.received_at,
+                      contact_id=lead.contact_id, route_id=lead.route_id, owner_agent_id=lead.owner_agent_id,
+                      owned_at=lead.owned_at, offers=[OfferPublic.model_validate(o) for o in offers],
+                      current_deadline=max(open_deadlines) if open_deadlines else None,
+                      routing_record=list(lead.routing_record) if agent.role == "rainmaker" else None)
+
+
+@router.post("/leads", status_code=status.HTTP_201_CREATED, response_model=LeadCreated)
+async def create_lead(body: LeadCreate, agent: CurrentAgent, session: SessionDep, sessions: SessionsDep,
+                      client: TemporalDep, settings: SettingsDep, now: NowDep) -> LeadCreated:
+    """A new lead: its contact is matched (email or phone) or created, then it is routed once (R-ROUTE-5)."""
+    if body.owner_agent_id is not None:
+        owner = await session.get(Agent, body.owner_agent_id)
+        if owner is None or owner.team_id != agent.team_id:
+            raise NotFound("agent", body.owner_agent_id)
+    await session.commit()  # intake runs its own transaction
+    intake = await ingest(sessions, client, settings.temporal_task_queue, team_id=agent.team_id, source=body.source,
+                          received_at=body.received_at or now, owner_agent_id=body.owner_agent_id,
+                          contact=body.contact.model_dump(), tag_ids=body.tag_ids, at=now)
+    return LeadCreated(id=intake.lead_id, route_id=intake.route_id, status=intake.status,
+                       owner_agent_id=intake.owner_agent_id)
+
+
+@router.get("/leads/{lead_id}", response_model=LeadPublic)
+async def get_lead(lead_id: str, agent: CurrentAgent, session: SessionDep) -> LeadPublic:
+    """Status, offers so far and the open offer's deadline; the routing record for the Rainmaker (R-ROUTE-7)."""
+    return await _public(session, agent, await _lead(session, agent, lead_id))
+
+
+@router.get("/leads", response_model=list[LeadPublic])
+async def list_leads(agent: CurrentAgent, session: SessionDep, lead_status: Annotated[str | None, Query(
+        alias="status", pattern="^(offered|claimed|assigned|pool|not_routed)$")] = None,
+                     agent_id: str | None = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[LeadPublic]:
+    """The team's leads, newest first; `agent_id` narrows to the leads that agent owns."""
+    query = select(Lead).where(Lead.team_id == agent.team_id)
+    if lead_status is not None:
+        query = query.where(Lead.status == lead_status)
+    if agent_id is not None:
+        query = query.where(Lead.owner_agent_id == agent_id)
+    leads = (await session.scalars(query.order_by(Lead.received_at.desc(), Lead.id.desc()).limit(limit))).all()
+    return [await _public(session, agent, lead) for lead in leads]
+
+
+@router.get("/offers", response_model=list[OpenOffer])
+async def my_offers(agent: CurrentAgent, session: SessionDep, now: NowDep) -> list[OpenOffer]:
+    """R-OFFER-1: the caller's open offers with their deadlines and the time left."""
+    rows = (await session.execute(
+        select(LeadOffer, Lead).join(Lead, Lead.id == LeadOffer.lead_id)
+        .where(LeadOffer.agent_id == agent.id, LeadOffer.outcome == "open", LeadOffer.deadline > now)
+        .order_by(LeadOffer.deadline))).all()
+    return [OpenOffer(lead_id=lead.id, contact_id=lead.contact_id, source=lead.source, offered_at=offer.offered_at,
+                      deadline=offer.deadline, seconds_left=max(0, int((offer.deadline - now).total_seconds())))
+            for offer, lead in rows]
+
+
+@router.post("/leads/{lead_id}/claim", response_model=ClaimAnswer)
+async def claim(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep) -> ClaimAnswer:
+    """R-OFFER-2: 200 when the caller won the lead; 409 with the reason when it is not theirs to claim (expired,
+    someone else's, not offered to them)."""
+    won = await _offer_update(session, client, agent, lead_id, "claim", ClaimResult)
+    return ClaimAnswer(lead_id=lead_id, owner_agent_id=agent.id, status="claimed", detail=won.detail)
+
+
+@router.post("/leads/{lead_id}/pass", response_model=ClaimAnswer)
+async def pass_lead(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep) -> ClaimAnswer:
+    """R-OFFER-2: the offered agent passes; the lead goes to the next agent in line (or to the pool)."""
+    passed = await _offer_update(session, client, agent, lead_id, "pass", PassResult)
+    return ClaimAnswer(lead_id=lead_id, owner_agent_id=None, status="offered", detail=passed.detail)
+
+
+async def _offer_update(session: AsyncSession, client: TemporalDep, agent: Agent, lead_id: str, name: str,
+                        result_type: type[Answer]) -> Answer:
+    """The workflow's answer to the caller's claim or pass while the lead is on offer; once the offer is over, a
+    409 from the lead's row (whose it is, or that it is in the pool)."""
+    lead = await _lead(session, agent, lead_id)
+    await session.commit()
+    if lead.workflow_id is not None and lead.status == "offered":
+        handle = client.get_workflow_handle(lead.workflow_id)
+        request = ClaimRequest(agent_id=agent.id) if name == "claim" else PassRequest(agent_id=agent.id)
+        try:
+            answer: Answer = await handle.execute_update(name, request, result_type=result_type,
+                                                         rpc_timeout=UPDATE_TIMEOUT)
+            return answer
+        except WorkflowUpdateFailedError as err:
+            raise Conflict(_refusal(err)) from err
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # the offer is over: its workflow has ended
+                raise
+    raise Conflict(await _why_not(session, lead_id, agent))
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> str:
+    """The workflow's reason (deadline passed, not offered to you, already claimed), as the 409's detail."""
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+
+
+async def _why_not(session: AsyncSession, lead_id: str, agent: Agent) -> str:
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    assert lead is not None
+    if lead.owner_agent_id is not None:
+        who = "you" if lead.owner_agent_id == agent.id else \
+            (await agent_names(session, [lead.owner_agent_id])).get(lead.owner_agent_id, "another agent")
+        return f"this lead already belongs to {who}"
+    if lead.status == "pool":
+        return f"this lead's offers are over; it is in the unassigned pool: POST /pool/{lead.id}/claim"
+    return "this lead is not offered to you"
+
+
+@router.get("/pool", response_model=list[LeadPublic])
+async def pool(agent: CurrentAgent, session: SessionDep) -> list[LeadPublic]:
+    """R-POOL-1: the team's unassigned leads, oldest first, for the Rainmaker and every agent."""
+    leads = (await session.scalars(select(Lead).where(Lead.team_id == agent.team_id, Lead.status == "pool")
+                                   .order_by(Lead.received_at, Lead.id))).all()
+    return [await _public(session, agent, lead) for lead in leads]
+
+
+@router.post("/pool/{lead_id}/claim", response_model=ClaimAnswer)
+async def claim_from_pool(lead_id: str, agent: CurrentAgent, session: SessionDep, sessions: SessionsDep,
+                          client: TemporalDep, settings: SettingsDep, now: NowDep) -> ClaimAnswer:
+    """R-POOL-1: an agent claims a pool lead; two claims at once give it to one agent only (409 for the other)."""
+    return await _own(session, sessions, client, settings.temporal_task_queue, agent, lead_id, agent, now,
+                      "pool_claimed")
+
+
+@router.post("/pool/{lead_id}/assign", response_model=ClaimAnswer)
+async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, session: SessionDep,
+                           sessions: SessionsDep, client: TemporalDep, settings: SettingsDep,
+                           now: NowDep) -> ClaimAnswer:
+    """R-POOL-1: the Rainmaker assigns a pool lead to an agent of the team."""
+    if agent.role != "rainmaker":
+        raise Forbidden(RAINMAKER_ONLY.format("assigns leads from the pool"))
+    assignee = await session.get(Agent, body.agent_id)
+    if assignee is None or assignee.team_id != agent.team_id:
+        raise NotFound("agent", body.agent_id)
+    return await _own(session, sessions, client, settings.temporal_task_queue, agent, lead_id, assignee, now,
+                      "assigned")
+
+
+async def _own(session: AsyncSession, sessions: SessionsDep, client: TemporalDep, task_queue: str, caller: Agent,
+               lead_id: str, owner: Agent, now: datetime, how: str) -> ClaimAnswer:
+    lead = await _lead(session, caller, lead_id)
+    if lead.status != "pool" and lead.owner_agent_id is None:
+        raise Conflict("this lead is not in the pool: it is still being offered" if lead.status == "offered"
+                       else f"this lead is not in the pool ({lead.status})")
+    won, detail = await take_ownership(session, lead.id, owner.id, now.astimezone(UTC),
+                                       "assigned" if how == "assigned" else "pool_claimed")
+    if not won:
+        raise Conflict(detail)
+    await session.commit()
+    await fire_lead_tags(sessions, client, task_queue, lead.id, now)
+    return ClaimAnswer(lead_id=lead.id, owner_agent_id=owner.id, status="assigned" if how == "assigned"
+                       else "claimed", detail=detail)

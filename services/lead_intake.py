@@ -1,0 +1,160 @@
+"""A new lead's way in (R-ROUTE-2..7): its contact (matched by email or phone, else created), the route it takes,
+the agents in line with the route's rotation stored in the same transaction, and where it goes — offered (the
+lead-offer workflow starts once the row is committed), assigned at once, to its own agent, to the pool, or not
+routed. Every decision and its reasons go into the lead's routing record (R-ROUTE-7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from db.models import Contact, Team
+from db.routing_models import Lead, Route
+from db.session import session_scope
+from domain.ids import new_id
+from domain.merge import full_name
+from domain.routing import match_route, plan_offers
+from domain.routing.model import OfferPlan, Rotation
+from services.lead_stats import agent_states
+from services.leads import agent_names, fire_lead_tags, record, take_ownership
+from services.routes import rule_of, team_routes
+from workflows.lead_types import LEAD_ID, LEAD_SOURCE, LEAD_STATUS, ROUTE_ID, LeadOfferInput, lead_workflow_id
+
+ROTATION_TRIES = 5
+
+
+class RotationRaced(Exception):
+    """Another lead moved the route's rotation between our read and our write: route again from the new one."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    lead_id: str
+    status: str
+    route_id: str | None
+    owner_agent_id: str | None
+
+
+async def ingest(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *, team_id: str,
+                 source: str | None, received_at: datetime, owner_agent_id: str | None, contact: dict[str, Any],
+                 tag_ids: list[str], at: datetime) -> Intake:
+    for attempt in range(ROTATION_TRIES):
+        try:
+            async with session_scope(sessions) as session:
+                lead, start = await _route(session, team_id=team_id, source=source, received_at=received_at,
+                                           owner_agent_id=owner_agent_id, contact=contact, tag_ids=tag_ids, at=at)
+                intake = Intake(lead.id, lead.status, lead.route_id, lead.owner_agent_id)
+            break
+        except RotationRaced:
+            if attempt == ROTATION_TRIES - 1:
+                raise
+    if start is not None:
+        await _start_offer(sessions, client, task_queue, start, source or "", at)
+    elif intake.owner_agent_id is not None:
+        await fire_lead_tags(sessions, client, task_queue, intake.lead_id, at)
+    return intake
+
+
+async def _route(session: AsyncSession, *, team_id: str, source: str | None, received_at: datetime,
+                 owner_agent_id: str | None, contact: dict[str, Any], tag_ids: list[str],
+                 at: datetime) -> tuple[Lead, LeadOfferInput | None]:
+    team = await session.get(Team, team_id)
+    assert team is not None
+    person = await _contact(session, team_id, contact)
+    lead = Lead(id=new_id("ld"), team_id=team_id, contact_id=person.id, source=(source or "").strip() or None,
+                received_at=received_at, status="not_routed", routing_record=[], tag_ids=list(tag_ids))
+    session.add(lead)
+    await session.flush()
+    routes = await team_routes(session, team_id)
+    match = match_route([rule_of(r) for r in routes], source=lead.source, arrival=received_at,
+                        team_zone=team.time_zone, owner_agent_id=owner_agent_id)
+    record(lead, at, "routes", match.reason, outcome=match.outcome,
+           considered=[verdict.model_dump() for verdict in match.considered])
+    if match.outcome == "not_routed":
+        return lead, None
+    if match.outcome == "owner" and owner_agent_id is not None:
+        await take_ownership(session, lead.id, owner_agent_id, at, "app_or_site")
+        return lead, None
+    route = next((r for r in routes if r.id == match.route_id), None)
+    if match.outcome == "pool" or route is None:
+        lead.status = "pool"
+        record(lead, at, "pool", "to the unassigned pool: no route covers it")
+        return lead, None
+    lead.route_id = route.id
+    plan = await _plan(session, route, team, lead.id, at)
+    for skipped in plan.skipped:
+        record(lead, at, "skipped", skipped.detail, agent_id=skipped.agent_id, reason=skipped.reason)
+    record(lead, at, "line", plan.reason, line=plan.line)
+    if not plan.line:
+        lead.status = "pool"
+        record(lead, at, "pool", "to the unassigned pool: no agent of the route is available")
+        return lead, None
+    if plan.assign_at_once:
+        await take_ownership(session, lead.id, plan.line[0], at, "assigned")
+        return lead, None
+    lead.status, lead.workflow_id = "offered", lead_workflow_id(lead.id)
+    names = await agent_names(session, plan.line)
+    return lead, LeadOfferInput(lead_id=lead.id, team_id=team_id, route_id=route.id, route_title=route.title,
+                                line=plan.line, all_at_once=plan.all_at_once, claim_seconds=route.claim_seconds,
+                                lead_name=full_name(person.first_name, person.last_name) or person.id,
+                                source=lead.source or "", agent_names=names)
+
+
+async def _plan(session: AsyncSession, route: Route, team: Team, lead_id: str, at: datetime) -> OfferPlan:
+    """The line for this lead, and the route's rotation moved on — written only if no other lead moved it first."""
+    states = await agent_states(session, team.id, route.agent_ids, at, team.time_zone)
+    rotation = Rotation.model_validate(route.rotation or {})
+    seed = int.from_bytes(hashlib.sha256(lead_id.encode()).digest()[:8], "big")
+    plan = plan_offers(rule_of(route), states, rotation, seed=seed, names=await agent_names(session, route.agent_ids))
+    result = cast(CursorResult[Any], await session.execute(
+        update(Route).where(Route.id == route.id, Route.rotation_version == route.rotation_version)
+        .values(rotation=plan.rotation.model_dump(mode="json"), rotation_version=route.rotation_version + 1)
+        .execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
+        raise RotationRaced(route.id)
+    return plan
+
+
+async def _contact(session: AsyncSession, team_id: str, fields: dict[str, Any]) -> Contact:
+    """The team's contact with this email or phone, else a new one (a lead is a person, not a second copy)."""
+    email, phone = fields.get("email"), fields.get("phone")
+    matches = [clause for clause in (Contact.email == email if email else None,
+                                     Contact.phone == phone if phone else None) if clause is not None]
+    if matches:
+        found = await session.scalar(select(Contact).where(Contact.team_id == team_id, or_(*matches))
+                                     .order_by(Contact.created_at).limit(1))
+        if found is not None:
+            return found
+    contact = Contact(id=new_id("ct"), team_id=team_id, **{k: v for k, v in fields.items() if v is not None})
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
+async def _start_offer(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
+                       offer: LeadOfferInput, source: str, at: datetime) -> None:
+    from workflows.lead_offer import LeadOfferWorkflow  # the workflow module imports the activities
+
+    attributes = TypedSearchAttributes([
+        SearchAttributePair(LEAD_ID, offer.lead_id), SearchAttributePair(ROUTE_ID, offer.route_id or ""),
+        SearchAttributePair(LEAD_SOURCE, source[:100]), SearchAttributePair(LEAD_STATUS, "offered")])
+    try:
+        await client.start_workflow(LeadOfferWorkflow.run, offer, id=lead_workflow_id(offer.lead_id),
+                                    task_queue=task_queue, search_attributes=attributes,
+                                    static_summary=f"Lead {offer.lead_name} ({source}) via {offer.route_title}")
+    except Exception:
+        # No workflow, no offer: the lead must not sit "offered" to nobody. The pool is where people look.
+        async with session_scope(sessions) as session:
+            lead = await session.get(Lead, offer.lead_id)
+            if lead is not None and lead.owner_agent_id is None:
+                lead.status = "pool"
+                record(lead, at, "pool", "to the unassigned pool: its offers could not be started")
+        raise

@@ -1,0 +1,121 @@
+"""Leads through the API (R-ROUTE-5..7, R-OFFER-1/2, R-POOL-1): intake routes a lead once and says where it went,
+the offered agent sees the offer and claims it, the Rainmaker reads the routing record, and the pool gives each lead
+one owner even when agents claim it at the same instant."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from db.models import Contact
+from db.session import session_scope
+from tests.api.conftest import Api, Team
+from tests.factories import eventually
+
+EVERY_DAY = list(range(7))
+
+
+async def add_route(api: Api, team: Team, agent_ids: list[str], **fields: Any) -> str:
+    body = {"title": "Everything", "days_of_week": EVERY_DAY, "start_time": "00:00", "end_time": "00:00",
+            "sources": ["zillow"], "strategy": "round_robin", "agent_ids": agent_ids, "claim_seconds": 600, **fields}
+    created = await api.client.post("/routes", headers=team.rainmaker, json=body)
+    assert created.status_code == 201, created.text
+    route_id: str = created.json()["id"]
+    return route_id
+
+
+async def new_lead(api: Api, team: Team, source: str | None = "zillow", **fields: Any) -> dict[str, Any]:
+    body = {"source": source, "contact": {"first_name": "Lee", "last_name": "Buyer", "email": "lee@example.com"},
+            **fields}
+    created = await api.client.post("/leads", headers=team.member, json=body)
+    assert created.status_code == 201, created.text
+    answer: dict[str, Any] = created.json()
+    return answer
+
+
+async def lead(api: Api, headers: dict[str, str], lead_id: str) -> dict[str, Any]:
+    answer = await api.client.get(f"/leads/{lead_id}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+class TestRRoute5WhereALeadGoesWithoutARoute:
+    async def test_no_route_sends_it_to_the_pool_and_no_source_leaves_it_unrouted(self, api: Api) -> None:
+        team = await api.team()
+        pooled = await new_lead(api, team)
+        assert (pooled["status"], pooled["route_id"]) == ("pool", None)
+        unrouted = await new_lead(api, team, source=None)
+        assert unrouted["status"] == "not_routed"
+        record = (await lead(api, team.rainmaker, pooled["id"]))["routing_record"]
+        assert [entry["kind"] for entry in record] == ["routes", "pool"]
+        assert (await lead(api, team.member, pooled["id"]))["routing_record"] is None  # the Rainmaker's to read
+        listed = (await api.client.get("/pool", headers=team.member)).json()
+        assert [item["id"] for item in listed] == [pooled["id"]]
+
+    async def test_a_lead_from_an_agents_own_site_goes_to_that_agent(self, api: Api) -> None:
+        team = await api.team()
+        mine = await new_lead(api, team, source="agent_site", owner_agent_id=team.member_id)
+        assert (mine["status"], mine["owner_agent_id"]) == ("assigned", team.member_id)
+
+
+class TestROffer1OfferedAndClaimed:
+    async def test_the_first_agent_in_line_sees_the_offer_and_claiming_it_makes_the_lead_theirs(
+            self, api: Api) -> None:
+        team = await api.team()
+        route_id = await add_route(api, team, [team.member_id, team.rainmaker_id])
+        created = await new_lead(api, team)
+        assert (created["status"], created["route_id"]) == ("offered", route_id)
+
+        async def offered_to_member() -> bool:
+            offers = (await api.client.get("/offers", headers=team.member)).json()
+            return [o["lead_id"] for o in offers] == [created["id"]]
+
+        await eventually(offered_to_member)
+        (offer,) = (await api.client.get("/offers", headers=team.member)).json()
+        assert 0 < offer["seconds_left"] <= 600
+        stranger = await api.client.post(f"/leads/{created['id']}/claim", headers=team.rainmaker)
+        assert stranger.status_code == 409
+        won = await api.client.post(f"/leads/{created['id']}/claim", headers=team.member)
+        assert won.status_code == 200, won.text
+        assert (won.json()["status"], won.json()["owner_agent_id"]) == ("claimed", team.member_id)
+        after = await lead(api, team.rainmaker, created["id"])
+        assert (after["status"], after["owner_agent_id"]) == ("claimed", team.member_id)
+        assert [(o["agent_id"], o["outcome"]) for o in after["offers"]] == [(team.member_id, "claimed")]
+        assert {"routes", "line", "offered", "owned"} <= {entry["kind"] for entry in after["routing_record"]}
+        async with session_scope(api.harness.sessions) as session:
+            contact = await session.get(Contact, after["contact_id"])
+            assert contact is not None
+            assert contact.assignee_id == team.member_id  # the lead is the agent's contact now
+        again = await api.client.post(f"/leads/{created['id']}/claim", headers=team.member)
+        assert (again.status_code, again.json()["detail"]) == (409, "this lead already belongs to you")
+
+    async def test_an_assign_to_agent_route_assigns_at_once(self, api: Api) -> None:
+        team = await api.team()
+        await add_route(api, team, [team.rainmaker_id], strategy="assign_to_agent")
+        created = await new_lead(api, team)
+        assert (created["status"], created["owner_agent_id"]) == ("assigned", team.rainmaker_id)
+
+
+class TestRPool1OneOwner:
+    async def test_two_agents_claiming_a_pool_lead_at_once_leave_one_owner_every_time(self, api: Api) -> None:
+        team = await api.team()
+        for _ in range(100):
+            pooled = await new_lead(api, team)
+            answers = await asyncio.gather(
+                api.client.post(f"/pool/{pooled['id']}/claim", headers=team.member),
+                api.client.post(f"/pool/{pooled['id']}/claim", headers=team.rainmaker))
+            assert sorted(a.status_code for a in answers) == [200, 409]
+            winner = next(a for a in answers if a.status_code == 200).json()["owner_agent_id"]
+            assert (await lead(api, team.rainmaker, pooled["id"]))["owner_agent_id"] == winner
+
+    async def test_only_the_rainmaker_assigns_from_the_pool(self, api: Api) -> None:
+        team = await api.team()
+        pooled = await new_lead(api, team)
+        refused = await api.client.post(f"/pool/{pooled['id']}/assign", headers=team.member,
+                                        json={"agent_id": team.member_id})
+        assert refused.status_code == 403
+        assigned = await api.client.post(f"/pool/{pooled['id']}/assign", headers=team.rainmaker,
+                                         json={"agent_id": team.member_id})
+        assert (assigned.status_code, assigned.json()["owner_agent_id"]) == (200, team.member_id)
+        assert (await lead(api, team.member, pooled["id"]))["status"] == "assigned"
