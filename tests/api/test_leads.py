@@ -119,3 +119,22 @@ class TestRPool1OneOwner:
                                          json={"agent_id": team.member_id})
         assert (assigned.status_code, assigned.json()["owner_agent_id"]) == (200, team.member_id)
         assert (await lead(api, team.member, pooled["id"]))["status"] == "assigned"
+
+
+class TestLeadTagsFireOnceOwned:
+    async def test_a_leads_tags_enroll_it_in_its_new_owners_triggered_plan_when_claimed(self, api: Api) -> None:
+        team = await api.team()
+        tag_id = (await api.client.post("/tags", headers=team.member, json={"name": "Buyer"})).json()["id"]
+        plan = await api.client.post("/plans", headers=team.member, json={"name": "New buyer", "days": [
+            {"delay_days": 2, "steps": [{"kind": "task", "name": "Call", "priority": "high", "due_in_days": 1}]}]})
+        plan_id = plan.json()["id"]
+        assert (await api.client.put(f"/plans/{plan_id}/triggers", headers=team.member,
+                                     json={"tag_ids": [tag_id]})).status_code == 200
+        pooled = await new_lead(api, team, tag_ids=[tag_id])
+        assert pooled["status"] == "pool"
+        enrollments = f"/contacts/{(await lead(api, team.member, pooled['id']))['contact_id']}/enrollments"
+        assert (await api.client.get(enrollments, headers=team.member)).json() == []  # no owner yet: no trigger
+        claimed = await api.client.post(f"/pool/{pooled['id']}/claim", headers=team.member)
+        assert claimed.status_code == 200, claimed.text
+        entered = (await api.client.get(enrollments, headers=team.member)).json()
+        assert [e["plan_id"] for e in entered] == [plan_id]
