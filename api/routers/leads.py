@@ -31,6 +31,9 @@ Answer = TypeVar("Answer", ClaimResult, PassResult)
 
 router = APIRouter(tags=["leads"])
 UPDATE_TIMEOUT = timedelta(seconds=10)
+# The offer is over: its workflow has ended ("already completed"), or was ending when the update arrived ("aborted
+# by closing workflow"). The lead's row then says whose it is or that it is in the pool.
+OFFER_OVER = (RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED, RPCStatusCode.FAILED_PRECONDITION)
 RAINMAKER_ONLY = "only the Rainmaker {} (R-POOL-1, R-ROUTE-7)"
 
 
@@ -132,7 +135,7 @@ async def _offer_update(session: AsyncSession, client: TemporalDep, agent: Agent
         except WorkflowUpdateFailedError as err:
             raise Conflict(_refusal(err)) from err
         except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:  # the offer is over: its workflow has ended
+            if err.status not in OFFER_OVER:
                 raise
     raise Conflict(await _why_not(session, lead_id, agent))
 
