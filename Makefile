@@ -25,6 +25,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.schedule
 	$(PY) -m bench.year_plan
+	$(PY) -m bench.leads
 
 migrate: $(STAMP)
 	$(PY) -m db.migrate
