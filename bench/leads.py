@@ -38,7 +38,7 @@ from tests.dbtools import make_database
 from worker import ensure_search_attributes
 
 ADMIN_KEY = "bench-admin-key"
-POLL = 0.005
+POLL = 0.01
 CLAIM_SECONDS = 10
 
 
@@ -105,9 +105,10 @@ async def bench_leads(env: WorkflowEnvironment, sessions_url: str, queue: str, c
                     "role": role, "permission": "unlimited"})).json()
                 keys.append({"Authorization": f"Bearer {agent['api_key']}"})
                 ids.append(agent["id"])
-            route = await http.post("/routes", headers=keys[0], json={
-                "title": "Everything", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
-                "sources": ["bench"], "strategy": "round_robin", "agent_ids": ids, "claim_seconds": CLAIM_SECONDS})
+            # (a) with a long deadline, so no offer expires while it is being looked for; (b) with the shortest.
+            rule = {"title": "Everything", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
+                    "sources": ["bench"], "strategy": "round_robin", "agent_ids": ids, "claim_seconds": 3600}
+            route = await http.post("/routes", headers=keys[0], json=rule)
             assert route.status_code == 201, route.text
 
             async def offered(lead_id: str, headers: dict[str, str]) -> bool:
@@ -140,6 +141,9 @@ async def bench_leads(env: WorkflowEnvironment, sessions_url: str, queue: str, c
                 seen = await until(lambda: offered(lead_id, headers))
                 return seen - time.monotonic() + (datetime.now(UTC) - deadline).total_seconds()
 
+            short = await http.put(f"/routes/{route.json()['id']}", headers=keys[0],
+                                   json={**rule, "claim_seconds": CLAIM_SECONDS})
+            assert short.status_code == 200, short.text
             later = await gathered(deadline_count, deadline_count, next_offer)
     finally:
         await engine.dispose()
