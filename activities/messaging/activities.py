@@ -4,8 +4,11 @@ Twilio and SendGrid take no idempotency key, so the messages row is the guard (R
 under the step's idempotency key, turned `sending` just *before* the provider is called and completed after. A
 retry that finds `sending` knows an earlier attempt may have reached the provider: it asks the provider
 (`find_sent`) and only sends when the provider has no such message; a provider that cannot be asked (SendGrid)
-gets `unconfirmed`, never a second copy. Skips (opt-out, Do-Not-Call, unsubscribed, no Twilio) and failures
-are written to the timeline.
+gets `unconfirmed`, never a second copy. Each activity run is one attempt decided by the workflow, and every
+attempt re-checks the rules as they are now (`activities.messaging.checks`): the enrollment still running,
+Do-Not-Call, opt-out, unsubscribe, the sender's Twilio and the text window in the contact's current zone. A row
+from an earlier attempt that never reached the provider becomes `cancelled` when a later one finds a reason not to
+send. Skips and failures are written to the timeline.
 """
 
 from __future__ import annotations
