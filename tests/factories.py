@@ -26,7 +26,8 @@ from domain.ids import new_id
 from domain.plan import PlanDefinition
 from services.enrollments import enroll
 from services.plans import create_plan
-from worker import build_worker, ensure_search_attributes
+from tests.fakes import FakeSendGrid, FakeTwilio
+from worker import build_worker, ensure_search_attributes, providers
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import EnrollmentResult
 
@@ -130,6 +131,22 @@ class Harness:
             if order is not None:
                 query = query.order_by(order, model.id)  # ids are time-ordered: ties keep insertion order
             return list((await session.scalars(query)).all())
+
+
+@asynccontextmanager
+async def live_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], twilio: FakeTwilio,
+                      sendgrid: FakeSendGrid | None = None, *, timeout: float = 0.5) -> AsyncIterator[Harness]:
+    """A worker sending through the official SDKs to the loopback Twilio (and SendGrid, when given)."""
+    twilio.add_account(TWILIO_SID, TWILIO_TOKEN)
+    settings = Settings(environment="test", messaging_provider="live", twilio_base_url=twilio.base_url,
+                        twilio_timeout_seconds=timeout, public_base_url="https://plans.example.com")
+    if sendgrid is not None:
+        settings = settings.model_copy(update={"sendgrid_api_key": "SG.test-key",
+                                               "sendgrid_base_url": sendgrid.base_url,
+                                               "sendgrid_timeout_seconds": timeout})
+    sms, mail = providers(settings)
+    async with running_worker(env, sessions, sms=sms, email=mail, settings=settings) as harness:
+        yield harness
 
 
 @asynccontextmanager

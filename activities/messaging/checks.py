@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Enrollment
-from domain.schedule import ScheduleError, time_zone
+from domain.account_settings import known_zone
 from domain.windows import text_allowed_at, text_send_time, windows_never_meet
 from workflows.types import StepInput, StepOutcome
 
@@ -42,13 +42,9 @@ def attempt_instant(step: StepInput) -> datetime:
 
 
 def contact_zone(contact: Contact) -> str | None:
-    if not contact.time_zone:
-        return None
-    try:
-        time_zone(contact.time_zone)
-    except ScheduleError:
-        return None  # refused by the API; an old bad value must not block texting inside Central hours
-    return contact.time_zone
+    """The contact's zone if it is a real one: an old bad value (refused by the API since) must not block texting
+    inside Central hours."""
+    return known_zone(contact.time_zone)
 
 
 def outside_text_window(step: StepInput, contact: Contact) -> StepOutcome | None:

@@ -124,10 +124,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
         spread_key = enrollment_workflow_id(plan.id, contact.id)
         values = await label_values(session, plan, contact)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
-    try:
-        account_zone = zone(ctx.time_zone)
-    except (ValueError, KeyError):
-        account_zone = zone("UTC")  # a zone stored before settings were checked: its steps say they fail
+    account_zone = zone(ctx.time_zone)  # always a real zone: `schedule_context` passes over bad stored ones
     steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
                         label=describe_step(s.step, values, s.repeat), fire_at=s.fire_at.astimezone(account_zone),

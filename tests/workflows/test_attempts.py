@@ -4,8 +4,6 @@ meet are skipped with the reason and the plan goes on. Run by the real workflow 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,17 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from config import Settings
 from db.models import Agent, Contact, Message, Task, Team, TimelineEvent
 from db.session import session_scope
 from tests.factories import (
     CT,
-    TWILIO_SID,
-    TWILIO_TOKEN,
     Harness,
     add_plan,
     email,
     eventually,
+    live_worker,
     plan_doc,
     running_worker,
     seed,
@@ -31,23 +27,11 @@ from tests.factories import (
     text,
 )
 from tests.fakes import FakeTwilio
-from worker import providers
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import EnrollmentResult, RemoveRequest
 
 Sessions = async_sessionmaker[AsyncSession]
 Handle = WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]
-
-
-@asynccontextmanager
-async def live_twilio(env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio,
-                      timeout: float = 0.5) -> AsyncIterator[Harness]:
-    twilio.add_account(TWILIO_SID, TWILIO_TOKEN)
-    settings = Settings(environment="test", messaging_provider="live", twilio_base_url=twilio.base_url,
-                        twilio_timeout_seconds=timeout, public_base_url="https://plans.example.com")
-    sms, mail = providers(settings)
-    async with running_worker(env, sessions, sms=sms, email=mail, settings=settings) as harness:
-        yield harness
 
 
 async def at_central(h: Harness, year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
@@ -67,7 +51,7 @@ class TestRTxt3RetryInsideTheWindow:
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [text("Evening check-in")])))
         twilio.go_down(500)
-        async with live_twilio(env, sessions, twilio) as h:
+        async with live_worker(env, sessions, twilio) as h:
             start = await at_central(h, 2027, 2, 3, 18, 50)
             handle = await h.enroll(plan_id, world.contact_id)
             await env.sleep(timedelta(minutes=15))  # 19:05: every attempt so far met the outage
@@ -90,7 +74,7 @@ class TestRTxt4StopDuringARetry:
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [text("Are you still looking?"), task("Call back")])))
         twilio.go_down(503)
-        async with live_twilio(env, sessions, twilio) as h:
+        async with live_worker(env, sessions, twilio) as h:
             await at_central(h, 2027, 2, 3, 11)
             handle = await h.enroll(plan_id, world.contact_id)
             await env.sleep(timedelta(seconds=30))
@@ -115,7 +99,7 @@ class TestREnr2RemovalDuringARetry:
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [text("One more thing")])))
         twilio.go_down(500)
-        async with live_twilio(env, sessions, twilio) as h:
+        async with live_worker(env, sessions, twilio) as h:
             await at_central(h, 2027, 2, 3, 11)
             handle = await h.enroll(plan_id, world.contact_id)
             await env.sleep(timedelta(seconds=30))
@@ -134,7 +118,7 @@ class TestREnr2RemovalDuringARetry:
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [text("In flight"), task("After")])))
         twilio.delay_next_response(2.0)  # Twilio has accepted the message; its answer is slow
-        async with live_twilio(env, sessions, twilio, timeout=10.0) as h:
+        async with live_worker(env, sessions, twilio, timeout=10.0) as h:
             await at_central(h, 2027, 2, 3, 11)
             handle = await h.enroll(plan_id, world.contact_id)
             await eventually(lambda: _has_post(twilio))

@@ -77,45 +77,37 @@ class TestRPlan9VersionsAndPlaces:
 
 
 class TestRTxt3ContactTimeZoneChanges:
-    async def _enrolled(self, env: WorkflowEnvironment, sessions: Sessions) -> tuple[str, str]:
+    START = datetime(2027, 2, 3, 11, tzinfo=CT)
+    # Tokyo's 08:00 is 17:00 Central in February: the earliest instant both windows allow on day two.
+    DAY_TWO_IN_TOKYO_HOURS = (START + timedelta(days=1)).replace(hour=17)
+
+    async def _moved_to_tokyo(self, env: WorkflowEnvironment, sessions: Sessions, *, tell_workflow: bool) -> datetime:
+        """Enroll at 11:00 Central, move the contact to Tokyo before day two's text; when that text was sent."""
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [task("first")]), (1, [text("Day two", id="T")])))
-        return world.contact_id, plan_id
+        async with running_worker(env, sessions) as h:
+            await h.advance_to(self.START)
+            handle = await h.enroll(plan_id, world.contact_id)
+            await eventually(lambda: fires_next_at(handle, self.START + timedelta(days=1)))
+            async with session_scope(sessions) as session:
+                contact = await session.get(Contact, world.contact_id)
+                assert contact is not None
+                contact.time_zone = "Asia/Tokyo"  # 11:00 Central is 02:00 in Tokyo: quiet hours
+            if tell_workflow:
+                await handle.signal(EnrollmentWorkflow.context_changed, ContextChanged(what="contact time zone"))
+                await eventually(lambda: fires_next_at(handle, self.DAY_TWO_IN_TOKYO_HOURS))
+            await h.finish(handle)
+        (sent,) = await h.rows(Message)
+        sent_at: datetime = sent.created_at.astimezone(CT)
+        return sent_at
 
     async def test_a_new_contact_zone_is_used_from_the_next_step_on(self, env: WorkflowEnvironment,
                                                                     sessions: Sessions) -> None:
-        contact_id, plan_id = await self._enrolled(env, sessions)
-        async with running_worker(env, sessions) as h:
-            start = datetime(2027, 2, 3, 11, tzinfo=CT)
-            await h.advance_to(start)
-            handle = await h.enroll(plan_id, contact_id)
-            await eventually(lambda: fires_next_at(handle, start + timedelta(days=1)))
-            async with session_scope(sessions) as session:
-                contact = await session.get(Contact, contact_id)
-                assert contact is not None
-                contact.time_zone = "Asia/Tokyo"  # 11:00 Central is 02:00 in Tokyo: quiet hours
-            await handle.signal(EnrollmentWorkflow.context_changed, ContextChanged(what="contact time zone"))
-            # Tokyo's 08:00 is 17:00 Central in February: the earliest instant both windows allow on day two.
-            await eventually(lambda: fires_next_at(handle, (start + timedelta(days=1)).replace(hour=17)))
-            await h.finish(handle)
-        (sent,) = await h.rows(Message)
-        assert sent.created_at.astimezone(CT) == (start + timedelta(days=1)).replace(hour=17)
+        assert await self._moved_to_tokyo(env, sessions, tell_workflow=True) == self.DAY_TWO_IN_TOKYO_HOURS
 
     async def test_an_attempt_checks_the_contacts_zone_itself_when_no_one_told_the_workflow(
             self, env: WorkflowEnvironment, sessions: Sessions) -> None:
-        contact_id, plan_id = await self._enrolled(env, sessions)
-        async with running_worker(env, sessions) as h:
-            start = datetime(2027, 2, 3, 11, tzinfo=CT)
-            await h.advance_to(start)
-            handle = await h.enroll(plan_id, contact_id)
-            await eventually(lambda: fires_next_at(handle, start + timedelta(days=1)))
-            async with session_scope(sessions) as session:
-                contact = await session.get(Contact, contact_id)
-                assert contact is not None
-                contact.time_zone = "Asia/Tokyo"
-            await h.finish(handle)
-        (sent,) = await h.rows(Message)
-        assert sent.created_at.astimezone(CT) == (start + timedelta(days=1)).replace(hour=17)
+        assert await self._moved_to_tokyo(env, sessions, tell_workflow=False) == self.DAY_TWO_IN_TOKYO_HOURS
 
 
 class TestRPlan4ThePreviewIsWhatRuns:

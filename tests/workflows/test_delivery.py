@@ -9,24 +9,20 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from config import Settings
 from db.models import Contact, Message, Task, TimelineEvent
 from db.session import session_scope
 from tests.factories import (
-    TWILIO_SID,
-    TWILIO_TOKEN,
     Harness,
     add_plan,
     email,
+    live_worker,
     next_local,
     plan_doc,
-    running_worker,
     seed,
     task,
     text,
 )
 from tests.fakes import FakeSendGrid, FakeTwilio
-from worker import providers
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -34,13 +30,7 @@ Sessions = async_sessionmaker[AsyncSession]
 @asynccontextmanager
 async def live(env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio,
                sendgrid: FakeSendGrid) -> AsyncIterator[Harness]:
-    twilio.add_account(TWILIO_SID, TWILIO_TOKEN)
-    settings = Settings(environment="test", messaging_provider="live", twilio_base_url=twilio.base_url,
-                        twilio_timeout_seconds=0.5, sendgrid_api_key="SG.test-key",
-                        sendgrid_base_url=sendgrid.base_url, sendgrid_timeout_seconds=0.5,
-                        public_base_url="https://plans.example.com")
-    sms, mail = providers(settings)
-    async with running_worker(env, sessions, sms=sms, email=mail, settings=settings) as harness:
+    async with live_worker(env, sessions, twilio, sendgrid) as harness:
         await harness.advance_to(await next_local(harness, 11))
         yield harness
 
