@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from db.models import Agent, Contact, Team
-from db.queries import rainmaker_of
+from db.queries import rainmaker_of, write_timeline
 from domain.merge import Person, full_name, merge_values
-from domain.plan import Designated
-from domain.team import TeamDefaults, designated_agent_id, designated_role
+from domain.plan import Designated, describe_step
+from domain.team import TeamDefaults, designate, designated_role
 from workflows.types import StepInput
 
 
@@ -48,8 +48,21 @@ async def load_parties(session: AsyncSession, step: StepInput) -> Parties:
             raise ApplicationError(f"team {team.id} has no Rainmaker", type="MissingRecord", non_retryable=True)
         defaults = TeamDefaults(Designated(team.default_task_assignee), Designated(team.default_email_sender),
                                 Designated(team.default_text_sender))
-        agent_id = designated_agent_id(designated_role(step.step, defaults), rainmaker.id, contact.assignee_id)
+        designation = designate(designated_role(step.step, defaults), rainmaker.id, contact.assignee_id)
+        agent_id = designation.agent_id
+        if designation.fell_back:
+            await _note_fallback(session, step, Parties(contact=contact, agent=rainmaker, team=team))
     agent = await session.get(Agent, agent_id)
     if agent is None:
         raise ApplicationError(f"agent {agent_id} no longer exists", type="MissingRecord", non_retryable=True)
     return Parties(contact=contact, agent=agent, team=team)
+
+
+async def _note_fallback(session: AsyncSession, step: StepInput, parties: Parties) -> None:
+    """R-TEAM-3: once per step and pass (the key), however often the step is attempted."""
+    label = describe_step(step.step, parties.merge_values(), step.repeat)
+    await write_timeline(
+        session, team_id=step.team_id, contact_id=parties.contact.id, kind="assignee_fallback",
+        detail=f"{parties.contact_name} has no assigned agent: the {label} goes to the Rainmaker, "
+               f"{parties.agent_name}", at=step.scheduled_for, idempotency_key=f"{step.idempotency_key}:fallback",
+        plan_id=step.plan_id, step_id=step.step.id, enrollment_id=step.enrollment_id)

@@ -15,7 +15,7 @@ from db.queries import write_timeline
 from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import render
-from domain.plan import CallStep, TaskStep, TextStep
+from domain.plan import CallStep, TaskStep, TextStep, text_for_repeat
 from domain.windows import at_local, local_date, zone
 from workflows.types import StepInput, StepOutcome
 
@@ -51,10 +51,14 @@ async def create_task_for(session: AsyncSession, step: StepInput, parties: Parti
     values = parties.merge_values()
     kind = "call" if isinstance(spec, CallStep) else "text" if isinstance(spec, TextStep) else "task"
     name = render(spec.name, values) or ("Text " + parties.contact_name if kind == "text" else spec.name)
+    description = render(spec.description, values) or None
+    if isinstance(spec, TextStep) and spec.mode == "automated":
+        # R-TXT-5's stand-in for an automated text: the agent texts by hand, so the task says what to send.
+        description = render(text_for_repeat(spec, step.repeat), values) or description
     task = Task(
         id=new_id("tk"), team_id=step.team_id, contact_id=step.contact_id, enrollment_id=step.enrollment_id,
         plan_id=step.plan_id, step_id=spec.id, kind=kind, name=name,
-        description=render(spec.description, values) or None, link=spec.link or None, priority=spec.priority.value,
+        description=description, link=spec.link or None, priority=spec.priority.value,
         contact_task=spec.contact_task, assignee_id=parties.agent.id,
         due_at=due_at(step.scheduled_for, spec.due_in_days, spec.due_time, step.time_zone),
         created_at=step.scheduled_for, idempotency_key=step.idempotency_key)

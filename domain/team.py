@@ -25,8 +25,19 @@ def designated_role(step: AnyStep, defaults: TeamDefaults) -> Designated:
     return defaults.task_assignee
 
 
-def designated_agent_id(role: Designated, rainmaker_id: str, contact_assignee_id: str | None) -> str:
-    """The agent for a role; a contact with no assignee falls back to the Rainmaker, who always exists."""
-    if role is Designated.CONTACT_ASSIGNEE and contact_assignee_id:
-        return contact_assignee_id
-    return rainmaker_id
+@dataclass(frozen=True)
+class Designation:
+    agent_id: str
+    # The step asked for the contact's assignee and the contact has none: the Rainmaker stands in (R-TEAM-3), and
+    # the contact's timeline says so, or the team would never learn why its member got no task.
+    fell_back: bool = False
+
+
+def designate(role: Designated, rainmaker_id: str, contact_assignee_id: str | None) -> Designation:
+    """The agent for a role, resolved when the step runs so a reassigned contact's next step follows the new
+    assignee; a contact with no assignee falls back to the Rainmaker, who always exists."""
+    if role is Designated.CONTACT_ASSIGNEE:
+        if contact_assignee_id:
+            return Designation(contact_assignee_id)
+        return Designation(rainmaker_id, fell_back=True)
+    return Designation(rainmaker_id)

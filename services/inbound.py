@@ -234,7 +234,7 @@ class Inbound:
                 await self._set_text_consent(session, contact, opted_out=intent == "opt_out", key=key,
                                              why=f"the contact texted {_quote(sms.body)}")
         if intent == "reply":
-            recorded.workflow_ids = await _active_workflows(session, [c.id for c in contacts])
+            recorded.workflow_ids = await _active_workflows(session, [c.id for c in contacts], "sms", agent.id)
             return recorded
         body = (OPT_OUT_REPLY if intent == "opt_out" else OPT_IN_REPLY).format(
             agent=full_name(agent.first_name, agent.last_name))
@@ -277,7 +277,8 @@ class Inbound:
             await _reply_event(session, contact, message, f"Replied by email: {_quote(email.subject or email.body)}")
         if not contacts:
             log.warning("email %s to team %s: no contact has the sender's address", email.message_id, team_id)
-        return _Recorded(message_id=message.id, workflow_ids=await _active_workflows(session, [c.id for c in contacts]))
+        workflow_ids = await _active_workflows(session, [c.id for c in contacts], "email", agent.id if agent else None)
+        return _Recorded(message_id=message.id, workflow_ids=workflow_ids)
 
     async def _set_text_consent(self, session: AsyncSession, contact: Contact, *, opted_out: bool, key: str,
                                 why: str) -> None:
@@ -333,12 +334,20 @@ async def _message_id(session: AsyncSession, key: str) -> str | None:
     return await session.scalar(select(Message.id).where(Message.idempotency_key == key))
 
 
-async def _active_workflows(session: AsyncSession, contact_ids: list[str]) -> list[str]:
+async def _active_workflows(session: AsyncSession, contact_ids: list[str], channel: Channel,
+                            agent_id: str | None) -> list[str]:
+    """The running enrollments a reply answers (R-RULE-5, R-TEAM-3): those that sent the contact a message on this
+    channel from the agent it was sent back to. On a team plan each step may come from a different agent, so a
+    reply to the assignee's number answers the plan whose texts came from that number, not every plan. With no
+    known receiving agent (an email to an address that is nobody's), every running enrollment weighs it."""
     if not contact_ids:
         return []
-    rows = await session.scalars(select(Enrollment.workflow_id).where(
-        Enrollment.contact_id.in_(contact_ids), Enrollment.status == "active").order_by(Enrollment.started_at))
-    return list(rows)
+    query = select(Enrollment.workflow_id).where(Enrollment.contact_id.in_(contact_ids), Enrollment.status == "active")
+    if agent_id is not None:
+        query = query.where(select(Message.id).where(
+            Message.enrollment_id == Enrollment.id, Message.direction == "outbound", Message.channel == channel,
+            Message.agent_id == agent_id, Message.status.not_in(("queued", "failed", "cancelled"))).exists())
+    return list(await session.scalars(query.order_by(Enrollment.started_at)))
 
 
 async def _reply_event(session: AsyncSession, contact: Contact, message: Message, detail: str) -> None:
