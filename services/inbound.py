@@ -346,7 +346,7 @@ async def _active_workflows(session: AsyncSession, contact_ids: list[str], chann
     if agent_id is not None:
         query = query.where(select(Message.id).where(
             Message.enrollment_id == Enrollment.id, Message.direction == "outbound", Message.channel == channel,
-            Message.agent_id == agent_id, Message.status.not_in(("queued", "failed", "cancelled"))).exists())
+            Message.agent_id == agent_id, Message.status.not_in(("failed", "cancelled"))).exists())
     return list(await session.scalars(query.order_by(Enrollment.started_at)))
 
 

@@ -11,7 +11,7 @@ from temporalio.api.enums.v1 import EventType
 from db.models import Message, Task, TimelineEvent
 from tests.api.conftest import Api, Team
 from tests.api.test_enrollments import Handle, enroll
-from tests.api.test_webhooks import CONTACT_PHONE, text_in
+from tests.api.test_webhooks import CONTACT_PHONE, SECRET, client_for, inbound_email, text_in
 from tests.factories import email, eventually, next_local, task, text
 
 SID = "AC" + "2" * 32
@@ -155,3 +155,26 @@ class TestRTeam3RepliesGoToTheDesignatedAgent:
         history = [e.event_type for e in (await kept.fetch_history()).events]
         assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED not in history
         assert (await api.client.get(f"/enrollments/{removed_id}", headers=team.member)).json()["status"] == "removed"
+
+    async def test_an_email_reply_to_the_assignee_is_theirs_and_removes_the_plan_that_emailed_from_them(
+            self, api: Api) -> None:
+        team = await team_with_twilio(api, default_email_sender="contact_assignee")
+        theirs = await team_plan(api, team, (0, [email(id="A1")]), (5, [email(id="A2")]),
+                                 name="Assignee emails", on_email_reply=True)
+        leads = await team_plan(api, team, (0, [email(id="B1", assignee="rainmaker")]),
+                                (5, [email(id="B2", assignee="rainmaker")]), name="Rainmaker emails",
+                                on_email_reply=True)
+        contact_id = await contact(api, team, team.member_id)
+        _, removed = await enroll_at_eleven(api, team, theirs, contact_id)
+        kept_id, _ = await enroll(api, team.member, leads, contact_id)
+        h = api.harness
+        await eventually(lambda: h.has(Message, 2, direction="outbound"))
+        member = (await api.client.get("/me", headers=team.member)).json()["agent"]
+        async with client_for(api, sendgrid_inbound_secret=SECRET) as client:
+            answer = await client.post(f"/webhooks/sendgrid/inbound?secret={SECRET}",
+                                       **inbound_email(to=f"Alex Agent <{member['email']}>"))
+        assert answer.status_code == 200, answer.text
+        assert (await removed.result()).reason == "replied_email"
+        (inbound,) = await h.rows(Message, direction="inbound")
+        assert (inbound.agent_id, inbound.contact_id) == (team.member_id, contact_id)
+        assert (await api.client.get(f"/enrollments/{kept_id}", headers=team.member)).json()["status"] == "active"
