@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         if factory is None:
             engine = create_engine_for(config.database_url)
             factory = create_session_factory(engine)
-        client = temporal or await connect(config)
+        client = temporal or await connect(config, lazy=True)
         app.state.smartplans = AppState(settings=config, sessions=factory, temporal=client, clock=clock or wall_clock)
         try:
             yield

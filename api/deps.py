@@ -67,7 +67,9 @@ async def get_now(state: StateDep) -> datetime:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 NowDep = Annotated[datetime, Depends(get_now)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Function scope: the transaction commits before the response is sent, so a commit that fails (the database gone,
+# a constraint) answers as an error instead of after a 2xx the client already has.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 # For services that run their own transactions (enrolling commits before it starts a workflow).
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 

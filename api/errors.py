@@ -9,6 +9,7 @@ them beside the fields. Every answer that quotes a rule code (`R-MERGE-1`) says 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import typing
 from collections.abc import Callable, Sequence
@@ -18,6 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.schemas.common import Request as RequestBody
 from domain.validation import PlanInvalid, Violation
@@ -87,6 +91,26 @@ def pointing_to_rules(detail: Any) -> Any:
     return detail
 
 
+log = logging.getLogger("smartplans.api")
+RETRY_AFTER_SECONDS = 5
+# What a Temporal call answers while the server is down, restarting or overloaded: worth retrying, not a bug.
+_TEMPORAL_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
+_LAZY_CONNECT_FAILED = "Failed client connect"  # a lazy client's first call while the server is unreachable
+
+
+def unavailable(what: str) -> JSONResponse:
+    """503 with Retry-After, naming the part that is down: a client (or a lead source) knows to retry, not to fix
+    its request."""
+    return JSONResponse({"detail": f"{what} is unreachable; try again in a few seconds"}, status_code=503,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    """What Starlette would answer for an unhandled error, logged the same way: a bug, not an outage."""
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
 _REFUSAL_STATUS = {"not_found": 404, "already_enrolled": 409, "plan_inactive": 409, "plan_empty": 409}
 
 
@@ -109,6 +133,20 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, EnrollmentRefused)
         return JSONResponse({"detail": exc.message}, status_code=_REFUSAL_STATUS.get(exc.code, 409))
 
+    async def database_down(_: Request, exc: Exception) -> JSONResponse:
+        return unavailable("the database")
+
+    async def temporal_down(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RPCError)
+        return unavailable("Temporal") if exc.status in _TEMPORAL_DOWN else _internal_error(exc)
+
+    async def runtime_error(_: Request, exc: Exception) -> JSONResponse:
+        return unavailable("Temporal") if str(exc).startswith(_LAZY_CONNECT_FAILED) else _internal_error(exc)
+
+    for database_error in (OperationalError, InterfaceError, PoolTimeout):
+        app.add_exception_handler(database_error, database_down)
+    app.add_exception_handler(RPCError, temporal_down)
+    app.add_exception_handler(RuntimeError, runtime_error)
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(PlanInvalid, plan_invalid)
     app.add_exception_handler(RequestValidationError, request_invalid)

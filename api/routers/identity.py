@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
 from api.deps import CurrentAgent, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
-from api.errors import Conflict, Forbidden, InvalidFields, NotFound
+from api.errors import RETRY_AFTER_SECONDS, Conflict, Forbidden, InvalidFields, NotFound
 from api.schemas.identity import (
     TEAM_SETTINGS,
     AccountSettings,
@@ -126,7 +126,8 @@ async def health(state: StateDep) -> JSONResponse:
     except Exception as err:  # noqa: BLE001
         problems.append(f"temporal: {type(err).__name__}")
     if problems:
-        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503,
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return JSONResponse({"status": "ok"})
 
 

@@ -1,0 +1,76 @@
+"""With Temporal or the database unreachable the API answers 503 with Retry-After, naming what is down, never a 500;
+`/health` names the part. An enrollment whose workflow cannot start leaves no `active` row behind."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from config import Settings
+from db.models import Enrollment
+from db.session import create_session_factory, session_scope
+from tests.api.conftest import ADMIN
+from tests.e2e.devstack import free_port
+
+STEPS = [{"delay_days": 0, "steps": [{"kind": "task", "name": "Call", "priority": "none"}]}]
+
+
+@asynccontextmanager
+async def app_client(sessions: async_sessionmaker[AsyncSession], temporal: Client | None) -> AsyncIterator[
+        httpx.AsyncClient]:
+    """The real app; without a Temporal client it connects (lazily) to a port nothing listens on."""
+    settings = Settings(environment="test", smartplans_admin_key="test-admin-key",
+                        temporal_address=f"127.0.0.1:{free_port()}")
+    app = create_app(settings, temporal=temporal, sessions=sessions)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api.test") as client:
+        yield client
+
+
+def assert_unavailable(answer: httpx.Response, what: str) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["Retry-After"] == "5"
+    assert answer.json()["detail"] == f"{what} is unreachable; try again in a few seconds"
+
+
+class TestTemporalDown:
+    async def test_enrolling_answers_503_and_leaves_no_active_row(
+            self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        async with app_client(sessions, None) as client:
+            team = (await client.post("/teams", json={"name": "Down Team"}, headers=ADMIN)).json()["id"]
+            made = (await client.post(f"/teams/{team}/agents", headers=ADMIN, json={
+                "first_name": "Rita", "last_name": "Rain", "email": "rita@example.com", "role": "rainmaker",
+                "permission": "unlimited"})).json()
+            key = {"Authorization": f"Bearer {made['api_key']}"}
+            plan = (await client.post("/plans", headers=key, json={"name": "P", "days": STEPS})).json()["id"]
+            contact = (await client.post("/contacts", headers=key, json={"first_name": "Dana"})).json()["id"]
+            answer = await client.post(f"/plans/{plan}/enrollments", headers=key, json={"contact_id": contact})
+            assert_unavailable(answer, "Temporal")
+            health = await client.get("/health")
+            assert (health.status_code, health.headers["Retry-After"]) == (503, "5")
+            assert [p.split(":")[0] for p in health.json()["problems"]] == ["temporal"]
+        async with session_scope(sessions) as session:
+            rows = (await session.execute(Enrollment.__table__.select())).all()
+        assert [(row.status, row.end_reason) for row in rows] == [("removed", "start_failed")]
+
+
+class TestDatabaseDown:
+    async def test_every_call_answers_503_naming_the_database(self, tmp_path: Path, env: WorkflowEnvironment) -> None:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'smartplans.db'}")
+        try:
+            async with app_client(create_session_factory(engine), env.client) as client:
+                assert_unavailable(await client.get("/plans", headers={"Authorization": "Bearer some-key"}),
+                                   "the database")
+                assert_unavailable(await client.post("/teams", json={"name": "T"}, headers=ADMIN), "the database")
+                health = await client.get("/health")
+                assert health.status_code == 503
+                assert [p.split(":")[0] for p in health.json()["problems"]] == ["database"]
+        finally:
+            await engine.dispose()
