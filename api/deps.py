@@ -4,7 +4,7 @@ settings, the Temporal client, and who is calling."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, TooManyBadKeys, Unauthorized
+from api.key_guard import BadKeyGuard
 from api.security import hash_api_key, same_secret
 from config import Settings
 from db.models import Agent
@@ -33,6 +34,7 @@ class AppState:
     # When an enrollment starts: the plan's clock. Tests on the time-skipping server pass its clock, so the API and
     # the workflows agree on "now" there as they do in production.
     clock: Callable[[], Awaitable[datetime]] = wall_clock
+    bad_keys: BadKeyGuard = field(default_factory=BadKeyGuard)
 
 
 def get_state(request: Request) -> AppState:
@@ -85,17 +87,22 @@ class Principal:
         return self.agent is None
 
 
-async def get_principal(session: SessionDep, settings: SettingsDep,
+async def get_principal(request: Request, session: SessionDep, state: StateDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or not credentials.credentials:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
     key = credentials.credentials
-    if same_secret(key, settings.smartplans_admin_key):
+    if same_secret(key, state.settings.smartplans_admin_key):
         return Principal(agent=None)
     agent = await session.scalar(select(Agent).where(Agent.api_key_hash == hash_api_key(key)))
-    if agent is None:
-        raise Unauthorized("invalid API key")
-    return Principal(agent=agent)
+    if agent is not None:
+        return Principal(agent=agent)
+    client = request.client.host if request.client else "unknown"
+    wait = state.bad_keys.retry_after(client)
+    if wait is not None:
+        raise TooManyBadKeys(wait)
+    state.bad_keys.failed(client)
+    raise Unauthorized("invalid API key")
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -40,6 +40,15 @@ class Unauthorized(AppError):
     status_code = 401
 
 
+class TooManyBadKeys(AppError):
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many invalid API keys from your address; try again in {retry_after} s "
+                         "(a valid key is still accepted)")
+        self.retry_after = retry_after
+
+
 class Forbidden(AppError):
     status_code = 403
 
@@ -118,6 +127,8 @@ def install(app: FastAPI) -> None:
     async def app_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AppError)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, TooManyBadKeys):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse({"detail": pointing_to_rules(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     async def plan_invalid(_: Request, exc: Exception) -> JSONResponse:

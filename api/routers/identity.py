@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
-from api.deps import CurrentAgent, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
+from api.deps import CurrentAgent, Principal, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import RETRY_AFTER_SECONDS, Conflict, Forbidden, InvalidFields, NotFound
 from api.schemas.identity import (
     TEAM_SETTINGS,
@@ -64,6 +64,34 @@ async def create_agent(team_id: str, body: AgentCreate, principal: PrincipalDep,
                   api_key_hash=hash_api_key(key))
     session.add(agent)
     return AgentCreated(id=agent.id, api_key=key)
+
+
+@router.post("/agents/{agent_id}/api-key", response_model=AgentCreated)
+async def rotate_api_key(agent_id: str, principal: PrincipalDep, session: SessionDep) -> AgentCreated:
+    """A new key for the agent, shown once; the old one stops working with this answer (one stored digest)."""
+    agent = await _key_holder(session, principal, agent_id)
+    key = new_api_key()
+    agent.api_key_hash = hash_api_key(key)
+    return AgentCreated(id=agent.id, api_key=key)
+
+
+@router.delete("/agents/{agent_id}/api-key", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_api_key(agent_id: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """The agent's key stops working at once; the agent has none until it is rotated (a leaked key, a leaver)."""
+    agent = await _key_holder(session, principal, agent_id)
+    agent.api_key_hash = None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _key_holder(session: SessionDep, principal: Principal, agent_id: str) -> Agent:
+    """Keys are changed by the agent themself, their team's Rainmaker, or the admin key; another team's is 404."""
+    agent = await session.get(Agent, agent_id)
+    caller = principal.agent
+    if agent is None or (caller is not None and caller.team_id != agent.team_id):
+        raise NotFound("agent", agent_id)
+    if caller is not None and caller.id != agent.id and caller.role != "rainmaker":
+        raise Forbidden("an agent's API key is changed by the agent or the team's Rainmaker")
+    return agent
 
 
 @router.get("/me", response_model=Me)

@@ -115,6 +115,7 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         lead = await session.get(Lead, ids["lead"])
         assert lead
         agents = await session.scalar(select(func.count()).select_from(Agent).where(Agent.team_id == ids["team"]))
+        key = await session.scalar(select(Agent.api_key_hash).where(Agent.id == ids["agent"]))
         assert plan
         assert contact
         assert tag
@@ -123,7 +124,7 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         assert task
         assert route
         assert routing
-        return {"plan": (plan.current_version, plan.active, plan.name, plan.on_text_reply), "agents": agents,
+        return {"plan": (plan.current_version, plan.active, plan.name, plan.on_text_reply), "agents": (agents, key),
                 "contact": contact.first_name, "tag": tag.name, "design": design.name,
                 "enrollment": enrollment.status, "task": task.status,
                 "route": (route.title, route.position, route.active, route.agent_ids, route.updated_at),
@@ -157,4 +158,5 @@ async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(ap
     assert {"PUT /routes/{route_id}", "DELETE /routes/{route_id}", "POST /routes/{route_id}/pause",
             "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing", "GET /leads/{lead_id}",
             "POST /leads/{lead_id}/claim", "POST /leads/{lead_id}/pass", "POST /pool/{lead_id}/claim",
-            "POST /pool/{lead_id}/assign"} <= set(checked)
+            "POST /pool/{lead_id}/assign", "POST /agents/{agent_id}/api-key",
+            "DELETE /agents/{agent_id}/api-key"} <= set(checked)
