@@ -3,6 +3,8 @@
 Migrates the database (SQLite under the data folder unless `DATABASE_URL` says otherwise), starts the Temporal
 dev server (unless `TEMPORAL_ADDRESS` points at one already), the worker and the API as children in their own
 process groups, waits until `GET /health` answers, seeds a demo team once and prints where everything is.
+Once up, it supervises: a child that dies (the worker, the API, the Temporal dev server) is started again after a
+short backoff, said on the console and in that child's log, and its new pid written to `dev.pids.json`.
 Ctrl-C or SIGTERM stops every child (group) and exits 0, so nothing outlives it.
 
 `SMARTPLANS_DATA_DIR` moves the data folder (the tests run the script in a temporary one). The demo team, its
@@ -33,6 +35,10 @@ from workflows.types import SEARCH_ATTRIBUTE_KEYS
 
 STARTUP_SECONDS = 90.0
 STOP_GRACE_SECONDS = 10.0
+# Restart backoff: 1 s, 2 s, 4 s … up to 30 s while a child keeps dying; back to 1 s once it ran for a minute.
+FIRST_BACKOFF_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+STABLE_SECONDS = 60.0
 
 
 def say(message: str) -> None:
@@ -100,6 +106,8 @@ class Child:
     name: str
     process: asyncio.subprocess.Process
     log_path: Path
+    argv: list[str]
+    started_at: float = 0.0
 
     def tail(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
@@ -113,6 +121,8 @@ class Supervisor:
 
     config: DevConfig
     children: list[Child] = field(default_factory=list)
+    backoff: dict[str, float] = field(default_factory=dict)
+    restarts: int = 0
 
     async def spawn(self, name: str, argv: list[str]) -> Child:
         log_path = self.config.logs / f"{name}.log"
@@ -120,11 +130,41 @@ class Supervisor:
             process = await asyncio.create_subprocess_exec(
                 *argv, cwd=PROJECT_ROOT, env=self.config.child_env(), stdin=asyncio.subprocess.DEVNULL,
                 stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-        child = Child(name, process, log_path)
+        child = Child(name, process, log_path, argv, asyncio.get_running_loop().time())
         self.children.append(child)
-        self.config.pids_file.write_text(json.dumps({c.name: c.process.pid for c in self.children}))
+        self._write_pids()
         say(f"started {name} (pid {process.pid}); its output goes to {log_path}")
         return child
+
+    def _write_pids(self) -> None:
+        """Atomically, so a reader (a test, a script killing one child) never sees half a file."""
+        pids = {c.name: c.process.pid for c in self.children}
+        partial = self.config.pids_file.with_suffix(".json.tmp")
+        partial.write_text(json.dumps(pids))
+        partial.replace(self.config.pids_file)
+
+    async def restart(self, child: Child) -> Child:
+        """Start a child that died again, after a backoff that grows while it keeps dying."""
+        loop = asyncio.get_running_loop()
+        ran = loop.time() - child.started_at
+        delay = FIRST_BACKOFF_SECONDS if ran >= STABLE_SECONDS else self.backoff.get(child.name, FIRST_BACKOFF_SECONDS)
+        self.backoff[child.name] = min(delay * 2, MAX_BACKOFF_SECONDS)
+        _signal_group(child, signal.SIGKILL)  # whatever the dead leader left in its group
+        self.children.remove(child)
+        self._write_pids()
+        message = (f"{child.name} (pid {child.process.pid}) exited with code {child.process.returncode} after "
+                   f"{ran:.0f}s; restarting it in {delay:.0f}s")
+        say(message)
+        with contextlib.suppress(OSError), child.log_path.open("a") as log:
+            log.write(f"\n[dev] {message}\n")
+        await asyncio.sleep(delay)
+        self.restarts += 1
+        return await self.spawn(child.name, child.argv)
+
+    async def supervise(self) -> None:
+        """Until cancelled (Ctrl-C): every child that exits is started again."""
+        while True:
+            await self.restart(await self.first_exit())
 
     async def stop_all(self) -> None:
         """SIGTERM every group (API first, Temporal last), wait, then SIGKILL whatever is left."""
@@ -208,6 +248,7 @@ async def start_temporal(supervisor: Supervisor) -> None:
         supervisor.children.remove(child)
         child = await supervisor.spawn("temporal", argv)
         await _until("the Temporal dev server", child, reachable)
+    child.argv = argv  # a restart finds the attributes in its database already
     say(f"Temporal dev server at {settings.temporal_address}")
 
 
@@ -270,8 +311,8 @@ async def serve(config: DevConfig, supervisor: Supervisor) -> int:
         demo = await DemoSeeder(http, config.demo_file, config.settings.smartplans_admin_key, say).seed()
     write_tour_file(config, demo)
     print(summary(config, demo), flush=True)
-    child = await supervisor.first_exit()
-    raise _failed(child, "stopped on its own")
+    await supervisor.supervise()
+    return 0
 
 
 async def run(config: DevConfig) -> int:

@@ -7,6 +7,9 @@ data folder seeds nothing twice. Ctrl-C (SIGINT) ends it with exit code 0 and le
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -129,4 +132,41 @@ async def test_make_dev_seeds_a_demo_the_printed_search_finds_and_seeds_it_once(
         assert [p["id"] for p in second["plans"]] == [p["id"] for p in first["plans"]]
         assert (await running_for_printed_search(again))[0] == workflow_id
         assert again.interrupt() == 0, again.printed()
+    assert processes_mentioning(str(data)) == []
+
+
+async def test_make_dev_starts_a_child_that_dies_again_and_still_stops_cleanly(tmp_path: Path) -> None:
+    """SIGKILL the worker, the API, then the Temporal dev server: each is started again with a new pid in
+    `dev.pids.json`, said on the console and in its log; the API answers again, Temporal kept its workflows, and
+    Ctrl-C still stops everything."""
+    data = tmp_path / "data"
+    async with dev_stack(tmp_path, data, name="supervised") as stack:
+        for name in ("worker", "api", "temporal"):
+            old = stack.children()[name]
+            os.kill(old, signal.SIGKILL)
+
+            async def replaced(name: str = name, old: int = old) -> int | None:
+                pid = stack.children().get(name)
+                return pid if pid not in (None, old) and alive(pid) else None
+
+            new = await eventually(replaced, f"a new {name} process")
+            assert f"{name} (pid {old}) exited with code -9" in stack.printed()
+            assert "restarting it in" in (data / "logs" / f"{name}.log").read_text()
+            assert not alive(old)
+            assert new != old
+
+        async def healthy() -> bool:
+            async with httpx.AsyncClient(timeout=5) as http:
+                with contextlib.suppress(httpx.HTTPError):
+                    return (await http.get(f"{stack.api_url}/health")).status_code == 200
+            return False
+
+        await eventually(healthy, "GET /health after the restarts")
+        state = await seeded_state(stack)  # the restarted API serves the demo as before
+        check_the_demo(stack, state)
+        workflow_id, _ = await running_for_printed_search(stack)  # the restarted Temporal kept its workflows
+        assert workflow_id == f"enrollment-{stack.demo()['plans']['8x8-new-lead']}-{stack.demo()['contact_id']}"
+        children = stack.children()
+        assert stack.interrupt() == 0, stack.printed()
+        assert [name for name, pid in children.items() if alive(pid)] == []
     assert processes_mentioning(str(data)) == []
