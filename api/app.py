@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api import docs, errors
+from api.body_limit import BodyLimit
 from api.deps import AppState, wall_clock
 from api.routers import contacts, designs, enrollments, identity, leads, plans, routes, triggers, webhooks
 from config import Settings, get_settings
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
 
     app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan, description=DESCRIPTION,
                   docs_url=None, redoc_url=None)  # served from local assets instead of a CDN: see api/docs.py
+    app.add_middleware(BodyLimit)
     docs.install(app)
     errors.install(app)
     for module in (identity, contacts, plans, triggers, designs, enrollments, webhooks, routes, leads):
