@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agent, Message, PlanVersion, TimelineEvent
+from domain.credits import utc_month
 from domain.ids import new_id
 
 # Messages that count against the sender's monthly quota: everything handed to a provider (or the outbox).
@@ -37,16 +41,38 @@ async def rainmaker_of(session: AsyncSession, team_id: str) -> Agent | None:
         select(Agent).where(Agent.team_id == team_id, Agent.role == "rainmaker").order_by(Agent.created_at).limit(1))
 
 
+def _counted_in_month(at: datetime) -> list[ColumnElement[bool]]:
+    """What a month's sends are, for the quota check and the credits report alike (R-EMAIL-3, R-TEAM-4): outbound
+    messages handed to a provider or the outbox, created (the plan's instant) in the calendar month (UTC) of `at`."""
+    start, end = utc_month(at)
+    return [Message.direction == "outbound", Message.status.in_(QUOTA_STATUSES), Message.created_at >= start,
+            Message.created_at < end]
+
+
 async def emails_sent_in_month(session: AsyncSession, agent_id: str, at: datetime) -> int:
     """Outbound emails of one sender in the calendar month (UTC) of `at`, for the quota (R-EMAIL-3)."""
-    at = at.astimezone(UTC)
-    start = at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-    count = await session.scalar(
-        select(func.count()).select_from(Message).where(
-            Message.agent_id == agent_id, Message.channel == "email", Message.direction == "outbound",
-            Message.status.in_(QUOTA_STATUSES), Message.created_at >= start, Message.created_at < end))
+    count = await session.scalar(select(func.count()).select_from(Message).where(
+        Message.agent_id == agent_id, Message.channel == "email", *_counted_in_month(at)))
     return int(count or 0)
+
+
+@dataclass(frozen=True)
+class SentInMonth:
+    emails: int = 0
+    texts: int = 0
+
+
+async def sent_in_month(session: AsyncSession, agent_ids: Sequence[str], at: datetime) -> dict[str, SentInMonth]:
+    """Each agent's emails and texts in the calendar month (UTC) of `at`, in one query (R-TEAM-4); the emails are
+    what `emails_sent_in_month` counts for the quota. Agents without sends are absent."""
+    rows = await session.execute(
+        select(Message.agent_id, Message.channel, func.count()).where(
+            Message.agent_id.in_(agent_ids), Message.channel.in_(("email", "sms")), *_counted_in_month(at))
+        .group_by(Message.agent_id, Message.channel))
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for agent_id, channel, count in rows:
+        counts[str(agent_id)][channel] = int(count)
+    return {agent_id: SentInMonth(emails=by.get("email", 0), texts=by.get("sms", 0)) for agent_id, by in counts.items()}
 
 
 async def plan_version(session: AsyncSession, plan_id: str, version: int) -> PlanVersion | None:

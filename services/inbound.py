@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
-from typing import Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -42,6 +42,7 @@ from workflows.types import Channel, ReplyReceived
 log = logging.getLogger("smartplans.inbound")
 
 SmsIntent = Literal["opt_out", "opt_in", "reply"]
+Unsubscribed = Literal["unsubscribed", "already"]
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT", "OPT OUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 OPT_OUT_REPLY = "You're unsubscribed from {agent}'s texts and will get no more messages. Reply START to resubscribe."
@@ -316,18 +317,24 @@ async def unsubscribe_contact(session: AsyncSession, secret: str, token: str) ->
     return await session.get(Contact, contact_id) if contact_id else None
 
 
-async def unsubscribe(session: AsyncSession, secret: str, token: str) -> bool:
-    """R-EMAIL-4: False when the link is not one we signed (or its contact is gone); repeating it changes nothing."""
+async def unsubscribe(session: AsyncSession, secret: str, token: str) -> Unsubscribed | None:
+    """R-EMAIL-4: None when the link is not one we signed (or its contact is gone); `already` when the contact had
+    unsubscribed before, which changes nothing. The flag is set by one conditional UPDATE, so two uses at once (a
+    double click, a mailbox provider's one-click beside the button) write one timeline event, not two."""
     contact = await unsubscribe_contact(session, secret, token)
     if contact is None:
-        return False
-    if not contact.unsubscribed:
-        now = utcnow()
-        contact.unsubscribed, contact.unsubscribed_at = True, now
-        await write_timeline(session, team_id=contact.team_id, contact_id=contact.id, kind="unsubscribed",
-                             detail="Unsubscribed from plan email with the link in an email", at=now,
-                             idempotency_key=None)
-    return True
+        return None
+    now = utcnow()
+    result = cast(CursorResult[Any], await session.execute(
+        update(Contact).where(Contact.id == contact.id, Contact.unsubscribed.is_(false()))
+        .values(unsubscribed=True, unsubscribed_at=now).execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
+        return "already"
+    contact.unsubscribed, contact.unsubscribed_at = True, now
+    await write_timeline(session, team_id=contact.team_id, contact_id=contact.id, kind="unsubscribed",
+                         detail="Unsubscribed from plan email with the link in an email", at=now,
+                         idempotency_key=None)
+    return "unsubscribed"
 
 
 async def _message_id(session: AsyncSession, key: str) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, text
 
-from api.deps import CurrentAgent, Principal, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
+from api.deps import CurrentAgent, NowDep, Principal, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import RETRY_AFTER_SECONDS, Conflict, Forbidden, InvalidFields, NotFound
 from api.schemas.identity import (
     TEAM_SETTINGS,
@@ -102,15 +102,15 @@ async def me(agent: CurrentAgent, session: SessionDep) -> Me:
 
 
 @router.get("/settings", response_model=AccountSettings)
-async def get_settings(agent: CurrentAgent, session: SessionDep) -> AccountSettings:
+async def get_settings(agent: CurrentAgent, session: SessionDep, now: NowDep) -> AccountSettings:
     team = await session.get(Team, agent.team_id)
     assert team is not None
-    return await _settings_of(session, agent, team)
+    return await _settings_of(session, agent, team, now)
 
 
 @router.patch("/settings", response_model=AccountSettings)
 async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: SessionDep,
-                          client: TemporalDep) -> AccountSettings:
+                          client: TemporalDep, now: NowDep) -> AccountSettings:
     """Only the fields sent change, and only once every check has passed: a refused change writes nothing."""
     team = await session.get(Team, agent.team_id)
     assert team is not None
@@ -129,7 +129,7 @@ async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: Se
         else:
             setattr(agent, name, value)
     await session.flush()
-    answer = await _settings_of(session, agent, team)
+    answer = await _settings_of(session, agent, team, now)
     timing = {"time_zone", "slot_times", "team_time_zone", "team_slot_times"} & changes.keys()
     if timing:
         # A new zone or slot counts from each affected enrollment's next step: the owner's plans for the agent's own
@@ -159,16 +159,17 @@ async def health(state: StateDep) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-async def _settings_of(session: SessionDep, agent: Agent, team: Team) -> AccountSettings:
+async def _settings_of(session: SessionDep, agent: Agent, team: Team, now: datetime) -> AccountSettings:
     """The settings in effect: a stored value that is not usable (written before it was checked) shows as what
-    applies instead, as the schedule reads it (`account_schedule`)."""
+    applies instead, as the schedule reads it (`account_schedule`). The month's emails are counted on the API's clock,
+    as the credits report counts them."""
     time_zone, slots = account_schedule(team, agent)
     team_time_zone, team_slots = account_schedule(team, None)
     return AccountSettings(
         time_zone=time_zone,
         slot_times=slots,
         email_quota_monthly=agent.email_quota_monthly,
-        emails_sent_this_month=await emails_sent_in_month(session, agent.id, datetime.now(UTC)),
+        emails_sent_this_month=await emails_sent_in_month(session, agent.id, now),
         postal_address=agent.postal_address,
         twilio=TwilioSetup(account_sid=agent.twilio_account_sid, from_number=agent.twilio_from_number,
                            configured=bool(agent.twilio_from_number)),

@@ -21,6 +21,7 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 from api.deps import SessionDep, SettingsDep, StateDep
 from api.errors import Forbidden, NotFound
 from api.security import same_secret
+from api.unsubscribe_pages import ALREADY, CONFIRM, UNSUBSCRIBED, page
 from services.inbound import Inbound, InboundSms, parse_inbound_email, unsubscribe, unsubscribe_contact
 from worker import providers
 
@@ -29,22 +30,6 @@ router = APIRouter(tags=["webhooks"])
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # Inbound Parse posts the whole message (html and text parts included) as form fields; 1 MB is too tight for some.
 _MAX_EMAIL_PART = 10 * 1024 * 1024
-# Opening the link only asks: mail security scanners (Outlook Safe Links and the like) fetch every link in an email,
-# and must not unsubscribe anyone. The button posts; mailbox providers post directly (RFC 8058 one-click).
-_CONFIRM_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Unsubscribe</title></head>
-<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
-<h1>Unsubscribe from plan emails?</h1>
-<form method="post"><button type="submit" style="font-size:1.1rem;padding:.5rem 1rem">Unsubscribe</button></form>
-</body></html>
-"""
-_UNSUBSCRIBED_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Unsubscribed</title></head>
-<body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
-<h1>You're unsubscribed</h1><p>You will not receive any more plan emails from us.</p></body></html>
-"""
 
 
 def get_inbound(state: StateDep) -> Inbound:
@@ -104,19 +89,21 @@ async def sendgrid_inbound(request: Request, inbound: InboundDep, settings: Sett
 
 @router.get("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe_page(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The footer link of every plan email (R-EMAIL-4)."""
+    """The footer link of every plan email (R-EMAIL-4): a page that asks, and changes nothing by being opened."""
     contact = await unsubscribe_contact(session, settings.link_secret, token)
     if contact is None:
         raise NotFound("unsubscribe", "link")
-    return HTMLResponse(_UNSUBSCRIBED_PAGE if contact.unsubscribed else _CONFIRM_PAGE)
+    return page(ALREADY if contact.unsubscribed else CONFIRM)
 
 
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe_one_click(token: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """RFC 8058 one-click (`List-Unsubscribe-Post: List-Unsubscribe=One-Click`), posted by the mailbox provider."""
-    if not await unsubscribe(session, settings.link_secret, token):
+    """The page's button, and RFC 8058 one-click (`List-Unsubscribe-Post: List-Unsubscribe=One-Click`) posted by the
+    mailbox provider. Works once: a second use says so and writes nothing."""
+    outcome = await unsubscribe(session, settings.link_secret, token)
+    if outcome is None:
         raise NotFound("unsubscribe", "link")
-    return HTMLResponse(_UNSUBSCRIBED_PAGE)
+    return page(UNSUBSCRIBED if outcome == "unsubscribed" else ALREADY)
 
 
 def _field(form: FormData, name: str) -> str:

@@ -56,6 +56,7 @@ def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | Non
         ("POST", "/tasks/{task_id}/complete"): {"notes": "not mine"},
         ("PUT", "/routes/{route_id}"): route_body(theirs["agent"]),
         ("PATCH", "/agents/{agent_id}/routing"): {"lead_limit": 0, "routes_paused": True, "leads_paused": True},
+        ("PATCH", "/agents/{agent_id}/credits"): {"email_quota_monthly": 0},
         ("POST", "/pool/{lead_id}/assign"): {"agent_id": theirs["agent"]},
     }
 
@@ -113,7 +114,9 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         route = await session.get(Route, ids["route"])
         routing = await session.get(AgentRouting, ids["agent"])
         lead = await session.get(Lead, ids["lead"])
+        agent = await session.get(Agent, ids["agent"])
         assert lead
+        assert agent
         agents = await session.scalar(select(func.count()).select_from(Agent).where(Agent.team_id == ids["team"]))
         key = await session.scalar(select(Agent.api_key_hash).where(Agent.id == ids["agent"]))
         assert plan
@@ -129,7 +132,8 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
                 "enrollment": enrollment.status, "task": task.status,
                 "route": (route.title, route.position, route.active, route.agent_ids, route.updated_at),
                 "routing": (routing.lead_limit, routing.routes_paused, routing.leads_paused, routing.updated_at),
-                "lead": (lead.status, lead.owner_agent_id, len(lead.routing_record))}
+                "lead": (lead.status, lead.owner_agent_id, len(lead.routing_record)),
+                "email_quota": agent.email_quota_monthly}
 
 
 async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(api: Api) -> None:
@@ -156,7 +160,8 @@ async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(ap
     assert await snapshot(api, ids) == before
     assert len(checked) >= 36  # every id-taking route of the contract was walked
     assert {"PUT /routes/{route_id}", "DELETE /routes/{route_id}", "POST /routes/{route_id}/pause",
-            "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing", "GET /leads/{lead_id}",
+            "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing", "PATCH /agents/{agent_id}/credits",
+            "GET /leads/{lead_id}",
             "POST /leads/{lead_id}/claim", "POST /leads/{lead_id}/pass", "POST /pool/{lead_id}/claim",
             "POST /pool/{lead_id}/assign", "POST /agents/{agent_id}/api-key",
             "DELETE /agents/{agent_id}/api-key"} <= set(checked)
