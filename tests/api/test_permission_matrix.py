@@ -153,6 +153,15 @@ async def _team_timing(c: Cell) -> httpx.Response:
     return await c.api.client.patch("/settings", headers=c.headers, json={"team_slot_times": {"morning": "09:30"}})
 
 
+async def _credits_report(c: Cell) -> httpx.Response:
+    return await c.api.client.get("/reports/credits", headers=c.headers)
+
+
+async def _raise_a_quota(c: Cell) -> httpx.Response:
+    return await c.api.client.patch(f"/agents/{c.ids['basic']}/credits", headers=c.headers,
+                                    json={"email_quota_monthly": 6000})
+
+
 def _team(c: Cell) -> Team:
     return Team(c.team_id, c.keys["rainmaker"], c.keys["basic"], c.ids["rainmaker"], c.ids["basic"])
 
@@ -180,6 +189,8 @@ MATRIX: list[tuple[str, Who, int, Try]] = [
     ("change one's own settings", "everyone", 200, _own_settings),
     ("change the team's default assignees", "managers", 200, _team_defaults),
     ("change the team's slot times", "managers", 200, _team_timing),
+    ("see every agent's credits", "rainmaker", 200, _credits_report),
+    ("change an agent's email quota", "rainmaker", 200, _raise_a_quota),
 ]
 
 
