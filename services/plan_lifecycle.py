@@ -53,12 +53,10 @@ async def duplicate(session: AsyncSession, plan: Plan) -> Plan:
     original's) and the same owner. Removal rules are copied — they are how the plan behaves and do nothing until a
     contact is enrolled; tag triggers are not, since a trigger in two plans would enroll every tagged contact twice.
     """
-    definition = await current_definition(session, plan)
-    days = [day.model_copy(update={"steps": [step.model_copy(update={"id": None}) for step in day.steps]})
-            for day in definition.days]
+    definition = (await current_definition(session, plan)).map_steps(lambda step: step.model_copy(update={"id": None}))
     name = f"Copy of {plan.name}"[:MAX_NAME]
     copy = await create_plan(session, team_id=plan.team_id, owner_agent_id=plan.owner_agent_id,
-                             definition=definition.model_copy(update={"name": name, "days": days}))
+                             definition=definition.model_copy(update={"name": name}))
     copy.on_email_reply, copy.on_text_reply = plan.on_email_reply, plan.on_text_reply
     await session.flush()
     return copy

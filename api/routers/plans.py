@@ -38,8 +38,8 @@ router = APIRouter(tags=["plans"])
 async def create(body: PlanCreate, agent: CurrentAgent, session: SessionDep) -> PlanPublic:
     if body.team_plan and not can_manage_team(agent):
         raise Forbidden(TEAM_PLAN_ROLE)
-    definition = body.definition(body.team_plan)
-    await ensure_saveable(session, definition, team_id=agent.team_id, owner_agent_id=agent.id)
+    definition = await ensure_saveable(session, body.definition(body.team_plan), team_id=agent.team_id,
+                                       owner_agent_id=agent.id)
     plan = await create_plan(session, team_id=agent.team_id, owner_agent_id=agent.id, definition=definition)
     return PlanPublic.of(plan, await current_definition(session, plan))
 
@@ -69,8 +69,8 @@ async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, sessi
     if body.team_plan is not None and body.team_plan != plan.team_plan:
         raise Invalid("team_plan", "R-PLAN-1", f"this is a {'team' if plan.team_plan else 'personal'} plan and stays "
                       "one; duplicate it to start from a copy")
-    definition = body.definition(plan.team_plan)
-    await ensure_saveable(session, definition, team_id=plan.team_id, owner_agent_id=plan.owner_agent_id, plan=plan)
+    definition = await ensure_saveable(session, body.definition(plan.team_plan), team_id=plan.team_id,
+                                       owner_agent_id=plan.owner_agent_id, plan=plan)
     await plan_lifecycle.save_and_notify(session, temporal, plan, definition)
     return PlanPublic.of(plan, await current_definition(session, plan))
 
