@@ -12,7 +12,18 @@ from temporalio.client import Client
 
 from api import docs, errors
 from api.deps import AppState, wall_clock
-from api.routers import contacts, designs, enrollments, identity, leads, plans, routes, triggers, webhooks
+from api.routers import (
+    contacts,
+    designs,
+    enrollments,
+    identity,
+    leads,
+    library,
+    plans,
+    routes,
+    triggers,
+    webhooks,
+)
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
 from services.temporal import connect
@@ -50,6 +61,6 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
                   docs_url=None, redoc_url=None)  # served from local assets instead of a CDN: see api/docs.py
     docs.install(app)
     errors.install(app)
-    for module in (identity, contacts, plans, triggers, designs, enrollments, webhooks, routes, leads):
+    for module in (identity, contacts, plans, library, triggers, designs, enrollments, webhooks, routes, leads):
         app.include_router(module.router)
     return app

@@ -31,11 +31,13 @@ def _step_id() -> str:
 
 
 async def create_plan(session: AsyncSession, *, team_id: str, owner_agent_id: str | None,
-                      definition: PlanDefinition) -> Plan:
-    """A new plan at version 1. Raises `PlanInvalid` naming each broken rule."""
+                      definition: PlanDefinition, plan_id: str | None = None) -> Plan:
+    """A new plan at version 1. Raises `PlanInvalid` naming each broken rule. `plan_id` when the caller needs the id
+    before the plan exists (plans copied together that add contacts to one another)."""
     definition = ensure_valid(with_step_ids(definition, _step_id))
-    plan = Plan(id=new_id("pl"), team_id=team_id, owner_agent_id=None if definition.team_plan else owner_agent_id,
-                team_plan=definition.team_plan, name=definition.name, active=True, current_version=1)
+    plan = Plan(id=plan_id or new_id("pl"), team_id=team_id,
+                owner_agent_id=None if definition.team_plan else owner_agent_id, team_plan=definition.team_plan,
+                name=definition.name, active=True, current_version=1)
     session.add(plan)
     await session.flush()
     session.add(PlanVersion(id=new_id("pv"), plan_id=plan.id, version=1,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.models import Message
-from tests.api.conftest import Api, Team
+from tests.api.conftest import Api, Team, answered
 from tests.api.test_designs import create, design_plan
 from tests.api.test_enrollments import enroll, make_contact
 
@@ -23,9 +23,7 @@ def as_read(plan: dict[str, Any]) -> dict[str, Any]:
 
 
 async def save(api: Api, headers: dict[str, str], document: dict[str, Any]) -> dict[str, Any]:
-    saved = await api.client.post("/plans", json=document, headers=headers)
-    assert saved.status_code == 201, saved.text
-    plan: dict[str, Any] = saved.json()
+    plan: dict[str, Any] = answered(await api.client.post("/plans", json=document, headers=headers), 201)
     return plan
 
 
