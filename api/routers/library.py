@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.exc import IntegrityError
 
 from api.access import TEAM_PLAN_ROLE, visible_plan
 from api.deps import CurrentAgent, SessionDep, can_manage_team
@@ -58,7 +59,12 @@ async def publish(plan_id: str, body: PublishRequest, agent: CurrentAgent, sessi
     refusal = None if body.include_linked else library.unpublished_links_refusal(plan, linked, entries)
     if refusal is not None:
         raise Conflict(refusal)
-    published = await library.publish(session, chosen, author=agent, entries=entries)
+    name = plan.name  # read now: a failed flush leaves the session unusable until the request rolls back
+    try:
+        published = await library.publish(session, chosen, author=agent, entries=entries)
+    except IntegrityError as err:  # another request published one of these plans first (one entry per plan)
+        raise Conflict(f"plan '{name}' was being published by another request at the same time; "
+                       "publish it again") from err
     views = {view.entry.id: view for view in await _views(session, [entry.id for entry in published])}
     first, *others = (LibraryEntryPublic.of(views[entry.id]) for entry in published)
     return Publication(entry=first, linked=others)

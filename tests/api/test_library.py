@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+import services.library
 from tests.api.conftest import Api, Team, answered
 from tests.api.test_plans import doc, editable, post_plan
 from tests.factories import task, text
@@ -290,3 +293,20 @@ class TestWhoMayPublish:
         for method, path in (("GET", "/library"), ("GET", "/library/lib_x"), ("POST", "/library/lib_x/copy"),
                              ("POST", "/plans/pl_x/publish")):
             assert (await api.client.request(method, path)).status_code == 401, (method, path)
+
+
+class TestPublishingTwiceAtOnce:
+    async def test_the_second_of_two_first_publications_is_409_and_the_plan_keeps_one_entry(
+            self, api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [task()]), name="Raced"))
+        first = (await published(api, team.member, plan["id"]))["entry"]
+
+        async def not_yet_seen(session: Any, plan_ids: Any) -> dict[str, Any]:
+            return {}  # as a request that read before the other one's entry was committed
+
+        monkeypatch.setattr(services.library, "entries_by_plan", not_yet_seen)
+        raced = await publish(api, team.member, plan["id"])
+        assert raced.status_code == 409, raced.text
+        assert "publish it again" in raced.json()["detail"]
+        assert [(e["id"], e["version"]) for e in await library(api, team)] == [(first["id"], 1)]
