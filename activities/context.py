@@ -38,7 +38,7 @@ class ContextActivities:
                                                                Enrollment.plan_version != version.version)
                                       .values(plan_version=version.version))
             return EnrollmentContext(
-                plan=PlanDefinition.model_validate(version.definition),
+                plan=PlanDefinition.model_validate(version.definition).without_design_html(),
                 plan_version=version.version,
                 plan_name=plan.name,
                 plan_active=plan.active,

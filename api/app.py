@@ -13,7 +13,19 @@ from temporalio.client import Client
 from api import docs, errors
 from api.body_limit import BodyLimit
 from api.deps import AppState, wall_clock
-from api.routers import contacts, credits, designs, enrollments, identity, leads, plans, routes, triggers, webhooks
+from api.routers import (
+    contacts,
+    credits,
+    designs,
+    enrollments,
+    identity,
+    leads,
+    library,
+    plans,
+    routes,
+    triggers,
+    webhooks,
+)
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
 from services.temporal import connect
@@ -52,6 +64,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     app.add_middleware(BodyLimit)
     docs.install(app)
     errors.install(app)
-    for module in (identity, contacts, plans, triggers, designs, enrollments, webhooks, routes, leads, credits):
+    for module in (identity, contacts, plans, library, triggers, designs, enrollments, webhooks, routes, leads,
+                   credits):
         app.include_router(module.router)
     return app

@@ -302,3 +302,27 @@ class PlanTrigger(Base):
     # Indexed: adding a tag to a contact looks up the plans it triggers.
     tag_id: Mapped[str] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True)
     created_at: Mapped[datetime] = _created_at()
+
+
+class LibraryEntry(Base):
+    """A plan published to the shared library (R-LIB): the document every agent of every team may browse and copy.
+
+    Its own copy, not a view of the author's plan: edits reach it only when the author publishes again (`version`
+    counts the publications), and copies already taken are plans of their own. Triggers and removal rules live in
+    other tables, so the published document has none (R-LIB-1). Add-to-plan steps point at other entries. An entry
+    outlives its plan: deleting the plan leaves `source_plan_id` empty, and the entry can then no longer change.
+    """
+
+    __tablename__ = "library_entries"
+    __table_args__ = (Index("ix_library_entries_published_at", "published_at"),)
+
+    id: Mapped[str] = _id_column()
+    source_plan_id: Mapped[str | None] = mapped_column(ForeignKey("plans.id", ondelete="SET NULL"), unique=True)
+    author_agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    author_team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer)
+    design_count: Mapped[int] = mapped_column(Integer)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -7,7 +7,7 @@ its rule; a `PlanDefinition` that passed `validate_plan` is what workflows run a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -87,11 +87,19 @@ class CallStep(_StepBase, _TaskFields):
 
 
 class EmailStep(_StepBase):
+    """A simple email (`subject` + `body`) or a design email (R-EMAIL-1).
+
+    A design email owns its copy: `html` is the design as it was chosen and then edited in this plan, so changing
+    or deleting the library design later changes no saved plan. `design_id` only records where the copy came from;
+    a step saved before steps held copies has no `html` and is sent from the library design as it is now.
+    """
+
     kind: Literal["email"] = "email"
     mode: Literal["simple", "design"] = "simple"
     subject: str = ""
     body: str | None = None
     design_id: str | None = None
+    html: str | None = None
 
 
 class TextStep(_StepBase, _TaskFields):
@@ -178,6 +186,21 @@ class PlanDefinition(_Model):
 
     def step_ids(self) -> list[str]:
         return [position.step.id or "" for position in self.positions()]
+
+    def map_steps(self, change: Callable[[AnyStep], AnyStep]) -> PlanDefinition:
+        """The same plan with every step replaced by `change(step)`, days and order kept."""
+        return self.model_copy(update={"days": [day.model_copy(update={"steps": [change(step) for step in day.steps]})
+                                                for day in self.days]})
+
+    def without_design_html(self) -> PlanDefinition:
+        """The plan as an enrollment workflow carries it: design emails without their HTML.
+
+        A design can be hundreds of KB and a plan may hold many: carried in the workflow it would sit in every run's
+        history and every email activity's input (Temporal refuses payloads over 2 MB). The email activity reads
+        the step's copy from the saved plan version instead.
+        """
+        return self.map_steps(lambda step: step.model_copy(update={"html": None})
+                              if isinstance(step, EmailStep) and step.html is not None else step)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ MAX_REPEAT_DELAY_DAYS = 369
 MAX_DESCRIPTION = 3000
 MAX_NAME = 200
 MAX_SUBJECT = 200
+MAX_HTML = 500_000  # as a library design's
 MAX_DUE_IN_DAYS = 14
 MAX_TEXT_LENGTH = 1600  # Twilio's limit for one message body
 MAX_LINK = 2000
@@ -131,11 +132,7 @@ def ensure_valid(plan: PlanDefinition) -> PlanDefinition:
 
 def with_step_ids(plan: PlanDefinition, new_id: Callable[[], str]) -> PlanDefinition:
     """Give every step without an id a fresh one; ids already present are kept (they are the stable keys)."""
-    days = []
-    for day in plan.days:
-        steps = [step if step.id else step.model_copy(update={"id": new_id()}) for step in day.steps]
-        days.append(day.model_copy(update={"steps": steps}))
-    return plan.model_copy(update={"days": days})
+    return plan.map_steps(lambda step: step if step.id else step.model_copy(update={"id": new_id()}))
 
 
 def _check_plan(plan: PlanDefinition, out: list[Violation]) -> None:
@@ -249,9 +246,14 @@ def _check_email(step: EmailStep, where: str, out: list[Violation]) -> None:
             out.append(Violation(f"{where}.body", "R-EMAIL-1", "a simple email needs a body"))
         if step.design_id:
             out.append(Violation(f"{where}.design_id", "R-EMAIL-1", "a simple email has no design"))
-    elif not step.design_id:
-        out.append(Violation(f"{where}.design_id", "R-EMAIL-1", "a design email needs a design from the library"))
-    _check_merge(where, {"subject": step.subject, "body": step.body}, out)
+        if step.html is not None:
+            out.append(Violation(f"{where}.html", "R-EMAIL-1", "a simple email has no html; write its body instead"))
+    elif not step.design_id and not (step.html or "").strip():
+        out.append(Violation(f"{where}.design_id", "R-EMAIL-1", "a design email needs a design from the library "
+                             "(design_id) or its own html"))
+    elif step.html is not None and len(step.html) > MAX_HTML:
+        out.append(Violation(f"{where}.html", "R-EMAIL-1", f"at most {MAX_HTML:,} characters (got {len(step.html):,})"))
+    _check_merge(where, {"subject": step.subject, "body": step.body, "html": step.html}, out)
 
 
 def _check_text(step: TextStep, where: str, out: list[Violation]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from db.models import Enrollment, Plan, PlanVersion, Task
+from db.models import Enrollment, LibraryEntry, Plan, PlanVersion, Task
 from domain.plan import PlanDefinition
 from domain.validation import MAX_NAME
 from services.plans import create_plan, current_definition, plans_with_documents, save_version
@@ -53,12 +53,10 @@ async def duplicate(session: AsyncSession, plan: Plan) -> Plan:
     original's) and the same owner. Removal rules are copied — they are how the plan behaves and do nothing until a
     contact is enrolled; tag triggers are not, since a trigger in two plans would enroll every tagged contact twice.
     """
-    definition = await current_definition(session, plan)
-    days = [day.model_copy(update={"steps": [step.model_copy(update={"id": None}) for step in day.steps]})
-            for day in definition.days]
+    definition = (await current_definition(session, plan)).map_steps(lambda step: step.model_copy(update={"id": None}))
     name = f"Copy of {plan.name}"[:MAX_NAME]
     copy = await create_plan(session, team_id=plan.team_id, owner_agent_id=plan.owner_agent_id,
-                             definition=definition.model_copy(update={"name": name, "days": days}))
+                             definition=definition.model_copy(update={"name": name}))
     copy.on_email_reply, copy.on_text_reply = plan.on_email_reply, plan.on_text_reply
     await session.flush()
     return copy
@@ -81,7 +79,10 @@ async def deletion_blockers(session: AsyncSession, plan: Plan) -> list[str]:
 
 async def delete_plan(session: AsyncSession, plan: Plan) -> None:
     """Delete the plan, its versions and its finished enrollments. The contacts' history stays: timeline events,
-    tasks and messages keep the plan id as a plain column; tasks just lose their link to the enrollment row."""
+    tasks and messages keep the plan id as a plain column; tasks just lose their link to the enrollment row. Its
+    shared-library entry stays too, for others to copy, but can no longer be published again."""
+    await session.execute(update(LibraryEntry).where(LibraryEntry.source_plan_id == plan.id)
+                          .values(source_plan_id=None))
     enrollments = select(Enrollment.id).where(Enrollment.plan_id == plan.id).scalar_subquery()
     await session.execute(update(Task).where(Task.enrollment_id.in_(enrollments)).values(enrollment_id=None))
     await session.execute(delete(Enrollment).where(Enrollment.plan_id == plan.id))

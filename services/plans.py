@@ -2,13 +2,15 @@
 
 Besides the document's own rules (`domain.validation`), a plan saved through the API must point at things it may
 use: add-to-plan targets and design emails are checked against the database here, and all violations are reported
-together with the document's. `schedule_context` is the one place that resolves the account's time zone and slots
-for a plan, so a preview and the running workflow agree to the minute.
+together with the document's. A design email chosen from the library gets its own copy of the design here, before
+the version is saved (R-EMAIL-1), so the plan never changes when the library does. `schedule_context` is the one
+place that resolves the account's time zone and slots for a plan, so a preview and the running workflow agree to
+the minute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +21,7 @@ from db.base import utcnow
 from db.models import Agent, Design, Enrollment, Plan, PlanVersion, Team
 from domain.account_settings import known_zone, merged_slots
 from domain.ids import new_id
-from domain.plan import AddToPlanStep, EmailStep, PlanDefinition
+from domain.plan import AddToPlanStep, AnyStep, EmailStep, PlanDefinition
 from domain.schedule import DEFAULT_TIME_ZONE, ScheduleContext
 from domain.validation import PlanInvalid, Violation, ensure_valid, validate_plan, with_step_ids
 
@@ -29,11 +31,13 @@ def _step_id() -> str:
 
 
 async def create_plan(session: AsyncSession, *, team_id: str, owner_agent_id: str | None,
-                      definition: PlanDefinition) -> Plan:
-    """A new plan at version 1. Raises `PlanInvalid` naming each broken rule."""
+                      definition: PlanDefinition, plan_id: str | None = None) -> Plan:
+    """A new plan at version 1. Raises `PlanInvalid` naming each broken rule. `plan_id` when the caller needs the id
+    before the plan exists (plans copied together that add contacts to one another)."""
     definition = ensure_valid(with_step_ids(definition, _step_id))
-    plan = Plan(id=new_id("pl"), team_id=team_id, owner_agent_id=None if definition.team_plan else owner_agent_id,
-                team_plan=definition.team_plan, name=definition.name, active=True, current_version=1)
+    plan = Plan(id=plan_id or new_id("pl"), team_id=team_id,
+                owner_agent_id=None if definition.team_plan else owner_agent_id, team_plan=definition.team_plan,
+                name=definition.name, active=True, current_version=1)
     session.add(plan)
     await session.flush()
     session.add(PlanVersion(id=new_id("pv"), plan_id=plan.id, version=1,
@@ -56,29 +60,71 @@ async def save_version(session: AsyncSession, plan: Plan, definition: PlanDefini
 
 
 async def ensure_saveable(session: AsyncSession, definition: PlanDefinition, *, team_id: str,
-                          owner_agent_id: str | None, plan: Plan | None = None) -> None:
-    """Raise `PlanInvalid` listing every broken rule: the document's own and its references.
+                          owner_agent_id: str | None, plan: Plan | None = None) -> PlanDefinition:
+    """The document to save — design emails chosen from the library carrying their copy — or `PlanInvalid` listing
+    every broken rule: the document's own and its references.
 
     Kept apart from `create_plan`/`save_version` on purpose: workflow tests save plans pointing at missing designs
     and plans to prove the runtime failures; anything a person saves goes through this first.
     """
+    owner = None if definition.team_plan else owner_agent_id
+    definition = await with_design_copies(session, definition, team_id=team_id, owner_agent_id=owner)
+    steps_before = await version_steps(session, plan.id) if plan is not None else []
     violations = validate_plan(definition)
-    violations += await reference_violations(session, definition, team_id=team_id,
-                                             owner_agent_id=None if definition.team_plan else owner_agent_id,
-                                             plan_id=plan.id if plan else None)
+    violations += await reference_violations(
+        session, definition, team_id=team_id, owner_agent_id=owner, plan_id=plan.id if plan else None,
+        known_designs={str(step["design_id"]) for step in steps_before if step.get("design_id")})
     if plan is not None:
-        violations += step_id_violations(definition, await used_step_ids(session, plan.id))
+        violations += step_id_violations(definition, {str(step["id"]) for step in steps_before if step.get("id")})
     if violations:
         raise PlanInvalid(violations)
+    return definition
+
+
+async def with_design_copies(session: AsyncSession, definition: PlanDefinition, *, team_id: str,
+                             owner_agent_id: str | None) -> PlanDefinition:
+    """Each design email chosen from the library (`design_id`, no `html` yet) gets its own copy of the design: the
+    html, and the subject when the step has none (R-EMAIL-1). A step that has `html` keeps it: that is its edited
+    copy. A design this plan cannot see is left for `reference_violations` to report."""
+    wanted = {step.design_id for step in _design_steps(definition) if step.design_id and step.html is None}
+    if not wanted:
+        return definition
+    found = {design.id: design for design in await visible_designs(session, wanted, team_id=team_id,
+                                                                   owner_agent_id=owner_agent_id)}
+
+    def copied(step: AnyStep) -> AnyStep:
+        if not isinstance(step, EmailStep) or step.mode != "design" or step.html is not None:
+            return step
+        design = found.get(step.design_id or "")
+        if design is None:
+            return step
+        return step.model_copy(update={"html": design.html,
+                                       "subject": step.subject if step.subject.strip() else design.subject})
+
+    return definition.map_steps(copied)
+
+
+async def visible_designs(session: AsyncSession, ids: Iterable[str], *, team_id: str,
+                          owner_agent_id: str | None) -> list[Design]:
+    """Of `ids`, the designs a plan may use: the team library, and for a personal plan its owner's own designs."""
+    return list(await session.scalars(select(Design).where(
+        Design.id.in_(list(ids)), Design.team_id == team_id,
+        _owned_by(Design.agent_id.is_(None), Design.agent_id, owner_agent_id))))
+
+
+def _design_steps(definition: PlanDefinition) -> Iterable[EmailStep]:
+    return (p.step for p in definition.positions() if isinstance(p.step, EmailStep) and p.step.mode == "design")
 
 
 async def reference_violations(session: AsyncSession, definition: PlanDefinition, *, team_id: str,
-                               owner_agent_id: str | None, plan_id: str | None) -> list[Violation]:
+                               owner_agent_id: str | None, plan_id: str | None,
+                               known_designs: Collection[str] = ()) -> list[Violation]:
     """Add-to-plan targets and designs must be ones this plan can see (R-ADD-1, R-EMAIL-1).
 
     A team plan sees the team's plans and the team design library; a personal plan also sees its owner's own
     plans and designs. Anything else — another team's, another member's, missing — is reported as not found, so
-    an id never reveals what another team has.
+    an id never reveals what another team has. A step holding its own copy may keep a `design_id` the plan already
+    had (`known_designs`): it only says where the copy came from, and that design may have been deleted since.
     """
     targets: dict[str, list[str]] = {}
     designs: dict[str, list[str]] = {}
@@ -87,7 +133,8 @@ async def reference_violations(session: AsyncSession, definition: PlanDefinition
         step = position.step
         if isinstance(step, AddToPlanStep) and step.target_plan_id.strip():
             targets.setdefault(step.target_plan_id, []).append(f"{where}.target_plan_id")
-        elif isinstance(step, EmailStep) and step.mode == "design" and step.design_id:
+        elif (isinstance(step, EmailStep) and step.mode == "design" and step.design_id
+              and (step.html is None or step.design_id not in known_designs)):
             designs.setdefault(step.design_id, []).append(f"{where}.design_id")
     out: list[Violation] = []
     if targets:
@@ -102,9 +149,8 @@ async def reference_violations(session: AsyncSession, definition: PlanDefinition
                 out += [Violation(f, "R-ADD-1", f"plan {target} not found among the plans this plan can use "
                                   f"({_scope(owner_agent_id)})") for f in fields]
     if designs:
-        found = set(await session.scalars(select(Design.id).where(
-            Design.id.in_(designs), Design.team_id == team_id,
-            _owned_by(Design.agent_id.is_(None), Design.agent_id, owner_agent_id))))
+        found = {design.id for design in await visible_designs(session, designs, team_id=team_id,
+                                                                owner_agent_id=owner_agent_id)}
         out += [Violation(f, "R-EMAIL-1", f"design {design} not found in the library this plan can use "
                           f"({_scope(owner_agent_id, 'designs')})")
                 for design, fields in designs.items() if design not in found for f in fields]
@@ -127,12 +173,12 @@ def step_id_violations(definition: PlanDefinition, known: set[str]) -> list[Viol
             for p in definition.positions() if p.step.id is not None and p.step.id not in known]
 
 
-async def used_step_ids(session: AsyncSession, plan_id: str) -> set[str]:
-    """Every step id any version of the plan has used, so a step restored from an older version keeps its id."""
-    ids: set[str] = set()
-    for document in await session.scalars(select(PlanVersion.definition).where(PlanVersion.plan_id == plan_id)):
-        ids.update(step["id"] for day in document.get("days", []) for step in day.get("steps", []) if step.get("id"))
-    return ids
+async def version_steps(session: AsyncSession, plan_id: str) -> list[dict[str, Any]]:
+    """The steps of every version of the plan, as saved: the step ids it has used (a step restored from an older
+    version keeps its id) and the designs its copies came from."""
+    return [step for document in await session.scalars(select(PlanVersion.definition)
+                                                      .where(PlanVersion.plan_id == plan_id))
+            for day in document.get("days", []) for step in day.get("steps", [])]
 
 
 async def current_definition(session: AsyncSession, plan: Plan) -> PlanDefinition:

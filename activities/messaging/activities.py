@@ -30,7 +30,7 @@ from activities.parties import Parties, load_parties
 from config import Settings
 from db.base import utcnow
 from db.models import Agent, Contact, Design, Message
-from db.queries import emails_sent_in_month, write_timeline
+from db.queries import emails_sent_in_month, plan_version, write_timeline
 from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import render
@@ -90,8 +90,8 @@ class MessagingActivities:
         refusal: ApplicationError | None = None
         async with session_scope(self._sessions) as session:
             parties = await load_parties(session, step)
-            design = await session.get(Design, spec.design_id) if spec.design_id else None
-            request = compose_email(self._settings, step, parties, design)
+            design_html = await _design_html(session, step) if spec.mode == "design" else None
+            request = compose_email(self._settings, step, parties, design_html)
             message = await _message_by_key(session, step.idempotency_key)
             find = getattr(self._email, "find_sent", None)
             if message is not None:
@@ -99,7 +99,7 @@ class MessagingActivities:
                                               (lambda since: find(request, since)) if find else None)
                 if settled is not None:
                     return settled
-            checked = await _email_checks(session, step, parties, design, first=message is None)
+            checked = await _email_checks(session, step, parties, design_html, first=message is None)
             if isinstance(checked, StepOutcome):
                 if message is not None:
                     message.status, message.error_message = "cancelled", checked.detail
@@ -226,7 +226,24 @@ class MessagingActivities:
             status_callback=f"{self._settings.public_base_url}/webhooks/twilio/status" if live else None)
 
 
-async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties, design: Design | None, *,
+async def _design_html(session: AsyncSession, step: StepInput) -> str | None:
+    """The HTML a design email sends: the step's own copy, read from the plan version the enrollment runs (the
+    workflow does not carry it: `PlanDefinition.without_design_html`); for a step saved before steps held copies, the
+    library design as it is now; None when neither exists."""
+    spec = step.step
+    assert isinstance(spec, EmailStep)
+    if spec.html is not None:
+        return spec.html
+    version = await plan_version(session, step.plan_id, step.plan_version)
+    saved = next((s for day in (version.definition.get("days", []) if version else [])
+                  for s in day.get("steps", []) if spec.id is not None and s.get("id") == spec.id), None)
+    if saved is not None and saved.get("html") is not None:
+        return str(saved["html"])
+    design = await session.get(Design, spec.design_id) if spec.design_id else None
+    return design.html if design is not None else None
+
+
+async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties, design_html: str | None, *,
                         first: bool) -> StepOutcome | ApplicationError | None:
     """Every attempt: a skip (the enrollment ended, R-EMAIL-4), a refusal to raise once committed (R-EMAIL-3, only
     before the first send is queued: a queued send already counts in the quota), or None to send."""
@@ -245,7 +262,7 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
     if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
         return await _fail(session, step, "QuotaExceeded", f"Email not sent: {parties.agent_name} reached the "
                                                            f"monthly limit of {quota:,} emails; it will not be retried")
-    if spec.mode == "design" and design is None:
+    if spec.mode == "design" and design_html is None:
         return await _fail(session, step, "DesignMissing", f"Email not sent: design {spec.design_id} no longer exists")
     return None
 

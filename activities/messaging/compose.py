@@ -7,21 +7,22 @@ import html
 from activities.messaging.providers import EmailRequest
 from activities.parties import Parties
 from config import Settings
-from db.models import Design
 from domain.email_content import footer, html_to_text, simple_html, unsubscribe_token
 from domain.merge import render
 from domain.plan import EmailStep
 from workflows.types import StepInput
 
 
-def compose_email(settings: Settings, step: StepInput, parties: Parties, design: Design | None) -> EmailRequest:
+def compose_email(settings: Settings, step: StepInput, parties: Parties, design_html: str | None) -> EmailRequest:
+    """`design_html`: a design email's HTML — the step's own copy, or for a step saved before steps held copies, the
+    library design's. Either way the email is HTML with a plain-text part, and both carry the footer (R-EMAIL-4)."""
     spec = step.step
     assert isinstance(spec, EmailStep)
     values = parties.merge_values()
     subject = render(spec.subject, values)
-    if spec.mode == "design" and design is not None:
+    if spec.mode == "design" and design_html is not None:
         # Values are escaped before they go into a design's HTML: a contact's name is text, not markup.
-        body_html = render(design.html, {k: html.escape(v) for k, v in values.items()})
+        body_html = render(design_html, {k: html.escape(v) for k, v in values.items()})
         body_text = html_to_text(body_html)
     else:
         body_text = render(spec.body, values)

@@ -45,7 +45,8 @@ async def get_design(design_id: str, agent: CurrentAgent, session: SessionDep) -
 
 @router.put("/designs/{design_id}", response_model=DesignPublic)
 async def update_design(design_id: str, body: DesignUpdate, agent: CurrentAgent, session: SessionDep) -> DesignPublic:
-    """Plans using the design send the new content from their next email on (emails are composed when sent)."""
+    """Saved plans are not changed: each design email step holds its own copy, taken when the plan was saved
+    (R-EMAIL-1). Plans saved from now on copy the new content."""
     design = await _editable(session, agent, design_id)
     _check_merge_fields(body)
     design.name, design.subject, design.html = body.name, body.subject, body.html
@@ -55,14 +56,18 @@ async def update_design(design_id: str, body: DesignUpdate, agent: CurrentAgent,
 
 @router.delete("/designs/{design_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_design(design_id: str, agent: CurrentAgent, session: SessionDep) -> Response:
-    """Refused while a plan's current version sends it: that email would fail for every enrolled contact."""
+    """Plans keep sending their own copies of it (R-EMAIL-1). Refused only while a plan's current version has a design
+    email saved before steps held copies that still sends the library design: that email would fail for every
+    enrolled contact. Saving such a plan again gives its steps their copy."""
     design = await _editable(session, agent, design_id)
     users = [f"'{row.plan.name}' ({row.plan.id})" for row in await plans_with_documents(session, agent.team_id,
                                                                                          everyone=True)
-             if any(step.get("kind") == "email" and step.get("mode") == "design"
+             if any(step.get("kind") == "email" and step.get("mode") == "design" and step.get("html") is None
                     and step.get("design_id") == design.id for step in row.steps())]
     if users:
-        raise Conflict(f"design '{design.name}' is used by plan {', '.join(users)}; change those email steps first")
+        raise Conflict(f"design '{design.name}' is still sent from the library by plan {', '.join(users)}, saved "
+                       "before email steps kept their own copy; save those plans again (their steps then keep a "
+                       "copy of the design), then delete it")
     await session.delete(design)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

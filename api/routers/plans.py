@@ -20,7 +20,7 @@ from db.models import Contact, Plan
 from domain.plan import describe_step
 from domain.schedule import preview
 from domain.windows import zone
-from services import plan_lifecycle
+from services import library, plan_lifecycle
 from services.plans import (
     active_enrollment_counts,
     create_plan,
@@ -38,8 +38,8 @@ router = APIRouter(tags=["plans"])
 async def create(body: PlanCreate, agent: CurrentAgent, session: SessionDep) -> PlanPublic:
     if body.team_plan and not can_manage_team(agent):
         raise Forbidden(TEAM_PLAN_ROLE)
-    definition = body.definition(body.team_plan)
-    await ensure_saveable(session, definition, team_id=agent.team_id, owner_agent_id=agent.id)
+    definition = await ensure_saveable(session, body.definition(body.team_plan), team_id=agent.team_id,
+                                       owner_agent_id=agent.id)
     plan = await create_plan(session, team_id=agent.team_id, owner_agent_id=agent.id, definition=definition)
     return PlanPublic.of(plan, await current_definition(session, plan))
 
@@ -64,13 +64,17 @@ async def get_plan(plan_id: str, agent: CurrentAgent, session: SessionDep) -> Pl
 @router.put("/plans/{plan_id}", response_model=PlanPublic)
 async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, session: SessionDep,
                       temporal: TemporalDep) -> PlanPublic:
-    """A new version (every version is kept); active enrollments follow it from their next step (R-PLAN-9)."""
+    """A new version (every version is kept); active enrollments follow it from their next step (R-PLAN-9). A plan in
+    the shared library may change only its name, texts and task descriptions (R-LIB-4, 409 otherwise)."""
     plan = await editable_plan(session, agent, plan_id)
     if body.team_plan is not None and body.team_plan != plan.team_plan:
         raise Invalid("team_plan", "R-PLAN-1", f"this is a {'team' if plan.team_plan else 'personal'} plan and stays "
                       "one; duplicate it to start from a copy")
-    definition = body.definition(plan.team_plan)
-    await ensure_saveable(session, definition, team_id=plan.team_id, owner_agent_id=plan.owner_agent_id, plan=plan)
+    definition = await ensure_saveable(session, body.definition(plan.team_plan), team_id=plan.team_id,
+                                       owner_agent_id=plan.owner_agent_id, plan=plan)
+    published = await library.edit_refusal(session, plan, definition)  # R-LIB-4
+    if published is not None:
+        raise Conflict(published)
     await plan_lifecycle.save_and_notify(session, temporal, plan, definition)
     return PlanPublic.of(plan, await current_definition(session, plan))
 

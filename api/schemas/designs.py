@@ -9,12 +9,13 @@ from pydantic import Field
 
 from api.schemas.common import Public, Request
 from db.models import Design
+from domain.validation import MAX_HTML
 
 
 class DesignUpdate(Request):
     name: str = Field(min_length=1, max_length=200)
     subject: str = Field(min_length=1, max_length=200)
-    html: str = Field(min_length=1, max_length=500_000)
+    html: str = Field(min_length=1, max_length=MAX_HTML)
 
 
 class DesignCreate(DesignUpdate):

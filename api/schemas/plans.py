@@ -72,6 +72,11 @@ class DayPublic(Public):
     delay_days: int
     steps: list[Step]
 
+    @classmethod
+    def all_of(cls, definition: PlanDefinition) -> list[DayPublic]:
+        return [cls(day=number, delay_days=day.delay_days, steps=list(day.steps))
+                for number, day in zip(definition.day_numbers(), definition.days, strict=True)]
+
 
 class PlanPublic(Public):
     id: str
@@ -88,10 +93,9 @@ class PlanPublic(Public):
 
     @classmethod
     def of(cls, plan: Plan, definition: PlanDefinition) -> PlanPublic:
-        days = [DayPublic(day=number, delay_days=day.delay_days, steps=list(day.steps))
-                for number, day in zip(definition.day_numbers(), definition.days, strict=True)]
         return cls(id=plan.id, name=plan.name, team_plan=plan.team_plan, owner_agent_id=plan.owner_agent_id,
-                   active=plan.active, version=plan.current_version, days=days, repeat=definition.repeat,
+                   active=plan.active, version=plan.current_version, days=DayPublic.all_of(definition),
+                   repeat=definition.repeat,
                    removal_rules=RemovalRules(on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply),
                    created_at=plan.created_at, updated_at=plan.updated_at)
 

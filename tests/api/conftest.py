@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +44,12 @@ class Api:
         return Team(team, {"Authorization": f"Bearer {keys['rainmaker']['api_key']}"},
                     {"Authorization": f"Bearer {keys['member']['api_key']}"},
                     keys["rainmaker"]["id"], keys["member"]["id"])
+
+
+def answered(response: httpx.Response, status: int) -> Any:
+    """The JSON of an answer that must have `status` (the body is shown when it does not)."""
+    assert response.status_code == status, response.text
+    return response.json()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from config import Settings
-from db.models import Agent, Contact, Design, Enrollment, Plan, Tag, Task
+from db.models import Agent, Contact, Design, Enrollment, LibraryEntry, Plan, Tag, Task
 from db.routing_models import AgentRouting, Lead, Route
 from db.session import session_scope
 from domain.ids import new_id
@@ -33,8 +33,10 @@ def route_body(agent_id: str) -> dict[str, Any]:
             "sources": ["Zillow"], "strategy": "round_robin", "agent_ids": [agent_id], "claim_seconds": 300}
 
 
-# Not team-scoped by id: the token itself is the credential.
-NOT_TEAM_SCOPED = {"/unsubscribe/{token}": "an HMAC-signed per-contact link, verified without an API key"}
+# Not team-scoped by id: the token itself is the credential, or the resource is shared by every team.
+NOT_TEAM_SCOPED = {"/unsubscribe/{token}": "an HMAC-signed per-contact link, verified without an API key",
+                   "/library/{entry_id}": "the shared library: every team browses it (R-LIB-5)",
+                   "/library/{entry_id}/copy": "the shared library: every team copies from it (R-LIB-5)"}
 RESOURCE_BY_SEGMENT = {"teams": "team", "plans": "plan", "designs": "design", "contacts": "contact", "tags": "tag",
                        "enrollments": "enrollment", "tasks": "task", "routes": "route", "agents": "agent",
                        "leads": "lead", "pool": "lead"}
@@ -49,6 +51,7 @@ def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | Non
         ("PUT", "/plans/{plan_id}/triggers"): {"tag_ids": [theirs["tag"]]},
         ("PUT", "/plans/{plan_id}/removal-rules"): {"on_email_reply": True, "on_text_reply": True},
         ("POST", "/plans/{plan_id}/enrollments"): {"contact_id": theirs["contact"]},
+        ("POST", "/plans/{plan_id}/publish"): {"include_linked": True},
         ("PUT", "/designs/{design_id}"): DESIGN,
         ("PATCH", "/contacts/{contact_id}"): {"first_name": "Hacked"},
         ("POST", "/contacts/{contact_id}/tags"): {"tag_id": theirs["tag"]},
@@ -119,6 +122,7 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         assert agent
         agents = await session.scalar(select(func.count()).select_from(Agent).where(Agent.team_id == ids["team"]))
         key = await session.scalar(select(Agent.api_key_hash).where(Agent.id == ids["agent"]))
+        published = await session.scalar(select(func.count()).select_from(LibraryEntry))
         assert plan
         assert contact
         assert tag
@@ -128,6 +132,7 @@ async def snapshot(api: Api, ids: dict[str, str]) -> dict[str, Any]:
         assert route
         assert routing
         return {"plan": (plan.current_version, plan.active, plan.name, plan.on_text_reply), "agents": (agents, key),
+                "published": published,
                 "contact": contact.first_name, "tag": tag.name, "design": design.name,
                 "enrollment": enrollment.status, "task": task.status,
                 "route": (route.title, route.position, route.active, route.agent_ids, route.updated_at),
@@ -159,9 +164,8 @@ async def test_another_teams_ids_answer_404_on_every_route_and_change_nothing(ap
         checked.append(f"{method} {path}")
     assert await snapshot(api, ids) == before
     assert len(checked) >= 36  # every id-taking route of the contract was walked
-    assert {"PUT /routes/{route_id}", "DELETE /routes/{route_id}", "POST /routes/{route_id}/pause",
-            "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing", "PATCH /agents/{agent_id}/credits",
-            "GET /leads/{lead_id}",
-            "POST /leads/{lead_id}/claim", "POST /leads/{lead_id}/pass", "POST /pool/{lead_id}/claim",
-            "POST /pool/{lead_id}/assign", "POST /agents/{agent_id}/api-key",
-            "DELETE /agents/{agent_id}/api-key"} <= set(checked)
+    assert {"POST /plans/{plan_id}/publish", "PUT /routes/{route_id}", "DELETE /routes/{route_id}",
+            "POST /routes/{route_id}/pause", "PATCH /agents/{agent_id}/routing", "GET /agents/{agent_id}/routing",
+            "PATCH /agents/{agent_id}/credits", "GET /leads/{lead_id}", "POST /leads/{lead_id}/claim",
+            "POST /leads/{lead_id}/pass", "POST /pool/{lead_id}/claim", "POST /pool/{lead_id}/assign",
+            "POST /agents/{agent_id}/api-key", "DELETE /agents/{agent_id}/api-key"} <= set(checked)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from db.session import session_scope
+from domain.plan import PlanDefinition
+from services.plans import create_plan
 from tests.api.conftest import Api, Team
 
 HTML = "<h1 style=\"color: #333\">Hi {contact.first.name}</h1><style>p {margin: 0}</style>"
@@ -107,15 +110,47 @@ class TestREmail1PlansUseVisibleDesigns:
             (problem,) = refused.json()["detail"]
             assert (problem["loc"][-1], problem["rule"]) == ("design_id", "R-EMAIL-1")
 
-    async def test_a_design_a_plan_sends_cannot_be_deleted(self, api: Api) -> None:
+    async def test_a_step_with_its_own_html_still_names_a_design_it_may_use(self, api: Api) -> None:
+        team = await api.team()
+        rita_own = await create(api, team.rainmaker)
+        with_copy = design_plan(rita_own["id"], team_plan=True)
+        with_copy["days"][0]["steps"][0]["html"] = "<p>Edited</p>"
+        refused = await api.client.post("/plans", json=with_copy, headers=team.rainmaker)
+        assert refused.status_code == 422
+        (problem,) = refused.json()["detail"]
+        assert (problem["loc"][-1], problem["rule"]) == ("design_id", "R-EMAIL-1")
+        assert (await api.client.get("/plans", headers=team.rainmaker)).json() == []
+
+
+class TestREmail1DeletingADesign:
+    async def test_plans_keep_their_copies_and_can_still_be_saved(self, api: Api) -> None:
         team = await api.team()
         shared = await create(api, team.rainmaker, team=True)
         plan = (await api.client.post("/plans", json=design_plan(shared["id"], name="Monthly"),
                                       headers=team.member)).json()
+        assert (await api.client.delete(f"/designs/{shared['id']}", headers=team.rainmaker)).status_code == 204
+        kept = (await api.client.get(f"/plans/{plan['id']}", headers=team.member)).json()
+        assert kept == plan
+        assert kept["days"][0]["steps"][0]["html"] == HTML
+        as_read = {key: kept[key] for key in ("name", "days", "repeat")}
+        saved = await api.client.put(f"/plans/{plan['id']}", json=as_read, headers=team.member)
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["days"][0]["steps"][0]["design_id"] == shared["id"]  # where the copy came from
+
+    async def test_refused_while_a_plan_saved_before_steps_held_copies_sends_it_until_that_plan_is_saved_again(
+            self, api: Api) -> None:
+        team = await api.team()
+        shared = await create(api, team.rainmaker, team=True)
+        async with session_scope(api.harness.sessions) as session:  # as saved before steps held their copy
+            plan = await create_plan(session, team_id=team.id, owner_agent_id=team.member_id,
+                                     definition=PlanDefinition.model_validate(design_plan(shared["id"], name="Old")))
         refused = await api.client.delete(f"/designs/{shared['id']}", headers=team.rainmaker)
         assert refused.status_code == 409
-        assert f"'Monthly' ({plan['id']})" in refused.json()["detail"]
-        simple = {"kind": "email", "time_of_day": "morning", "mode": "simple", "subject": "News", "body": "Hi"}
-        edit = {"name": "Monthly", "days": [{"delay_days": 0, "steps": [simple]}]}
-        assert (await api.client.put(f"/plans/{plan['id']}", json=edit, headers=team.member)).status_code == 200
+        assert f"'Old' ({plan.id})" in refused.json()["detail"]
+        assert "save those plans again" in refused.json()["detail"]
+        as_read = (await api.client.get(f"/plans/{plan.id}", headers=team.member)).json()
+        assert as_read["days"][0]["steps"][0]["html"] is None
+        saved = await api.client.put(f"/plans/{plan.id}", headers=team.member,
+                                     json={key: as_read[key] for key in ("name", "days", "repeat")})
+        assert saved.json()["days"][0]["steps"][0]["html"] == HTML
         assert (await api.client.delete(f"/designs/{shared['id']}", headers=team.rainmaker)).status_code == 204

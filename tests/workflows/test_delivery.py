@@ -127,6 +127,28 @@ class TestSendGridDelivery:
         (row,) = await h.rows(Message)
         assert (row.provider, row.provider_id, row.status) == ("sendgrid", sendgrid.message_ids[0], "sent")
 
+    async def test_a_design_email_sends_the_steps_copy_as_html_with_a_text_part_unsubscribe_link_and_address(
+            self, env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid) -> None:
+        """R-EMAIL-1 and R-EMAIL-4: the step's own html (no library design behind it at all), fields filled."""
+        world = await seed(sessions)
+        step = {"kind": "email", "mode": "design", "subject": "Market news, {contact.first.name}",
+                "html": "<h1>Hello {contact.first.name}</h1><p>Prices rose.</p>"}
+        plan_id = await add_plan(sessions, world, plan_doc((0, [step])))
+        async with live(env, sessions, twilio, sendgrid) as h:
+            handle = await h.enroll(plan_id, world.contact_id)
+            await h.finish(handle)
+        (sent,) = sendgrid.emails
+        parts = {c["type"]: c["value"] for c in sent["content"]}
+        assert sent["subject"] == "Market news, Dana"
+        assert parts["text/html"].startswith("<h1>Hello Dana</h1><p>Prices rose.</p>")
+        assert parts["text/plain"].startswith("Hello Dana\nPrices rose.")
+        link = f"https://plans.example.com/unsubscribe/{world.contact_id}."
+        for part in parts.values():
+            assert "1 Main St, Austin TX 78701" in part
+            assert link in part
+        # The workflow never carries the html (payload size): the activity read it from the saved plan version.
+        assert not [e for e in (await handle.fetch_history()).events if b"Prices rose" in e.SerializeToString()]
+
     async def test_an_ambiguous_failure_is_never_sent_twice(
             self, env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid) -> None:
         world = await seed(sessions)

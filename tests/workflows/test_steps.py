@@ -130,8 +130,8 @@ class TestREmail1And4Emails:
             assert "1 Main St, Austin TX 78701" in sent.body
             assert f"/unsubscribe/{world.contact_id}." in sent.body
 
-    async def test_a_design_email_sends_the_design_with_fields_filled(self, env: WorkflowEnvironment,
-                                                                    sessions: Sessions) -> None:
+    async def test_a_step_saved_without_a_copy_sends_the_library_design_with_fields_filled(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
         world = await seed(sessions)
         async with session_scope(sessions) as session:
             session.add(Design(id="ds_1", team_id=world.team_id, name="Market", subject="Market",
@@ -142,6 +142,18 @@ class TestREmail1And4Emails:
             await h.run(plan_id, world.contact_id)
             (sent,) = await h.rows(Message)
             assert sent.body.startswith("Hello Dana\nPrices rose.")
+
+    async def test_a_step_saved_without_a_copy_whose_design_is_gone_fails_and_the_plan_moves_on(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        world = await seed(sessions)
+        step = {"kind": "email", "mode": "design", "subject": "Market news", "design_id": "ds_gone"}
+        plan_id = await add_plan(sessions, world, plan_doc((0, [step, task()])))
+        async with running_worker(env, sessions) as h:
+            result = await h.run(plan_id, world.contact_id)
+            assert await h.rows(Message) == []
+            (failed,) = await h.rows(TimelineEvent, kind="step_failed")
+            assert failed.detail == "Email not sent: design ds_gone no longer exists"
+            assert (len(await h.rows(Task)), result.status) == (1, "completed")
 
     async def test_an_unsubscribed_contact_gets_no_plan_email(self, env: WorkflowEnvironment,
                                                              sessions: Sessions) -> None:
