@@ -41,6 +41,14 @@ class Cell:
         plan_id: str = made.json()["id"]
         return plan_id
 
+    async def entry(self) -> str:
+        """A library entry: the Rainmaker's team plan, published."""
+        published = await self.api.client.post(f"/plans/{await self.plan()}/publish", headers=self.keys["rainmaker"],
+                                               json={})
+        assert published.status_code == 200, published.text
+        entry_id: str = published.json()["entry"]["id"]
+        return entry_id
+
     async def design(self) -> str:
         made = await self.api.client.post("/designs", headers=self.keys["rainmaker"],
                                           json={"name": "News", "subject": "News", "html": "<p>Hi</p>", "team": True})
@@ -153,6 +161,26 @@ async def _team_timing(c: Cell) -> httpx.Response:
     return await c.api.client.patch("/settings", headers=c.headers, json={"team_slot_times": {"morning": "09:30"}})
 
 
+async def _publish_team_plan(c: Cell) -> httpx.Response:
+    return await c.api.client.post(f"/plans/{await c.plan()}/publish", headers=c.headers, json={})
+
+
+async def _publish_own_plan(c: Cell) -> httpx.Response:
+    return await c.api.client.post(f"/plans/{await c.plan(team_plan=False)}/publish", headers=c.headers, json={})
+
+
+async def _browse_library(c: Cell) -> httpx.Response:
+    return await c.api.client.get("/library", headers=c.headers)
+
+
+async def _copy_into_own_plans(c: Cell) -> httpx.Response:
+    return await c.api.client.post(f"/library/{await c.entry()}/copy", headers=c.headers, json={})
+
+
+async def _copy_into_team_plans(c: Cell) -> httpx.Response:
+    return await c.api.client.post(f"/library/{await c.entry()}/copy", headers=c.headers, json={"team_plan": True})
+
+
 async def _credits_report(c: Cell) -> httpx.Response:
     return await c.api.client.get("/reports/credits", headers=c.headers)
 
@@ -189,6 +217,11 @@ MATRIX: list[tuple[str, Who, int, Try]] = [
     ("change one's own settings", "everyone", 200, _own_settings),
     ("change the team's default assignees", "managers", 200, _team_defaults),
     ("change the team's slot times", "managers", 200, _team_timing),
+    ("publish a team plan to the library", "managers", 200, _publish_team_plan),
+    ("publish one's personal plan to the library", "everyone", 200, _publish_own_plan),
+    ("browse the library", "everyone", 200, _browse_library),
+    ("copy a library plan into one's own plans", "everyone", 201, _copy_into_own_plans),
+    ("copy a library plan into the team's plans", "managers", 201, _copy_into_team_plans),
     ("see every agent's credits", "rainmaker", 200, _credits_report),
     ("change an agent's email quota", "rainmaker", 200, _raise_a_quota),
 ]
