@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
@@ -43,6 +44,9 @@ def providers(settings: Settings) -> tuple[SmsProvider, EmailProvider]:
                                   timeout_seconds=settings.sendgrid_timeout_seconds))
 
 
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
                  sms: SmsProvider, email: EmailProvider, task_queue: str | None = None) -> Worker:
     queue = task_queue or settings.temporal_task_queue
@@ -59,6 +63,10 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         activities=[context.load_enrollment_context, tasks.create_task, messaging.send_text, messaging.send_email,
                     enrollment.add_to_plan, enrollment.finish_enrollment, timeline.record_timeline,
                     leads.open_offer, leads.notify_offer, leads.decide_offer, leads.take_ownership, leads.to_pool],
+        # On shutdown (a deploy, Ctrl-C, a test's end) running activities finish instead of being cancelled
+        # mid-statement: a cancelled SQLite statement can leave its connection holding the write lock until
+        # garbage collection. Activities are short; the provider timeouts bound the longest.
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
 

@@ -82,8 +82,11 @@ class LeadActivities:
     @activity.defn
     async def notify_offer(self, request: NotifyInput) -> None:
         """R-OFFER-4: SMS and email to the agent with the lead's name and source, the time left and how to claim.
-        A channel that fails is recorded on the lead and does not fail the offer."""
-        async with session_scope(self._sessions) as session:
+        A channel that fails is recorded on the lead and does not fail the offer.
+
+        No transaction is open while a provider is called: on SQLite every transaction holds the write lock, and a
+        slow provider (or a cancelled attempt) must not hold up the claims the agent is being told to make."""
+        async with self._sessions() as session:
             agent = await session.get(Agent, request.agent_id)
             team = await session.get(Team, request.team_id)
             lead = await session.get(Lead, request.lead_id)
@@ -94,27 +97,45 @@ class LeadActivities:
             minutes = max(0, int((request.deadline - datetime.now(local.tzinfo)).total_seconds() // 60))
             text = (f"New lead: {request.lead_name} ({request.source}). Claim it by {local:%a %H:%M %Z} "
                     f"(about {minutes} min left): POST {self._settings.public_base_url}/leads/{lead.id}/claim")
-            sender = rainmaker.twilio_from_number if rainmaker else None
+            alerts: list[SmsRequest | EmailRequest] = []
             outcomes = []
+            sender = rainmaker.twilio_from_number if rainmaker else None
             if agent.phone and sender:
-                outcomes.append(await self._send(session, lead, agent, "sms", SmsRequest(
+                alerts.append(SmsRequest(
                     account_sid=(rainmaker.twilio_account_sid if rainmaker else None) or "",
                     auth_token=(rainmaker.twilio_auth_token if rainmaker else None) or self._settings.twilio_auth_token,
-                    from_number=sender, to_number=agent.phone, body=text)))
+                    from_number=sender, to_number=agent.phone, body=text))
             else:
                 outcomes.append("no SMS (the agent has no phone or the team no Twilio number)")
-            outcomes.append(await self._send(session, lead, agent, "email", EmailRequest(
+            alerts.append(EmailRequest(
                 from_email=(rainmaker.email if rainmaker else agent.email), from_name=team.name,
                 to_email=agent.email, to_name=full_name(agent.first_name, agent.last_name),
-                subject=f"New lead to claim: {request.lead_name}", html=f"<p>{text}</p>", text=text)))
-            record(lead, datetime.now(local.tzinfo), "alerted",
-                   f"{full_name(agent.first_name, agent.last_name)}: " + "; ".join(outcomes), agent_id=agent.id)
+                subject=f"New lead to claim: {request.lead_name}", html=f"<p>{text}</p>", text=text))
+            keys = {_channel(alert): f"{lead.id}:{agent.id}:alert:{_channel(alert)}" for alert in alerts}
+            already = set(await session.scalars(select(Message.idempotency_key).where(
+                Message.idempotency_key.in_(keys.values()))))
+            agent_name = full_name(agent.first_name, agent.last_name)
+            team_id, contact_id = lead.team_id, lead.contact_id
+        sent: list[Message] = []
+        for alert in alerts:
+            channel = _channel(alert)
+            if keys[channel] in already:
+                outcomes.append(f"{channel} already sent")
+                continue
+            outcome, message = await self._send(alert, team_id, contact_id, keys[channel])
+            outcomes.append(outcome)
+            sent += [message] if message is not None else []
+        async with session_scope(self._sessions) as session:
+            lead = await session.get(Lead, request.lead_id)
+            if lead is None:
+                return
+            session.add_all(sent)
+            record(lead, datetime.now(local.tzinfo), "alerted", f"{agent_name}: " + "; ".join(outcomes),
+                   agent_id=request.agent_id)
 
-    async def _send(self, session: AsyncSession, lead: Lead, agent: Agent, channel: str,
-                    request: SmsRequest | EmailRequest) -> str:
-        key = f"{lead.id}:{agent.id}:alert:{channel}"
-        if await session.scalar(select(Message.id).where(Message.idempotency_key == key)) is not None:
-            return f"{channel} already sent"
+    async def _send(self, request: SmsRequest | EmailRequest, team_id: str, contact_id: str | None,
+                    key: str) -> tuple[str, Message | None]:
+        channel = _channel(request)
         provider = self._sms if channel == "sms" else self._email
         to = request.to_number if isinstance(request, SmsRequest) else request.to_email
         sender = request.from_number if isinstance(request, SmsRequest) else request.from_email
@@ -122,13 +143,13 @@ class LeadActivities:
         try:
             receipt = await asyncio.to_thread(provider.send, request)  # type: ignore[arg-type]
         except ProviderError as err:
-            return f"{channel} failed: {err.message}"
-        session.add(Message(id=new_id("msg"), team_id=lead.team_id, contact_id=lead.contact_id, agent_id=None,
-                            direction="outbound", channel=channel, to_address=to, from_address=sender,
-                            subject=None if channel == "sms" else "New lead to claim", body=body,
-                            provider=receipt.provider, provider_id=receipt.provider_id,
-                            status="recorded" if receipt.provider == "outbox" else "sent", idempotency_key=key))
-        return f"{channel} {'recorded' if receipt.provider == 'outbox' else 'sent'}"
+            return f"{channel} failed: {err.message}", None
+        message = Message(id=new_id("msg"), team_id=team_id, contact_id=contact_id, agent_id=None,
+                          direction="outbound", channel=channel, to_address=to, from_address=sender,
+                          subject=None if channel == "sms" else "New lead to claim", body=body,
+                          provider=receipt.provider, provider_id=receipt.provider_id,
+                          status="recorded" if receipt.provider == "outbox" else "sent", idempotency_key=key)
+        return f"{channel} {'recorded' if receipt.provider == 'outbox' else 'sent'}", message
 
     @activity.defn
     async def decide_offer(self, request: DecideInput) -> None:
@@ -166,3 +187,6 @@ class LeadActivities:
             lead.status = "pool"
             record(lead, request.at, "pool", f"to the unassigned pool: {request.reason}")
 
+
+def _channel(request: SmsRequest | EmailRequest) -> str:
+    return "sms" if isinstance(request, SmsRequest) else "email"
