@@ -205,7 +205,7 @@ class PlanRow:
 
 
 async def plans_with_documents(session: AsyncSession, team_id: str, *, visible_to: str | None = None,
-                               everyone: bool = False) -> list[PlanRow]:
+                               everyone: bool = False, limit: int | None = None, offset: int = 0) -> list[PlanRow]:
     """The team's plans with their current documents: team plans plus `visible_to`'s personal ones, or every
     plan of the team with `everyone` (to find what still uses a design or links to a plan)."""
     query = (select(Plan, PlanVersion.definition)
@@ -213,6 +213,8 @@ async def plans_with_documents(session: AsyncSession, team_id: str, *, visible_t
              .where(Plan.team_id == team_id).order_by(Plan.name, Plan.id))
     if not everyone:
         query = query.where(or_(Plan.team_plan.is_(True), Plan.owner_agent_id == visible_to))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return [PlanRow(plan, document) for plan, document in (await session.execute(query)).all()]
 
 

@@ -41,10 +41,13 @@ async def tag_named(session: AsyncSession, team_id: str, name: str, *, other_tha
     return await session.scalar(query)
 
 
-async def team_tags(session: AsyncSession, team_id: str, ids: Sequence[str] | None = None) -> list[Tag]:
+async def team_tags(session: AsyncSession, team_id: str, ids: Sequence[str] | None = None, *,
+                    limit: int | None = None, offset: int = 0) -> list[Tag]:
     query = select(Tag).where(Tag.team_id == team_id).order_by(Tag.name_key, Tag.id)
     if ids is not None:
         query = query.where(Tag.id.in_(ids))
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
     return list((await session.scalars(query)).all())
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.access import sees_plan
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.paging import PageDep
 from api.schemas.contacts import (
     ContactCreate,
     ContactEnrollment,
@@ -133,11 +134,13 @@ async def contact_timeline(contact_id: str, agent: CurrentAgent, session: Sessio
 
 
 @router.get("/contacts/{contact_id}/enrollments", response_model=list[ContactEnrollment])
-async def contact_enrollments(contact_id: str, agent: CurrentAgent, session: SessionDep) -> list[ContactEnrollment]:
+async def contact_enrollments(contact_id: str, agent: CurrentAgent, session: SessionDep, page: PageDep,
+                              request: Request, response: Response) -> list[ContactEnrollment]:
     """Every enrollment of the contact, newest first, finished ones included."""
     contact = await _contact(session, agent, contact_id)
-    rows = await session.scalars(select(Enrollment).where(Enrollment.contact_id == contact.id)
-                                 .order_by(Enrollment.started_at.desc(), Enrollment.id.desc()))
+    rows = page.cut((await session.scalars(select(Enrollment).where(Enrollment.contact_id == contact.id)
+                                           .order_by(Enrollment.started_at.desc(), Enrollment.id.desc())
+                                           .limit(page.fetch).offset(page.offset))).all(), request, response)
     return [ContactEnrollment.model_validate(row) for row in rows]
 
 

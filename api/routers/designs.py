@@ -3,11 +3,12 @@ agent's own designs. Another team's design, or another member's own, is 404."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import or_, select
 
 from api.deps import CurrentAgent, SessionDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.paging import PageDep
 from api.schemas.designs import DesignCreate, DesignPublic, DesignUpdate
 from db.models import Agent, Design
 from domain.ids import new_id
@@ -30,11 +31,12 @@ async def create_design(body: DesignCreate, agent: CurrentAgent, session: Sessio
 
 
 @router.get("/designs", response_model=list[DesignPublic])
-async def list_designs(agent: CurrentAgent, session: SessionDep) -> list[DesignPublic]:
-    """The team library and the caller's own designs."""
-    designs = await session.scalars(select(Design).where(
+async def list_designs(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+                       response: Response) -> list[DesignPublic]:
+    """The team library and the caller's own designs, by name."""
+    designs = page.cut((await session.scalars(select(Design).where(
         Design.team_id == agent.team_id, or_(Design.agent_id.is_(None), Design.agent_id == agent.id),
-    ).order_by(Design.name, Design.id))
+    ).order_by(Design.name, Design.id).limit(page.fetch).offset(page.offset))).all(), request, response)
     return [DesignPublic.of(design) for design in designs]
 
 

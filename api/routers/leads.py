@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowUpdateFailedError
@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, NotFound
+from api.paging import PageDep
 from api.schemas.leads import ClaimAnswer, LeadCreate, LeadCreated, LeadPublic, OfferPublic, OpenOffer, PoolAssign
 from db.models import Agent
 from db.routing_models import Lead, LeadOffer
@@ -93,12 +94,13 @@ async def list_leads(agent: CurrentAgent, session: SessionDep, lead_status: Anno
 
 
 @router.get("/offers", response_model=list[OpenOffer])
-async def my_offers(agent: CurrentAgent, session: SessionDep, now: NowDep) -> list[OpenOffer]:
-    """R-OFFER-1: the caller's open offers with their deadlines and the time left."""
-    rows = (await session.execute(
+async def my_offers(agent: CurrentAgent, session: SessionDep, now: NowDep, page: PageDep, request: Request,
+                    response: Response) -> list[OpenOffer]:
+    """R-OFFER-1: the caller's open offers with their deadlines and the time left, the nearest deadline first."""
+    rows = page.cut((await session.execute(
         select(LeadOffer, Lead).join(Lead, Lead.id == LeadOffer.lead_id)
         .where(LeadOffer.agent_id == agent.id, LeadOffer.outcome == "open", LeadOffer.deadline > now)
-        .order_by(LeadOffer.deadline))).all()
+        .order_by(LeadOffer.deadline, LeadOffer.id).limit(page.fetch).offset(page.offset))).all(), request, response)
     return [OpenOffer(lead_id=lead.id, contact_id=lead.contact_id, source=lead.source, offered_at=offer.offered_at,
                       deadline=offer.deadline, seconds_left=max(0, int((offer.deadline - now).total_seconds())))
             for offer, lead in rows]
@@ -159,10 +161,12 @@ async def _why_not(session: AsyncSession, lead_id: str, agent: Agent) -> str:
 
 
 @router.get("/pool", response_model=list[LeadPublic])
-async def pool(agent: CurrentAgent, session: SessionDep) -> list[LeadPublic]:
+async def pool(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+               response: Response) -> list[LeadPublic]:
     """R-POOL-1: the team's unassigned leads, oldest first, for the Rainmaker and every agent."""
-    leads = (await session.scalars(select(Lead).where(Lead.team_id == agent.team_id, Lead.status == "pool")
-                                   .order_by(Lead.received_at, Lead.id))).all()
+    leads = page.cut((await session.scalars(select(Lead).where(Lead.team_id == agent.team_id, Lead.status == "pool")
+                                            .order_by(Lead.received_at, Lead.id).limit(page.fetch)
+                                            .offset(page.offset))).all(), request, response)
     return [await _public(session, agent, lead) for lead in leads]
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.access import TEAM_PLAN_ROLE, editable_plan, visible_plan
 from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.paging import PageDep
 from api.schemas.plans import PlanCreate, PlanPublic, PlanSummary, PlanUpdate, PreviewRequest, PreviewStep
 from db.models import Contact, Plan
 from domain.plan import describe_step
@@ -45,9 +46,11 @@ async def create(body: PlanCreate, agent: CurrentAgent, session: SessionDep) -> 
 
 
 @router.get("/plans", response_model=list[PlanSummary])
-async def list_plans(agent: CurrentAgent, session: SessionDep) -> list[PlanSummary]:
-    """The team's plans and the caller's own, with what a list needs (no per-plan queries)."""
-    rows = await plans_with_documents(session, agent.team_id, visible_to=agent.id)
+async def list_plans(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+                     response: Response) -> list[PlanSummary]:
+    """The team's plans and the caller's own, by name, with what a list needs (no per-plan queries)."""
+    rows = page.cut(await plans_with_documents(session, agent.team_id, visible_to=agent.id, limit=page.fetch,
+                                               offset=page.offset), request, response)
     counts = await active_enrollment_counts(session, [row.plan.id for row in rows])
     return [PlanSummary(id=row.plan.id, name=row.plan.name, team_plan=row.plan.team_plan,
                         owner_agent_id=row.plan.owner_agent_id, active=row.plan.active,

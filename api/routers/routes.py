@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
 from api.deps import CurrentAgent, NowDep, SessionDep
 from api.errors import Forbidden, Invalid, InvalidFields, NotFound
+from api.paging import PageDep
 from api.schemas.routes import (
     AgentFigures,
     LeadRoutingReport,
@@ -82,9 +83,12 @@ async def create_route(body: RouteCreate, agent: CurrentAgent, session: SessionD
 
 
 @router.get("/routes", response_model=list[RoutePublic])
-async def list_routes(agent: CurrentAgent, session: SessionDep) -> list[RoutePublic]:
+async def list_routes(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+                      response: Response) -> list[RoutePublic]:
     """The team's routes, top (highest priority) first, active and paused."""
-    return [RoutePublic.of(route) for route in await service.team_routes(session, agent.team_id)]
+    routes = await service.team_routes(session, agent.team_id)  # the whole order, as R-ROUTE-4 keeps it
+    return [RoutePublic.of(route) for route in page.cut(routes[page.offset:page.offset + page.fetch], request,
+                                                         response)]
 
 
 @router.put("/routes/order", response_model=list[RoutePublic])

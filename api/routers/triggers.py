@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.access import editable_plan, visible_plan
 from api.deps import CurrentAgent, SessionDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.paging import PageDep
 from api.schemas.triggers import (
     RemovalRulesPublic,
     RemovalRulesUpdate,
@@ -44,8 +45,10 @@ async def create(body: TagCreate, agent: CurrentAgent, session: SessionDep) -> T
 
 
 @router.get("/tags", response_model=list[TagDetail])
-async def list_tags(agent: CurrentAgent, session: SessionDep) -> list[TagDetail]:
-    return await _details(session, agent, await team_tags(session, agent.team_id))
+async def list_tags(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+                    response: Response) -> list[TagDetail]:
+    tags = await team_tags(session, agent.team_id, limit=page.fetch, offset=page.offset)
+    return await _details(session, agent, page.cut(tags, request, response))
 
 
 @router.get("/tags/{tag_id}", response_model=TagDetail)

@@ -1,0 +1,53 @@
+"""Every list is paged: `limit` (at most 500) and `offset`, stated in the OpenAPI document; a page that is not the
+last links the next one."""
+
+from __future__ import annotations
+
+from api.app import create_app
+from config import Settings
+from tests.api.conftest import Api
+
+STEPS = [{"delay_days": 0, "steps": [{"kind": "task", "name": "Call", "priority": "none"}]}]
+
+
+async def test_pages_follow_their_next_links_to_the_end(api: Api) -> None:
+    team = await api.team()
+    for name in ("Buyer", "Seller", "Renter"):
+        assert (await api.client.post("/tags", json={"name": name}, headers=team.member)).status_code == 201
+        made = await api.client.post("/plans", json={"name": name, "days": STEPS}, headers=team.member)
+        assert made.status_code == 201
+    for path, key in (("/tags", "name"), ("/plans", "name")):
+        first = await api.client.get(path, params={"limit": 2}, headers=team.member)
+        assert [item[key] for item in first.json()] == ["Buyer", "Renter"]
+        following = first.headers["Link"]
+        assert following.endswith('>; rel="next"')
+        second = await api.client.get(following[1:following.index(">")], headers=team.member)
+        assert [item[key] for item in second.json()] == ["Seller"]
+        assert "Link" not in second.headers
+        whole = await api.client.get(path, headers=team.member)
+        assert len(whole.json()) == 3
+        assert "Link" not in whole.headers
+
+
+async def test_a_page_size_outside_1_to_500_is_422(api: Api) -> None:
+    team = await api.team()
+    for path in ("/plans", "/tags", "/designs", "/pool", "/contacts", "/tasks", "/messages", "/leads"):
+        for limit in ("0", "501", "many"):
+            answer = await api.client.get(path, params={"limit": limit}, headers=team.member)
+            assert answer.status_code == 422, (path, limit, answer.text)
+
+
+def test_every_list_states_its_page_size_in_the_openapi_document() -> None:
+    schema = create_app(Settings(environment="test")).openapi()
+    unpaged = []
+    for path, operations in schema["paths"].items():
+        get = operations.get("get")
+        if get is None:
+            continue
+        answer = get["responses"]["200"]["content"].get("application/json", {}).get("schema", {})
+        if answer.get("type") != "array":
+            continue
+        limits = [p for p in get.get("parameters", []) if p["name"] == "limit"]
+        if not limits or limits[0]["schema"].get("maximum") is None:
+            unpaged.append(path)
+    assert unpaged == []
