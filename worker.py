@@ -26,6 +26,7 @@ from activities.tasks import TaskActivities
 from activities.timeline import TimelineActivities
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
+from services.reconcile import reconcile_forever
 from services.temporal import connect
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.lead_offer import LeadOfferWorkflow
@@ -104,7 +105,8 @@ async def main() -> None:
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     sms, email = providers(settings)
-    worker = build_worker(client, settings, create_session_factory(engine), sms=sms, email=email)
+    sessions = create_session_factory(engine)
+    worker = build_worker(client, settings, sessions, sms=sms, email=email)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -113,7 +115,9 @@ async def main() -> None:
                                      settings.temporal_task_queue, settings.temporal_address,
                                      settings.messaging_provider)
     async with worker:
+        reconciler = asyncio.create_task(reconcile_forever(sessions, client, settings.temporal_task_queue))
         await stop.wait()
+        reconciler.cancel()
     await engine.dispose()
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from db.base import utcnow
 from db.models import Contact, Enrollment, Plan
 from db.queries import plan_version
 from db.session import session_scope
@@ -32,16 +32,19 @@ class ContextActivities:
                     f"plan {request.plan_id} v{request.plan_version} or contact {request.contact_id} is gone",
                     type="MissingRecord", non_retryable=True)
             name = full_name(contact.first_name, contact.last_name)
-            if request.enrollment_id is not None:
+            row = await session.get(Enrollment, request.enrollment_id) if request.enrollment_id else None
+            if row is not None:
                 # R-PLAN-9: the row says which version the contact now follows, not only the workflow.
-                await session.execute(update(Enrollment).where(Enrollment.id == request.enrollment_id,
-                                                               Enrollment.plan_version != version.version)
-                                      .values(plan_version=version.version))
+                if row.plan_version != version.version:
+                    row.plan_version = version.version
+                if row.confirmed_at is None:  # the workflow runs: the reconciler need not look at this row
+                    row.confirmed_at = utcnow()
             return EnrollmentContext(
                 plan=PlanDefinition.model_validate(version.definition).without_design_html(),
                 plan_version=version.version,
                 plan_name=plan.name,
                 plan_active=plan.active,
+                enrollment_active=request.enrollment_id is None or (row is not None and row.status == "active"),
                 schedule=await schedule_context(session, plan, contact_time_zone=contact.time_zone,
                                                 spread_key=request.workflow_id),
                 removal_rules=RemovalRules(on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply),

@@ -32,6 +32,7 @@ from db.base import Base, utcnow
 
 ID = String(40)
 ACTIVE_ENROLLMENT = text("status = 'active'")
+UNCONFIRMED_ENROLLMENT = text("status = 'active' AND confirmed_at IS NULL")
 
 
 def _id_column() -> Mapped[str]:
@@ -169,6 +170,9 @@ class Enrollment(Base):
             sqlite_where=ACTIVE_ENROLLMENT,
             postgresql_where=ACTIVE_ENROLLMENT,
         ),
+        # The few rows whose workflow has not yet said it runs: what the reconciler looks at (services.reconcile).
+        Index("ix_enrollments_unconfirmed_started_at", "started_at", sqlite_where=UNCONFIRMED_ENROLLMENT,
+              postgresql_where=UNCONFIRMED_ENROLLMENT),
     )
 
     id: Mapped[str] = _id_column()
@@ -182,6 +186,9 @@ class Enrollment(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()
     end_reason: Mapped[str | None] = mapped_column(String(40))
+    # When its workflow first ran (its first activity, or the reconciler finding it running): an active row that
+    # stays unconfirmed lost its workflow start (a crash between the commit and the start) and is repaired.
+    confirmed_at: Mapped[datetime | None] = mapped_column()
     # What enrolled it, when that was a plan step (its idempotency key): a retried add-to-plan step finds the
     # enrollment its first attempt made instead of reporting "already in plan" (R-ADD-1).
     source_key: Mapped[str | None] = mapped_column(String(200), unique=True)

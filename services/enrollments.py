@@ -35,6 +35,8 @@ from workflows.types import (
     enrollment_workflow_id,
 )
 
+ENROLLMENT_MEMO = "enrollment_id"
+
 
 class EnrollmentRefused(Exception):
     """A business refusal: the API answers 409/422 with the message; a step writes it to the timeline."""
@@ -66,7 +68,7 @@ async def enroll(sessions: async_sessionmaker[AsyncSession], client: Client, tas
         if row is None:
             row = await _insert(session, plan, contact, contact_name, source, source_key, at)
     try:
-        await _start(client, task_queue, row, plan, contact_name)
+        await start_workflow(client, task_queue, row, plan, contact_name)
     except WorkflowAlreadyStartedError as err:
         if fresh:
             # The previous enrollment's workflow is still writing its end: refuse rather than leave a row
@@ -110,7 +112,9 @@ async def _insert(session: AsyncSession, plan: Plan, contact: Contact, contact_n
     return row
 
 
-async def _start(client: Client, task_queue: str, row: Enrollment, plan: Plan, contact_name: str) -> None:
+async def start_workflow(client: Client, task_queue: str, row: Enrollment, plan: Plan, contact_name: str) -> None:
+    """The row's workflow; its memo names the row, so the reconciler tells this enrollment's run from an earlier
+    enrollment's under the same workflow id."""
     # Imported here: the workflow module imports the activities, which import this module.
     from workflows.enrollment import EnrollmentWorkflow
     from workflows.types import EnrollmentInput
@@ -130,6 +134,7 @@ async def _start(client: Client, task_queue: str, row: Enrollment, plan: Plan, c
                             enrolled_at=row.started_at),
             id=row.workflow_id, task_queue=task_queue, search_attributes=attributes,
             static_summary=f"{contact_name or row.contact_id} in {plan.name}",
+            memo={ENROLLMENT_MEMO: row.id},
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )

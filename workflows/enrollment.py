@@ -83,6 +83,7 @@ _END_DETAILS: dict[EndReason, str] = {
     "replied_text": "was removed from the plan after replying to its text",
     "contact_deleted": "left the plan because the contact was deleted",
     "schedule_failed": "left the plan because its schedule could not be computed",
+    "enrollment_ended": "left the plan because its enrollment had already ended",
 }
 
 
@@ -112,6 +113,8 @@ class EnrollmentWorkflow:
             self._cursor = start_cursor(input.enrolled_at or workflow.now(), ctx.schedule)
         if not ctx.plan_active:
             self._end_reason = "plan_deactivated"
+        if not ctx.enrollment_active:
+            self._end_reason = "enrollment_ended"
         while True:
             if self._replies:
                 await self._apply_replies()

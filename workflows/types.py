@@ -19,7 +19,7 @@ from domain.schedule import Cursor, DoneStep, ScheduleContext
 Channel = Literal["sms", "email"]
 EnrollmentStatus = Literal["active", "completed", "removed"]
 EndReason = Literal["completed", "removed", "plan_deactivated", "replied_email", "replied_text", "contact_deleted",
-                    "schedule_failed"]
+                    "schedule_failed", "enrollment_ended"]
 StepStatus = Literal["executed", "skipped", "failed"]
 # What one attempt of a step came to: done (one of the above), or `deferred` to a later instant (the send window,
 # a team text turned into a text task).
@@ -136,6 +136,9 @@ class EnrollmentContext(BaseModel):
     plan_version: int
     plan_name: str
     plan_active: bool
+    # False when the enrollment's row has ended (or is gone) without this workflow: a start the API gave up on
+    # that went through after all. The workflow then ends rather than run without its row.
+    enrollment_active: bool = True
     schedule: ScheduleContext
     removal_rules: RemovalRules
     contact_name: str
