@@ -1,10 +1,12 @@
 """The Temporal UI reads as "who is in which plan and what happens next": the list with the columns the README
 tells a team leader to add (ContactName, PlanName, NextStep, NextStepAt), and the detail page with the summary and
-current details rendered for the contact. Both screenshots in `docs/` are taken by this test."""
+current details rendered for the contact. Both screenshots in `docs/` are taken by this test, when run with
+`UPDATE_SCREENSHOTS=1` (otherwise it takes them in a temporary folder, so a test run leaves the tree as it was)."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -24,8 +26,7 @@ RENDER_MS = 30_000
 # The column set the README documents, as the Temporal UI (2.x) keeps it in the browser's local storage.
 COLUMNS_KEY = "namespace-workflow-table-columns"
 COLUMNS = ["Status", "ContactName", "PlanName", "NextStep", "NextStepAt", "Start"]
-LIST_SHOT = PROJECT_ROOT / "docs" / "temporal-ui-list.png"
-DETAIL_SHOT = PROJECT_ROOT / "docs" / "temporal-ui-enrollment.png"
+DOCS = PROJECT_ROOT / "docs"
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -47,8 +48,11 @@ def columns_script(namespace: str = "default") -> str:
 
 
 async def test_the_list_and_the_detail_page_say_who_is_where_and_what_comes_next(
-        browser: Browser, dev_server_with_ui: tuple[WorkflowEnvironment, int], sessions: Sessions) -> None:
+        browser: Browser, dev_server_with_ui: tuple[WorkflowEnvironment, int], sessions: Sessions,
+        tmp_path: Path) -> None:
     server, ui_port = dev_server_with_ui
+    shots = DOCS if os.environ.get("UPDATE_SCREENSHOTS") else tmp_path
+    list_shot, detail_shot = shots / "temporal-ui-list.png", shots / "temporal-ui-enrollment.png"
     world = await seed(sessions)
     plan_id = await add_plan(sessions, world, plan_doc(
         (0, [email("Welcome to the neighborhood, {contact.first.name}")]),
@@ -71,8 +75,7 @@ async def test_the_list_and_the_detail_page_say_who_is_where_and_what_comes_next
         await row.wait_for(state="visible", timeout=RENDER_MS)
         for shown in ("8x8 New Lead", "day 3: text 'Hi Dana, any questions?'", "ContactName", "NextStepAt"):
             await page.get_by_text(shown).first.wait_for(state="visible", timeout=RENDER_MS)
-        LIST_SHOT.parent.mkdir(exist_ok=True)
-        await page.screenshot(path=str(LIST_SHOT))
+        await page.screenshot(path=str(list_shot))
 
         await page.goto(f"http://127.0.0.1:{ui_port}/namespaces/default/workflows/{quote(handle.id)}")
         await page.get_by_role("link", name="User Metadata").or_(page.get_by_text("User Metadata")).first.click(
@@ -85,10 +88,10 @@ async def test_the_list_and_the_detail_page_say_who_is_where_and_what_comes_next
                     and "{contact.first.name}" not in shown)
 
         await eventually(metadata_rendered, seconds=RENDER_MS / 1000)
-        await page.screenshot(path=str(DETAIL_SHOT))
+        await page.screenshot(path=str(detail_shot))
         await handle.terminate("test over")
-    assert LIST_SHOT.stat().st_size > 10_000
-    assert DETAIL_SHOT.stat().st_size > 10_000
+    assert list_shot.stat().st_size > 10_000
+    assert detail_shot.stat().st_size > 10_000
 
 
 def test_the_readme_gives_the_same_column_set() -> None:
