@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
@@ -19,6 +20,9 @@ from tests.dbtools import DatabaseKind, make_database
 from tests.fakes import FakeSendGrid, FakeTwilio
 
 DATABASE_KIND = cast(DatabaseKind, os.environ.get("TEST_DATABASE", "sqlite"))
+
+# The SDK waits 5 s for a server it starts; a loaded CI machine (the UI server above all) can take longer.
+SERVER_STARTUP = timedelta(seconds=60)
 
 
 @pytest.fixture
@@ -38,7 +42,8 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 @pytest.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter)
+        test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter,
+        test_server_startup_timeout=SERVER_STARTUP)
     yield environment
     await environment.shutdown()
 

@@ -18,6 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from config import PROJECT_ROOT, venv_binary
+from tests.conftest import SERVER_STARTUP
 from tests.e2e.devstack import free_port
 from tests.factories import add_plan, email, eventually, plan_doc, running_worker, seed, task, text
 from workflows.types import NEXT_STEP
@@ -36,7 +37,7 @@ async def dev_server_with_ui() -> AsyncIterator[tuple[WorkflowEnvironment, int]]
     port = free_port()
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter, ui=True,
-        ui_port=port)
+        ui_port=port, dev_server_startup_timeout=SERVER_STARTUP)
     yield environment, port
     await environment.shutdown()
 
