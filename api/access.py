@@ -7,11 +7,30 @@ member (R-TEAM-1). A personal plan, and everything hanging off it, exists only f
 
 from __future__ import annotations
 
+from typing import Protocol, TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import can_manage_team
 from api.errors import Forbidden, NotFound
 from db.models import Agent, Plan
+
+
+class _TeamOwned(Protocol):
+    @property
+    def team_id(self) -> str: ...
+
+
+Record = TypeVar("Record", bound=_TeamOwned)
+
+
+async def team_record(session: AsyncSession, model: type[Record], ident: str, agent: Agent, what: str) -> Record:
+    """The caller's team's `model` row by id; missing or another team's is the same 404, so an id reveals nothing."""
+    record = await session.get(model, ident)
+    if record is None or record.team_id != agent.team_id:
+        raise NotFound(what, ident)
+    return record
+
 
 TEAM_PLAN_ROLE = "team plans are created and edited by the Rainmaker or enhanced/unlimited members (R-TEAM-1)"
 

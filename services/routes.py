@@ -46,11 +46,6 @@ async def team_route(session: AsyncSession, team_id: str, route_id: str) -> Rout
     return route if route is not None and route.team_id == team_id else None
 
 
-async def team_agent(session: AsyncSession, team_id: str, agent_id: str) -> Agent | None:
-    agent = await session.get(Agent, agent_id)
-    return agent if agent is not None and agent.team_id == team_id else None
-
-
 async def not_on_team(session: AsyncSession, team_id: str, agent_ids: Sequence[str]) -> list[str]:
     """The ids in `agent_ids` that are not agents of the team, in the order given."""
     found = set(await session.scalars(select(Agent.id).where(Agent.team_id == team_id, Agent.id.in_(agent_ids))))

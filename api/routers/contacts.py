@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from api.access import sees_plan
+from api.access import sees_plan, team_record
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.paging import PageDep
@@ -174,19 +174,14 @@ async def tag_contact(contact_id: str, body: ContactTagAdd, agent: CurrentAgent,
 async def untag_contact(contact_id: str, tag_id: str, agent: CurrentAgent, session: SessionDep) -> Response:
     """R-RULE-2: the contact stays in every plan the tag enrolled it in."""
     contact = await _contact(session, agent, contact_id)
-    tag = await session.get(Tag, tag_id)
-    if tag is None or tag.team_id != agent.team_id:
-        raise NotFound("tag", tag_id)
+    tag = await team_record(session, Tag, tag_id, agent, "tag")
     if not await remove_tag(session, contact.id, tag.id):
         raise NotFound("tag on contact", f"{tag_id} on {contact.id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def _contact(session: SessionDep, agent: Agent, contact_id: str) -> Contact:
-    contact = await session.get(Contact, contact_id)
-    if contact is None or contact.team_id != agent.team_id:
-        raise NotFound("contact", contact_id)
-    return contact
+    return await team_record(session, Contact, contact_id, agent, "contact")
 
 
 async def _opt_out_by_hand(session: SessionDep, agent: Agent, contact: Contact) -> None:

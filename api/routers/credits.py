@@ -15,14 +15,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from api.access import team_record
 from api.deps import CurrentAgent, NowDep, SessionDep
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden
 from api.schemas.credits import CreditLine, CreditsReport, CreditsUpdate, ReportMonth
 from db.models import Agent
 from db.queries import SentInMonth, sent_in_month
 from domain.credits import EmailCredit, utc_month
 from domain.merge import full_name
-from services.routes import team_agent
 
 router = APIRouter(tags=["credits"])
 
@@ -69,9 +69,7 @@ async def update_credits(agent_id: str, body: CreditsUpdate, agent: CurrentAgent
     """R-TEAM-4, R-EMAIL-3: the agent's monthly email quota. Every send reads it, so raising it lets the next email
     of a plan go out; lowering it below this month's sends stops their email until the month ends. Answers the
     agent's credit line for the current month."""
-    target = await team_agent(session, agent.team_id, agent_id)
-    if target is None:
-        raise NotFound("agent", agent_id)
+    target = await team_record(session, Agent, agent_id, agent, "agent")
     _require_rainmaker(agent, QUOTA_ROLE)
     target.email_quota_monthly = body.email_quota_monthly
     await session.flush()

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import sees_plan
+from api.access import sees_plan, team_record
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.enrollments import (
@@ -58,13 +58,6 @@ async def _enrollment(session: AsyncSession, agent: Agent, enrollment_id: str) -
     return row
 
 
-async def _team_contact(session: AsyncSession, agent: Agent, contact_id: str) -> Contact:
-    contact = await session.get(Contact, contact_id)
-    if contact is None or contact.team_id != agent.team_id:
-        raise NotFound("contact", contact_id)
-    return contact
-
-
 @router.post("/plans/{plan_id}/enrollments", status_code=status.HTTP_201_CREATED, response_model=EnrollmentCreated,
              tags=["enrollments"])
 async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: CurrentAgent, session: SessionDep,
@@ -74,7 +67,7 @@ async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: Current
     plan = await session.get(Plan, plan_id)
     if plan is None or not sees_plan(agent, plan):
         raise NotFound("plan", plan_id)
-    contact = await _team_contact(session, agent, body.contact_id)
+    contact = await team_record(session, Contact, body.contact_id, agent, "contact")
     # `enroll` commits its row in its own transaction before starting the workflow; end ours first (on SQLite
     # it holds the write lock the service needs).
     await session.commit()
@@ -185,13 +178,11 @@ async def get_tasks(agent: CurrentAgent, session: SessionDep,
     member (the people who run the team, R-TEAM-1); a basic member gets 403."""
     assignee = assignee_id or agent.id
     if assignee != agent.id:
-        other = await session.get(Agent, assignee)
-        if other is None or other.team_id != agent.team_id:
-            raise NotFound("agent", assignee)
+        await team_record(session, Agent, assignee, agent, "agent")
         if not can_manage_team(agent):
             raise Forbidden("only the Rainmaker or an enhanced/unlimited member sees another agent's tasks")
     if contact_id is not None:
-        await _team_contact(session, agent, contact_id)
+        await team_record(session, Contact, contact_id, agent, "contact")
     return await list_tasks(session, team_id=agent.team_id, assignee_id=assignee, status=task_status,
                             contact_id=contact_id, limit=limit)
 
@@ -200,9 +191,7 @@ async def get_tasks(agent: CurrentAgent, session: SessionDep,
 async def complete(task_id: str, agent: CurrentAgent, session: SessionDep, body: TaskComplete | None = None) -> Task:
     """R-CALL-1: completing a call task logs the call, with its notes, on the contact's timeline. The assignee
     completes their task; the Rainmaker or an enhanced/unlimited member may complete it for them."""
-    task = await session.get(Task, task_id)
-    if task is None or task.team_id != agent.team_id:
-        raise NotFound("task", task_id)
+    task = await team_record(session, Task, task_id, agent, "task")
     if task.assignee_id != agent.id and not can_manage_team(agent):
         raise Forbidden("only the task's assignee, the Rainmaker or an enhanced/unlimited member completes it")
     notes = body.notes if body is not None else None
@@ -217,7 +206,7 @@ async def get_messages(agent: CurrentAgent, session: SessionDep, contact_id: str
     """Outbound and inbound texts and emails of the team, newest first; `contact_id` narrows to one contact."""
     query = select(Message).where(Message.team_id == agent.team_id)
     if contact_id is not None:
-        await _team_contact(session, agent, contact_id)
+        await team_record(session, Contact, contact_id, agent, "contact")
         query = query.where(Message.contact_id == contact_id)
     query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())

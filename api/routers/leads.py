@@ -18,8 +18,9 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.access import team_record
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.errors import Conflict, Forbidden, NotFound
+from api.errors import Conflict, Forbidden
 from api.paging import PageDep
 from api.schemas.leads import ClaimAnswer, LeadCreate, LeadCreated, LeadPublic, OfferPublic, OpenOffer, PoolAssign
 from db.models import Agent
@@ -39,10 +40,7 @@ RAINMAKER_ONLY = "only the Rainmaker {} (R-POOL-1, R-ROUTE-7)"
 
 
 async def _lead(session: AsyncSession, agent: Agent, lead_id: str) -> Lead:
-    lead = await session.get(Lead, lead_id)
-    if lead is None or lead.team_id != agent.team_id:
-        raise NotFound("lead", lead_id)
-    return lead
+    return await team_record(session, Lead, lead_id, agent, "lead")
 
 
 async def _public(session: AsyncSession, agent: Agent, lead: Lead) -> LeadPublic:
@@ -61,9 +59,7 @@ async def create_lead(body: LeadCreate, agent: CurrentAgent, session: SessionDep
                       client: TemporalDep, settings: SettingsDep, now: NowDep) -> LeadCreated:
     """A new lead: its contact is matched (email or phone) or created, then it is routed once (R-ROUTE-5)."""
     if body.owner_agent_id is not None:
-        owner = await session.get(Agent, body.owner_agent_id)
-        if owner is None or owner.team_id != agent.team_id:
-            raise NotFound("agent", body.owner_agent_id)
+        await team_record(session, Agent, body.owner_agent_id, agent, "agent")
     await session.commit()  # intake runs its own transaction
     intake = await ingest(sessions, client, settings.temporal_task_queue, team_id=agent.team_id, source=body.source,
                           received_at=body.received_at or now, owner_agent_id=body.owner_agent_id,
@@ -185,9 +181,7 @@ async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, 
     """R-POOL-1: the Rainmaker assigns a pool lead to an agent of the team."""
     if agent.role != "rainmaker":
         raise Forbidden(RAINMAKER_ONLY.format("assigns leads from the pool"))
-    assignee = await session.get(Agent, body.agent_id)
-    if assignee is None or assignee.team_id != agent.team_id:
-        raise NotFound("agent", body.agent_id)
+    assignee = await team_record(session, Agent, body.agent_id, agent, "agent")
     return await _own(session, sessions, client, settings.temporal_task_queue, agent, lead_id, assignee, now,
                       "assigned")
 

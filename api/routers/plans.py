@@ -12,9 +12,9 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
 
-from api.access import TEAM_PLAN_ROLE, editable_plan, visible_plan
+from api.access import TEAM_PLAN_ROLE, editable_plan, team_record, visible_plan
 from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
-from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.errors import Conflict, Forbidden, Invalid
 from api.paging import PageDep
 from api.schemas.plans import PlanCreate, PlanPublic, PlanSummary, PlanUpdate, PreviewRequest, PreviewStep
 from db.models import Contact, Plan
@@ -124,9 +124,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
     plan = await visible_plan(session, agent, plan_id)
     contact_zone, spread_key, values = body.contact_time_zone, plan.id, None
     if body.contact_id is not None:
-        contact = await session.get(Contact, body.contact_id)
-        if contact is None or contact.team_id != agent.team_id:
-            raise NotFound("contact", body.contact_id)
+        contact = await team_record(session, Contact, body.contact_id, agent, "contact")
         contact_zone = contact_zone or contact.time_zone
         spread_key = enrollment_workflow_id(plan.id, contact.id)
         values = await label_values(session, plan, contact)

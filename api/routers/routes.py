@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
+from api.access import team_record
 from api.deps import CurrentAgent, NowDep, SessionDep
 from api.errors import Forbidden, Invalid, InvalidFields, NotFound
 from api.paging import PageDep
@@ -152,19 +153,12 @@ async def _routing_settings(session: SessionDep, agent: Agent, now: NowDep) -> R
                            leads_paused=state.leads_paused, leads_this_month=state.leads_this_month)
 
 
-async def _team_agent(session: SessionDep, caller: Agent, agent_id: str) -> Agent:
-    agent = await service.team_agent(session, caller.team_id, agent_id)
-    if agent is None:
-        raise NotFound("agent", agent_id)
-    return agent
-
-
 @router.get("/agents/{agent_id}/routing", response_model=RoutingSettings)
 async def get_routing_settings(agent_id: str, agent: CurrentAgent, session: SessionDep,
                                now: NowDep) -> RoutingSettings:
     """The agent's lead limit and pauses, and the leads counted against the limit this month (team zone). The
     Rainmaker reads anyone's; an agent their own."""
-    target = await _team_agent(session, agent, agent_id)
+    target = await team_record(session, Agent, agent_id, agent, "agent")
     if target.id != agent.id:
         _require_rainmaker(agent, "an agent's routing settings are theirs and the Rainmaker's to read (R-STATS-1)")
     return await _routing_settings(session, target, now)
@@ -175,7 +169,7 @@ async def update_routing_settings(agent_id: str, body: RoutingSettingsUpdate, ag
                                   session: SessionDep, now: NowDep) -> RoutingSettings:
     """R-STATS-1, R-OFFER-3: routing skips an agent whose leads or routes are paused, or who has reached the
     monthly lead limit. Only the fields sent change."""
-    target = await _team_agent(session, agent, agent_id)
+    target = await team_record(session, Agent, agent_id, agent, "agent")
     _require_rainmaker(agent, SETTINGS_ROLE)
     await service.update_routing_settings(session, target, body.model_dump(exclude_unset=True))
     return await _routing_settings(session, target, now)

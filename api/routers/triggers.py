@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from api.access import editable_plan, visible_plan
+from api.access import editable_plan, team_record, visible_plan
 from api.deps import CurrentAgent, SessionDep, can_manage_team
-from api.errors import Conflict, Forbidden, Invalid, NotFound
+from api.errors import Conflict, Forbidden, Invalid
 from api.paging import PageDep
 from api.schemas.triggers import (
     RemovalRulesPublic,
@@ -116,9 +116,7 @@ async def put_removal_rules(plan_id: str, body: RemovalRulesUpdate, agent: Curre
 
 
 async def _tag(session: SessionDep, agent: Agent, tag_id: str, *, manage: bool = False) -> Tag:
-    tag = await session.get(Tag, tag_id)
-    if tag is None or tag.team_id != agent.team_id:
-        raise NotFound("tag", tag_id)
+    tag = await team_record(session, Tag, tag_id, agent, "tag")
     if manage and not can_manage_team(agent):
         # A rename or delete changes every teammate's contacts and plan triggers (R-RULE-3).
         raise Forbidden(f"renaming or deleting a team tag needs {_MANAGE}")
