@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,8 +33,6 @@ router = APIRouter(tags=["contacts"])
 # What a running enrollment loaded about its contact: a change is signalled so it counts from the next step on.
 CONTEXT_FIELDS = {"time_zone", "first_name", "last_name", "email", "phone", "assignee_id"}
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post("/contacts", status_code=status.HTTP_201_CREATED, response_model=ContactPublic)
@@ -50,14 +46,14 @@ async def create_contact(body: ContactCreate, agent: CurrentAgent, session: Sess
 
 
 @router.get("/contacts", response_model=list[ContactPublic])
-async def list_contacts(agent: CurrentAgent, session: SessionDep, tag_id: str | None = None, limit: Limit = 100,
-                        offset: Offset = 0) -> list[ContactPublic]:
+async def list_contacts(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+                        response: Response, tag_id: str | None = None) -> list[ContactPublic]:
     """The team's contacts, oldest first; `tag_id` keeps those carrying that tag."""
     query = select(Contact).where(Contact.team_id == agent.team_id)
     if tag_id is not None:
         query = query.join(ContactTag, ContactTag.contact_id == Contact.id).where(ContactTag.tag_id == tag_id)
-    contacts = list((await session.scalars(
-        query.order_by(Contact.created_at, Contact.id).limit(limit).offset(offset))).all())
+    contacts = page.cut((await session.scalars(
+        query.order_by(Contact.created_at, Contact.id).limit(page.fetch).offset(page.offset))).all(), request, response)
     return await _public(session, contacts)
 
 
@@ -123,13 +119,14 @@ async def delete_contact(contact_id: str, agent: CurrentAgent, session: SessionD
 
 
 @router.get("/contacts/{contact_id}/timeline", response_model=list[TimelineEventPublic])
-async def contact_timeline(contact_id: str, agent: CurrentAgent, session: SessionDep, limit: Limit = 100,
-                           offset: Offset = 0) -> list[TimelineEventPublic]:
+async def contact_timeline(contact_id: str, agent: CurrentAgent, session: SessionDep, page: PageDep,
+                           request: Request, response: Response) -> list[TimelineEventPublic]:
     """Newest first; ids are time-ordered, so events at the same instant keep the order they were written in."""
     contact = await _contact(session, agent, contact_id)
-    events = await session.scalars(
+    events = page.cut((await session.scalars(
         select(TimelineEvent).where(TimelineEvent.contact_id == contact.id)
-        .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(limit).offset(offset))
+        .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(page.fetch).offset(page.offset))).all(),
+        request, response)
     return [TimelineEventPublic.model_validate(event) for event in events]
 
 
