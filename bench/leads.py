@@ -112,7 +112,9 @@ async def bench_leads(env: WorkflowEnvironment, sessions_url: str, queue: str, c
             assert route.status_code == 201, route.text
 
             async def offered(lead_id: str, headers: dict[str, str]) -> bool:
-                return any(o["lead_id"] == lead_id for o in (await http.get("/offers", headers=headers)).json())
+                # Each agent holds about a third of `count` open offers here: more than the default page of 100.
+                page = await http.get("/offers", headers=headers, params={"limit": 500})
+                return any(o["lead_id"] == lead_id for o in page.json())
 
             async def holder_of(lead_id: str) -> dict[str, str]:
                 lead = (await http.get(f"/leads/{lead_id}", headers=keys[0])).json()
