@@ -53,6 +53,11 @@ class Settings(BaseSettings):
 
     default_email_quota: int = 5000
 
+    # Workflows the worker keeps in memory between their tasks (Temporal's sticky cache; the SDK's default). 0 turns
+    # stickiness off, every task then replaying its history: the crash tests do so on the time-skipping test server,
+    # which never hands a dead worker's sticky tasks back to the shared queue as the real server does after 5 s.
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+
     def check_production(self) -> None:
         """Refuse to run outside development with the well-known development secrets."""
         if self.environment in ("development", "test"):

@@ -68,6 +68,7 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         # mid-statement: a cancelled SQLite statement can leave its connection holding the write lock until
         # garbage collection. Activities are short; the provider timeouts bound the longest.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_cached_workflows=settings.worker_max_cached_workflows,
     )
 
 

@@ -1,0 +1,248 @@
+"""Issue 10, item 4: exactly once under crashes. The worker and the API run as the deployment runs them (their own
+processes, SIGKILLed mid-burst and started again as `make dev` does); the contacts' first steps are an email, a text
+and a task, sent through the official SDKs to the loopback SendGrid and Twilio; each contact must get exactly one of
+each, counted at the providers and in the database, and keep exactly one active, running enrollment.
+
+Texts go out only 10:00–19:00 US Central (R-TXT-3), so these tests run on the time-skipping server, whose clock is
+moved once, before the burst, into that window when the wall clock is outside it; after that it runs in real time
+like the dev server. The Temporal restart test needs a server that keeps its state across a restart: the real dev
+server on a database file, with emails and tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time as wall
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.testing import WorkflowEnvironment
+
+from tests.factories import CT, email, plan_doc, task, text
+from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.faults.processes import Processes, app_processes, pids_running
+from tests.faults.traffic import (
+    Answers,
+    Delivered,
+    Sessions,
+    Team,
+    burst,
+    delivered,
+    exactly_once,
+    office_open_now,
+    set_up_team,
+)
+
+CONTACTS = 200
+CONVERGE_SECONDS = 240.0
+# Longer than the SDK client's own retries of an unreachable server (about 10 s), so the API has to answer 503.
+OUTAGE_SECONDS = 20.0
+FIRST_STEPS = plan_doc(
+    (0, [email("Welcome, {contact.first.name}"), text("Hi {contact.first.name}, it's Alex from Crash Test Realty"),
+         task("Call {contact.first.name}")]),
+    (30, [email("A month on, {contact.first.name}")]), name="Crash test new lead").model_dump(mode="json")
+
+
+async def inside_texting_hours(env: WorkflowEnvironment) -> None:
+    """Move the test server's clock to 14:05 Central unless the burst already falls well inside 10:00–19:00 (and the
+    Central office's 08:00–17:00 for tasks); every text held for the window (from a wall-clock enrollment time) is
+    then due at once."""
+    now = (await env.get_current_time()).astimezone(CT)
+    if time(10) <= now.time() < time(16):
+        return
+    target = now.replace(hour=14, minute=5, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    await env.sleep(target - now)
+
+
+async def until_delivered(team: Team, processes: Processes, sessions: Sessions, *, texts: bool = True) -> Delivered:
+    """Until every contact has had every first step (or the time is up), then a little longer, so that a late
+    duplicate would be counted too."""
+    deadline = wall.monotonic() + CONVERGE_SECONDS
+    expected = len(team.contacts)
+    while True:
+        processes.heal()
+        got = await delivered(team, processes, sessions)
+        done = (got.emails.total() >= expected and got.tasks.total() >= expected
+                and (not texts or got.texts.total() >= expected))
+        if done or wall.monotonic() > deadline:
+            break
+
+        await asyncio.sleep(1)
+    await asyncio.sleep(5)
+    return await delivered(team, processes, sessions)
+
+
+def assert_exactly_once(got: Delivered, team: Team, *, texts: bool = True) -> None:
+    wrong = exactly_once(got.emails, team.contacts, "emails at SendGrid")
+    wrong += exactly_once(got.tasks, team.contacts, "tasks")
+    wrong += exactly_once(got.active_enrollments, team.contacts, "active enrollments")
+    wrong += exactly_once(got.message_rows["email"], team.contacts, "email rows")
+    if texts:
+        wrong += exactly_once(got.texts, team.contacts, "texts at Twilio")
+        wrong += exactly_once(got.message_rows["sms"], team.contacts, "text rows")
+    kinds = Counter(line.split(": ", 1)[1] for line in wrong)
+    assert not wrong, f"{len(wrong)} wrong counts: {dict(kinds)}, e.g. {wrong[:5]}"
+
+
+EMAIL_AND_TASK = plan_doc((0, [email("Welcome, {contact.first.name}"), task("Call {contact.first.name}")]),
+                          (30, [email("A month on, {contact.first.name}")]),
+                          name="Crash test new lead").model_dump(mode="json")
+NO_STICKY_CACHE = {"WORKER_MAX_CACHED_WORKFLOWS": "0"}  # see config.Settings.worker_max_cached_workflows
+
+
+async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions, plan: dict[str, Any], *,
+                                      texts: bool, time_zone: str) -> tuple[Team, Answers, Delivered]:
+    team = await set_up_team(processes, plan, contacts=CONTACTS, time_zone=time_zone)
+    kills: list[int] = []
+
+    async def crash(enrolled: int) -> None:
+        if len(kills) < 2 and enrolled >= CONTACTS * (len(kills) + 1) // 3:
+            kills.append(enrolled)
+            processes.kill("worker")
+            await asyncio.sleep(1)  # `make dev`'s first backoff
+            processes.start("worker")
+
+    answers = Answers()
+    await burst(team, answers, concurrency=20, on_enrolled=crash)
+    got = await until_delivered(team, processes, sessions, texts=texts)
+    assert len(kills) == 2
+    return team, answers, got
+
+
+class TestWorkerKilled:
+    async def test_on_the_dev_server_a_worker_sigkilled_twice_in_a_burst_of_200_loses_nothing_sends_nothing_twice(
+            self, database_url: str, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid,
+            tmp_path: Path) -> None:
+        async with app_processes(tmp_path, database_url, None, twilio, sendgrid) as processes:
+            team, answers, got = await burst_with_two_worker_kills(
+                processes, sessions, EMAIL_AND_TASK, texts=False, time_zone=office_open_now(datetime.now(UTC)))
+        assert answers.enrolled == set(team.contacts)
+        assert answers.server_errors == []
+        assert_exactly_once(got, team, texts=False)
+
+    async def test_in_texting_hours_each_of_200_contacts_gets_one_email_one_text_and_one_task(
+            self, env: WorkflowEnvironment, database_url: str, sessions: Sessions, twilio: FakeTwilio,
+            sendgrid: FakeSendGrid, tmp_path: Path) -> None:
+        await inside_texting_hours(env)
+        async with app_processes(tmp_path, database_url, env.client.service_client.config.target_host,
+                                 twilio, sendgrid, **NO_STICKY_CACHE) as processes:
+            team, answers, got = await burst_with_two_worker_kills(
+                processes, sessions, FIRST_STEPS, texts=True, time_zone="America/Chicago")
+        assert answers.enrolled == set(team.contacts)
+        assert answers.server_errors == []
+        assert_exactly_once(got, team)
+
+
+class TestApiKilledBetweenRowAndStart:
+    async def test_rows_written_by_an_api_killed_before_it_started_their_workflows_run_once_within_a_minute(
+            self, env: WorkflowEnvironment, database_url: str, sessions: Sessions, twilio: FakeTwilio,
+            sendgrid: FakeSendGrid, tmp_path: Path) -> None:
+        await inside_texting_hours(env)
+        address = env.client.service_client.config.target_host
+        (server,) = pids_running("temporal-test-server", address.rsplit(":", 1)[1])
+        async with app_processes(tmp_path, database_url, address, twilio, sendgrid, **NO_STICKY_CACHE) as processes:
+            team = await set_up_team(processes, FIRST_STEPS, contacts=CONTACTS)
+            answers = Answers()
+            caught: list[int] = []
+
+            async def crash(enrolled: int) -> None:
+                """Temporal frozen, so every request in flight has committed its row and waits on the start; then
+                the API is killed, exactly between the row and the workflow start."""
+                if caught or enrolled < CONTACTS // 2:
+                    return
+                caught.append(enrolled)
+                before = await active_rows(sessions)
+                os.kill(server, signal.SIGSTOP)
+                try:
+                    await asyncio.sleep(2)
+                    caught.append(await active_rows(sessions) - before)
+                    processes.kill("api")
+                finally:
+                    os.kill(server, signal.SIGCONT)
+                processes.start("api")
+                await processes.api_answers()
+
+            await burst(team, answers, concurrency=20, on_enrolled=crash)
+            got = await until_delivered(team, processes, sessions)
+
+        assert caught[1] >= 5, f"only {caught[1]} requests were caught between their row and their start"
+        assert answers.dropped >= caught[1]
+        assert answers.server_errors == []
+        assert_exactly_once(got, team)
+
+
+async def active_rows(sessions: Sessions) -> int:
+    from sqlalchemy import func, select
+
+    from db.models import Enrollment
+
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Enrollment)
+                                        .where(Enrollment.status == "active")) or 0)
+
+
+class TestTemporalRestarted:
+    async def test_temporal_killed_under_load_gives_503s_then_every_contact_is_enrolled_once_with_nothing_half_done(
+            self, database_url: str, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid,
+            tmp_path: Path) -> None:
+        async with app_processes(tmp_path, database_url, None, twilio, sendgrid) as processes:
+            team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS,
+                                     time_zone=office_open_now(datetime.now(UTC)))
+            outage: list[asyncio.Task[None]] = []
+
+            async def back_in(seconds: float) -> None:
+                await asyncio.sleep(seconds)
+                processes.start("temporal")
+                await processes.temporal_answers()
+
+            async def crash(enrolled: int) -> None:
+                if not outage and enrolled >= CONTACTS // 3:
+                    processes.kill("temporal")
+                    outage.append(asyncio.create_task(back_in(OUTAGE_SECONDS)))
+
+            async def between() -> None:
+                processes.heal()  # what `make dev` and the compose restart policies do for a worker that gave up
+                await asyncio.sleep(0.5)
+
+            answers = Answers()
+            await burst(team, answers, concurrency=20, on_enrolled=crash, between=between)
+            await outage[0]
+            got = await until_delivered(team, processes, sessions, texts=False)
+            running = await workflows_running(processes, team)
+
+        assert answers.statuses[503] >= 1, answers.statuses
+        assert answers.retry_after == {"5"}
+        assert answers.server_errors == []
+        assert answers.enrolled == set(team.contacts)
+        assert_exactly_once(got, team, texts=False)
+        assert running == set(team.contacts), f"{len(team.contacts) - len(running)} enrollments have no workflow"
+        assert await unconfirmed_rows(sessions) == 0
+
+
+async def workflows_running(processes: Processes, team: Team) -> set[str]:
+    """The contacts whose enrollment workflow runs (sleeping until day 30), asked of Temporal itself."""
+    from temporalio.client import Client, WorkflowExecutionStatus
+
+    client = await Client.connect(processes.temporal_address)
+    running = set()
+    for contact in team.contacts:
+        description = await client.get_workflow_handle(f"enrollment-{team.plan_id}-{contact}").describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            running.add(contact)
+    return running
+
+
+async def unconfirmed_rows(sessions: Sessions) -> int:
+    """Active rows whose workflow never reported in: the half-done state the invariant forbids."""
+    from sqlalchemy import func, select
+
+    from db.models import Enrollment
+
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Enrollment).where(
+            Enrollment.status == "active", Enrollment.confirmed_at.is_(None))) or 0)
