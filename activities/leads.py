@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -15,17 +16,20 @@ from temporalio.client import Client
 
 from activities.messaging.providers import EmailProvider, EmailRequest, ProviderError, SmsProvider, SmsRequest
 from config import Settings
+from db.base import utcnow
 from db.models import Agent, Message, Team
 from db.queries import rainmaker_of
 from db.routing_models import Lead, LeadOffer
 from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import full_name
+from domain.routing.late_start import OfferResume
 from domain.routing.selection import skip_detail, unavailable_reason
 from services.lead_stats import agent_states
-from services.leads import agent_names, fire_lead_tags, record, take_ownership
+from services.leads import agent_names, fire_lead_tags, record, send_to_pool, take_ownership
 from workflows.lead_types import (
     DecideInput,
+    LeadStatus,
     NotifyInput,
     OfferOpened,
     OpenOfferInput,
@@ -52,8 +56,14 @@ class LeadActivities:
         async with session_scope(self._sessions) as session:
             lead = await session.get(Lead, request.lead_id)
             team = await session.get(Team, request.team_id)
-            if lead is None or team is None:
-                return OfferOpened(offered=[])
+            if lead is None or team is None or lead.status != "offered":
+                # Issue 10, item 3: its lead is gone or left offer (sent to the pool while this workflow's start
+                # looked lost, then maybe claimed there): the workflow ends without offering.
+                return OfferOpened(offered=[], lead_status=cast(LeadStatus, lead.status) if lead is not None else None)
+            if lead.offer_checked_at is None:  # the workflow runs: the reconciler need not look at this lead
+                lead.offer_checked_at = utcnow()
+            if request.resume is not None:
+                await _record_late_start(session, lead, request.resume, request.offered_at)
             existing = {o.agent_id: o for o in (await session.scalars(
                 select(LeadOffer).where(LeadOffer.lead_id == lead.id, LeadOffer.agent_id.in_(request.agent_ids))))}
             states = await agent_states(session, team.id, request.agent_ids, request.offered_at, team.time_zone)
@@ -75,8 +85,6 @@ class LeadActivities:
                 record(lead, request.offered_at, "offered", f"offered to {names.get(agent_id, agent_id)} until "
                        f"{request.deadline.isoformat()}", agent_id=agent_id, deadline=request.deadline.isoformat())
                 offered.append(agent_id)
-            if offered and lead.owner_agent_id is None:
-                lead.status = "offered"
             return OfferOpened(offered=offered, skipped=skipped)
 
     @activity.defn
@@ -181,11 +189,20 @@ class LeadActivities:
     async def to_pool(self, request: PoolInput) -> None:
         """R-OFFER-2: nobody claimed it; the unassigned pool, where agents claim and the Rainmaker assigns."""
         async with session_scope(self._sessions) as session:
-            lead = await session.get(Lead, request.lead_id)
-            if lead is None or lead.owner_agent_id is not None or lead.status == "pool":
-                return
-            lead.status = "pool"
-            record(lead, request.at, "pool", f"to the unassigned pool: {request.reason}")
+            await send_to_pool(session, request.lead_id, request.at, request.reason)
+
+
+async def _record_late_start(session: AsyncSession, lead: Lead, resume: OfferResume, at: datetime) -> None:
+    """R-ROUTE-7 for a late start: why the offers began late, and whose turns passed unoffered (once, however often
+    the first offer is attempted)."""
+    if any(entry.get("kind") == "resumed" for entry in lead.routing_record or []):
+        return
+    names = await agent_names(session, resume.missed)
+    record(lead, at, "resumed", f"its offers began {resume.late_seconds} s late (the offer workflow's start was "
+           "lost and the reconciler made it), at the turn its line had reached", late_seconds=resume.late_seconds)
+    for agent_id in resume.missed:
+        record(lead, at, "skipped", f"{names.get(agent_id, agent_id)}'s turn passed before the offers began",
+               agent_id=agent_id, reason="turn_passed")
 
 
 def _channel(request: SmsRequest | EmailRequest) -> str:

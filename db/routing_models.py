@@ -12,11 +12,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base
 from db.models import ID, _created_at, _flag, _id_column
+
+OFFERED_LEAD = text("status = 'offered'")
+UNCHECKED_LEAD = text("workflow_id IS NOT NULL AND offer_checked_at IS NULL")
 
 
 class Route(Base):
@@ -61,7 +64,14 @@ class AgentRouting(Base):
 
 class Lead(Base):
     __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_team_id_status", "team_id", "status"),)
+    __table_args__ = (
+        Index("ix_leads_team_id_status", "team_id", "status"),
+        # What the lead reconciler (services.reconcile_leads) reads every pass: the few leads on offer now, and the
+        # fewer whose offer workflow has not been seen to agree with them yet.
+        Index("ix_leads_offered_created_at", "created_at", sqlite_where=OFFERED_LEAD, postgresql_where=OFFERED_LEAD),
+        Index("ix_leads_unchecked_created_at", "created_at", sqlite_where=UNCHECKED_LEAD,
+              postgresql_where=UNCHECKED_LEAD),
+    )
 
     id: Mapped[str] = _id_column()
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"))
@@ -75,6 +85,10 @@ class Lead(Base):
     owned_at: Mapped[datetime | None] = mapped_column()
     owned_how: Mapped[str | None] = mapped_column(String(20))  # "claimed" | "pool_claimed" | "assigned" | "app_or_site"
     workflow_id: Mapped[str | None] = mapped_column(String(200))
+    # When the lead and its offer workflow were seen to agree: set by the workflow's first offer while the lead is on
+    # offer, or by the reconciler. NULL with a workflow id means "look": a start lost between the commit and
+    # Temporal, or a lead the intake sent to the pool after a start that failed and may have gone through after all.
+    offer_checked_at: Mapped[datetime | None] = mapped_column()
     # R-ROUTE-7: routes considered and why, agents skipped and why, where the lead ended — appended as it happens.
     routing_record: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     tag_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # fired as plan triggers once it has its owner

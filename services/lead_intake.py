@@ -14,19 +14,18 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from db.models import Contact, Team
 from db.routing_models import Lead, Route
 from db.session import session_scope
 from domain.ids import new_id
-from domain.merge import full_name
 from domain.routing import match_route, plan_offers
 from domain.routing.model import OfferPlan, Rotation
+from services.lead_offers import offer_input, start_offer
 from services.lead_stats import agent_states
-from services.leads import agent_names, fire_lead_tags, record, take_ownership
+from services.leads import agent_names, fire_lead_tags, record, send_to_pool, take_ownership
 from services.routes import rule_of, team_routes
-from workflows.lead_types import LEAD_ID, LEAD_SOURCE, LEAD_STATUS, ROUTE_ID, LeadOfferInput, lead_workflow_id
+from workflows.lead_types import LeadOfferInput, lead_workflow_id
 
 ROTATION_TRIES = 5
 
@@ -46,6 +45,24 @@ class Intake:
 async def ingest(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *, team_id: str,
                  source: str | None, received_at: datetime, owner_agent_id: str | None, contact: dict[str, Any],
                  tag_ids: list[str], at: datetime) -> Intake:
+    intake, start = await admit(sessions, team_id=team_id, source=source, received_at=received_at,
+                                owner_agent_id=owner_agent_id, contact=contact, tag_ids=tag_ids, at=at)
+    if start is not None:
+        try:
+            await start_offer(client, task_queue, start)
+        except Exception:
+            await give_up_start(sessions, start.lead_id, at)
+            raise
+    elif intake.owner_agent_id is not None:
+        await fire_lead_tags(sessions, client, task_queue, intake.lead_id, at)
+    return intake
+
+
+async def admit(sessions: async_sessionmaker[AsyncSession], *, team_id: str, source: str | None,
+                received_at: datetime, owner_agent_id: str | None, contact: dict[str, Any], tag_ids: list[str],
+                at: datetime) -> tuple[Intake, LeadOfferInput | None]:
+    """The lead routed and committed, with the offer workflow's input when it is to be offered: what an intake
+    killed before the start leaves behind (the reconciler starts that workflow late, issue 10 item 3)."""
     for attempt in range(ROTATION_TRIES):
         try:
             async with session_scope(sessions) as session:
@@ -56,11 +73,7 @@ async def ingest(sessions: async_sessionmaker[AsyncSession], client: Client, tas
         except RotationRaced:
             if attempt == ROTATION_TRIES - 1:
                 raise
-    if start is not None:
-        await _start_offer(sessions, client, task_queue, start, source or "", at)
-    elif intake.owner_agent_id is not None:
-        await fire_lead_tags(sessions, client, task_queue, intake.lead_id, at)
-    return intake
+    return intake, start
 
 
 async def _route(session: AsyncSession, *, team_id: str, source: str | None, received_at: datetime,
@@ -92,7 +105,9 @@ async def _route(session: AsyncSession, *, team_id: str, source: str | None, rec
     plan = await _plan(session, route, team, lead.id, at)
     for skipped in plan.skipped:
         record(lead, at, "skipped", skipped.detail, agent_id=skipped.agent_id, reason=skipped.reason)
-    record(lead, at, "line", plan.reason, line=plan.line)
+    # The line entry keeps what the offers need, so a lost workflow start can be made again from the row alone.
+    record(lead, at, "line", plan.reason, line=plan.line, all_at_once=plan.all_at_once,
+           claim_seconds=route.claim_seconds)
     if not plan.line:
         lead.status = "pool"
         record(lead, at, "pool", "to the unassigned pool: no agent of the route is available")
@@ -101,11 +116,8 @@ async def _route(session: AsyncSession, *, team_id: str, source: str | None, rec
         await take_ownership(session, lead.id, plan.line[0], at, "assigned")
         return lead, None
     lead.status, lead.workflow_id = "offered", lead_workflow_id(lead.id)
-    names = await agent_names(session, plan.line)
-    return lead, LeadOfferInput(lead_id=lead.id, team_id=team_id, route_id=route.id, route_title=route.title,
-                                line=plan.line, all_at_once=plan.all_at_once, claim_seconds=route.claim_seconds,
-                                lead_name=full_name(person.first_name, person.last_name) or person.id,
-                                source=lead.source or "", agent_names=names)
+    return lead, await offer_input(session, lead, route, line=plan.line, all_at_once=plan.all_at_once,
+                                   claim_seconds=route.claim_seconds)
 
 
 async def _plan(session: AsyncSession, route: Route, team: Team, lead_id: str, at: datetime) -> OfferPlan:
@@ -139,22 +151,10 @@ async def _contact(session: AsyncSession, team_id: str, fields: dict[str, Any]) 
     return contact
 
 
-async def _start_offer(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
-                       offer: LeadOfferInput, source: str, at: datetime) -> None:
-    from workflows.lead_offer import LeadOfferWorkflow  # the workflow module imports the activities
-
-    attributes = TypedSearchAttributes([
-        SearchAttributePair(LEAD_ID, offer.lead_id), SearchAttributePair(ROUTE_ID, offer.route_id or ""),
-        SearchAttributePair(LEAD_SOURCE, source[:100]), SearchAttributePair(LEAD_STATUS, "offered")])
-    try:
-        await client.start_workflow(LeadOfferWorkflow.run, offer, id=lead_workflow_id(offer.lead_id),
-                                    task_queue=task_queue, search_attributes=attributes,
-                                    static_summary=f"Lead {offer.lead_name} ({source}) via {offer.route_title}")
-    except Exception:
-        # No workflow, no offer: the lead must not sit "offered" to nobody. The pool is where people look.
-        async with session_scope(sessions) as session:
-            lead = await session.get(Lead, offer.lead_id)
-            if lead is not None and lead.owner_agent_id is None:
-                lead.status = "pool"
-                record(lead, at, "pool", "to the unassigned pool: its offers could not be started")
-        raise
+async def give_up_start(sessions: async_sessionmaker[AsyncSession], lead_id: str, at: datetime) -> None:
+    """No workflow, no offer: the lead must not sit "offered" to nobody; the pool is where people look. The start
+    may have gone through after all (a timeout): left unchecked, the reconciler stops such a workflow."""
+    async with session_scope(sessions) as session:
+        lead = await send_to_pool(session, lead_id, at, "its offers could not be started")
+        if lead is not None:
+            lead.offer_checked_at = None

@@ -70,6 +70,22 @@ async def take_ownership(session: AsyncSession, lead_id: str, agent_id: str, at:
     return True, detail
 
 
+async def send_to_pool(session: AsyncSession, lead_id: str, at: datetime, reason: str) -> Lead | None:
+    """R-OFFER-2/R-POOL-1: a lead still on offer and unowned goes to the unassigned pool, its open offers withdrawn,
+    with `reason` on its routing record. A conditional UPDATE like `take_ownership`'s, so it never undoes a claim
+    that won meanwhile; None when the lead had already left offer (claimed, or pooled by someone else)."""
+    result = cast(CursorResult[Any], await session.execute(
+        update(Lead).where(Lead.id == lead_id, Lead.status == "offered", Lead.owner_agent_id.is_(None))
+        .values(status="pool").execution_options(synchronize_session=False)))
+    lead = await session.get(Lead, lead_id, populate_existing=True)
+    if result.rowcount != 1 or lead is None:
+        return None
+    await session.execute(update(LeadOffer).where(LeadOffer.lead_id == lead_id, LeadOffer.outcome == "open")
+                          .values(outcome="withdrawn", decided_at=at).execution_options(synchronize_session=False))
+    record(lead, at, "pool", f"to the unassigned pool: {reason}")
+    return lead
+
+
 async def fire_lead_tags(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
                          lead_id: str, at: datetime) -> list[str]:
     """The lead's tags go on its contact once it has an owner, so plan triggers fire for the right agent

@@ -12,21 +12,21 @@ workflow terminated by an operator leaves a row that never ends. The worker runs
   cancelled) end their row if it is still active.
 
 The other direction, a workflow whose row has ended, is the workflow's own check: it ends when its context load
-finds the row no longer active (`EnrollmentContext.enrollment_active`).
+finds the row no longer active (`EnrollmentContext.enrollment_active`). The same loop keeps the lead invariant
+(`services.reconcile_leads`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client, WorkflowExecutionDescription, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from db.base import utcnow
 from db.models import Contact, Enrollment, Plan
@@ -34,14 +34,10 @@ from db.queries import write_timeline
 from db.session import session_scope
 from domain.merge import full_name
 from services.enrollments import ENROLLMENT_MEMO, start_workflow
+from services.reconcile_leads import reconcile_leads
+from services.reconcile_lookup import EVERY, closed_abnormally, describe, status_name, unsettled
 
 log = logging.getLogger("smartplans.reconcile")
-
-EVERY = 20.0
-GRACE = timedelta(seconds=30)
-LOOKBACK = timedelta(minutes=15)
-BATCH = 500
-_ENDED_ABNORMALLY = ("Terminated", "Failed", "TimedOut", "Canceled")
 
 
 @dataclass
@@ -55,11 +51,8 @@ async def reconcile_enrollments(sessions: async_sessionmaker[AsyncSession], clie
                                 now: datetime, closed_lookup: bool = True) -> Reconciled:
     """One pass; `closed_lookup` False skips the visibility query (a server without one, like the test server)."""
     done = Reconciled()
-    async with sessions() as session:
-        unconfirmed = list((await session.scalars(select(Enrollment).where(
-            Enrollment.status == "active", Enrollment.confirmed_at.is_(None), Enrollment.started_at <= now - GRACE)
-            .order_by(Enrollment.started_at).limit(BATCH))).all())
-    for row in unconfirmed:
+    for row in await unsettled(sessions, Enrollment, Enrollment.started_at, Enrollment.status == "active",
+                               Enrollment.confirmed_at.is_(None), now=now):
         await _settle_unconfirmed(sessions, client, task_queue, row, done)
     if closed_lookup:
         await _end_rows_of_closed_runs(sessions, client, now, done)
@@ -68,13 +61,13 @@ async def reconcile_enrollments(sessions: async_sessionmaker[AsyncSession], clie
 
 async def _settle_unconfirmed(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
                               row: Enrollment, done: Reconciled) -> None:
-    description = await _describe(client, row.workflow_id)
+    description = await describe(client, row.workflow_id)
     ours = description is not None and (await description.memo()).get(ENROLLMENT_MEMO) == row.id
     if ours and description is not None and description.status == WorkflowExecutionStatus.RUNNING:
         await _confirm(sessions, row.id)
         done.confirmed.append(row.id)
     elif ours and description is not None:
-        if await _end(sessions, row.id, _status_name(description.status)):
+        if await _end(sessions, row.id, status_name(description.status)):
             done.ended.append(row.id)
     else:
         async with sessions() as session:
@@ -94,27 +87,10 @@ async def _settle_unconfirmed(sessions: async_sessionmaker[AsyncSession], client
 
 async def _end_rows_of_closed_runs(sessions: async_sessionmaker[AsyncSession], client: Client, now: datetime,
                                    done: Reconciled) -> None:
-    since = (now - LOOKBACK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = (f"WorkflowType = 'EnrollmentWorkflow' AND CloseTime > '{since}' AND "
-             + " AND ".join(f"ExecutionStatus != '{s}'" for s in ("Running", "Completed", "ContinuedAsNew")))
-    async for execution in client.list_workflows(query, limit=BATCH):
+    async for execution in closed_abnormally(client, "EnrollmentWorkflow", now):
         enrollment_id = (await execution.memo()).get(ENROLLMENT_MEMO)
-        if isinstance(enrollment_id, str) and execution.status is not None and \
-                await _end(sessions, enrollment_id, _status_name(execution.status)):
+        if isinstance(enrollment_id, str) and await _end(sessions, enrollment_id, status_name(execution.status)):
             done.ended.append(enrollment_id)
-
-
-async def _describe(client: Client, workflow_id: str) -> WorkflowExecutionDescription | None:
-    try:
-        return await client.get_workflow_handle(workflow_id).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-def _status_name(status: WorkflowExecutionStatus | None) -> str:
-    return f"workflow_{status.name.lower()}" if status is not None else "workflow_closed"
 
 
 async def _confirm(sessions: async_sessionmaker[AsyncSession], enrollment_id: str) -> None:
@@ -143,12 +119,17 @@ async def _end(sessions: async_sessionmaker[AsyncSession], enrollment_id: str, r
 
 
 async def reconcile_forever(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str) -> None:
-    """The worker's background pass; an error (Temporal or the database down) is logged and the next pass retries."""
+    """The worker's background pass over enrollments, then leads (`services.reconcile_leads`); an error in one
+    (Temporal or the database down) is logged, the other still runs, and the next pass retries."""
+    passes: dict[str, Callable[..., Awaitable[object]]] = {"enrollments": reconcile_enrollments,
+                                                           "leads": reconcile_leads}
     while True:
-        try:
-            done = await reconcile_enrollments(sessions, client, task_queue, now=datetime.now(UTC))
-            if done.started or done.ended:
-                log.info("reconciled enrollments: started %s, ended %s", done.started, done.ended)
-        except Exception:  # noqa: BLE001 - a supervisor loop: report and go on
-            log.exception("reconciling enrollments failed; retrying in %.0fs", EVERY)
+        for name, reconcile in passes.items():
+            try:
+                done = await reconcile(sessions, client, task_queue, now=datetime.now(UTC))
+                changes = {what: ids for what, ids in vars(done).items() if ids}
+                if changes:
+                    log.info("reconciled %s: %s", name, changes)
+            except Exception:  # noqa: BLE001 - a supervisor loop: report and go on
+                log.exception("reconciling %s failed; retrying in %.0fs", name, EVERY)
         await asyncio.sleep(EVERY)

@@ -66,18 +66,22 @@ class LeadOfferWorkflow:
 
     @workflow.run
     async def run(self, input: LeadOfferInput) -> LeadOfferResult:
-        position = 0
+        resume = input.resume  # a late start (issue 10, item 3): the first offer is the turn the line has reached
+        position = resume.position if resume is not None else 0
         while position < len(input.line) and self._owner is None:
             agents = input.line[position:] if input.all_at_once else [input.line[position]]
             position = len(input.line) if input.all_at_once else position + 1
             now = workflow.now()
-            deadline = now + timedelta(seconds=input.claim_seconds)
+            deadline = resume.deadline if resume is not None else now + timedelta(seconds=input.claim_seconds)
             opened: OfferOpened = await workflow.execute_activity_method(
                 LeadActivities.open_offer,
                 OpenOfferInput(lead_id=input.lead_id, team_id=input.team_id, route_id=input.route_id,
-                               agent_ids=agents, offered_at=now, deadline=deadline),
+                               agent_ids=agents, offered_at=now, deadline=deadline, resume=resume),
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING,
                 summary=f"offer to {self._names(agents)} until {deadline:%H:%M:%S} UTC")
+            resume = None
+            if opened.lead_status != "offered":
+                return await self._not_offered(opened.lead_status)
             if not opened.offered:
                 continue  # every agent of this offer became unavailable since routing: the next in line
             await self._hold_offer(opened.offered, deadline)
@@ -90,6 +94,16 @@ class LeadOfferWorkflow:
             start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING, summary="to the unassigned pool")
         self._status = "pool"
         return await self._finish(LeadOfferResult(status="pool"))
+
+    async def _not_offered(self, lead_status: LeadStatus | None) -> LeadOfferResult:
+        """Issue 10, item 3: the lead left offer without this workflow (or is gone): nothing is offered any more."""
+        self._status = lead_status or self._status
+        workflow.upsert_search_attributes([LEAD_STATUS.value_set(lead_status or "gone")])
+        workflow.set_current_details(f"**{self._input.lead_name}** was no longer on offer "
+                                     f"({lead_status or 'the lead is gone'}): nothing offered")
+        await asyncio.gather(*self._alerts)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return LeadOfferResult(status="not_offered")
 
     async def _hold_offer(self, agents: list[str], deadline: datetime) -> None:
         """Offer to `agents` until one claims, all pass, or the deadline passes; an open claim is always let finish."""

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
+from domain.routing.late_start import OfferResume
+
 # The Temporal UI reads like the lead's journey: find a lead (`LeadId = "ld_…"`), who holds the offer, its state.
 LEAD_ID = SearchAttributeKey.for_keyword("LeadId")
 ROUTE_ID = SearchAttributeKey.for_keyword("RouteId")
@@ -36,10 +38,13 @@ class LeadOfferInput(BaseModel):
     lead_name: str = ""
     source: str = ""
     agent_names: dict[str, str] = Field(default_factory=dict)
+    # Issue 10, item 3: a start the reconciler made late picks up at the turn the line has reached by now.
+    resume: OfferResume | None = None
 
 
 class LeadOfferResult(BaseModel):
-    status: Literal["claimed", "pool"]
+    # "not_offered": the lead was gone or had left offer (the pool, an owner) when the workflow came to offer it.
+    status: Literal["claimed", "pool", "not_offered"]
     owner_agent_id: str | None = None
 
 
@@ -79,6 +84,7 @@ class OpenOfferInput(BaseModel):
     agent_ids: list[str]
     offered_at: datetime
     deadline: datetime
+    resume: OfferResume | None = None  # on the first offer of a late start: recorded with the missed turns
 
 
 class OfferOpened(BaseModel):
@@ -86,6 +92,8 @@ class OfferOpened(BaseModel):
 
     offered: list[str]
     skipped: dict[str, str] = Field(default_factory=dict)  # agent id → why
+    # Anything but "offered" (None: the lead is gone) ends the workflow without offering.
+    lead_status: LeadStatus | None = "offered"
 
 
 class NotifyInput(BaseModel):

@@ -14,7 +14,8 @@ from db.models import Enrollment, Plan, TimelineEvent
 from db.session import session_scope
 from domain.ids import new_id
 from services.enrollments import ENROLLMENT_MEMO, start_workflow
-from services.reconcile import GRACE, reconcile_enrollments
+from services.reconcile import reconcile_enrollments
+from services.reconcile_lookup import GRACE
 from tests.factories import Harness, add_plan, eventually, plan_doc, running_worker, seed, task
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import enrollment_workflow_id
