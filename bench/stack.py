@@ -53,9 +53,10 @@ def child_environment(env: WorkflowEnvironment, database_url: str, task_queue: s
 
 
 @asynccontextmanager
-async def child_process(argv: list[str], environ: dict[str, str], log_path: Path) -> AsyncIterator[
-        asyncio.subprocess.Process]:
-    """`argv` in a new session (its own process group); on the way out the whole group gets SIGTERM, then SIGKILL."""
+async def child_process(argv: list[str], environ: dict[str, str], log_path: Path,
+                        grace: float = STOP_GRACE_SECONDS) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`argv` in a new session (its own process group); on the way out the whole group gets SIGTERM, then SIGKILL
+    if the child has not exited within `grace` seconds."""
     with log_path.open("ab") as out:
         process = await asyncio.create_subprocess_exec(*argv, cwd=PROJECT_ROOT, env=environ,
                                                        stdin=asyncio.subprocess.DEVNULL, stdout=out,
@@ -67,7 +68,7 @@ async def child_process(argv: list[str], environ: dict[str, str], log_path: Path
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, sig)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
+                await asyncio.wait_for(process.wait(), grace)
                 break
 
 
