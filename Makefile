@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) -m bench.schedule
 	$(PY) -m bench.year_plan
 	$(PY) -m bench.leads
+	$(PY) -m bench.load --clients 50 --seconds 60
 
 migrate: $(STAMP)
 	$(PY) -m db.migrate

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 import tempfile
 import time
 import uuid
@@ -35,20 +33,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from config import PROJECT_ROOT, Settings, venv_binary
-from db.models import Contact, Enrollment
+from bench.stack import ADMIN_KEY, add_contacts, temporal_dev_server, worker_process
+from config import Settings
+from db.models import Enrollment
 from db.session import create_engine_for, create_session_factory, session_scope
-from domain.ids import new_id
 from tests.dbtools import DatabaseKind, make_database
 from tests.factories import World, add_plan, plan_doc, running_worker, task
-from worker import ensure_search_attributes
 
-ADMIN_KEY = "bench-admin-key"
 WARMUP = 20
 
 
@@ -82,40 +77,6 @@ async def timed(count: int, concurrency: int, one: Callable[[int], Awaitable[Non
     started = time.perf_counter()
     await asyncio.gather(*(gated(i) for i in range(count)))
     return Rate(count, time.perf_counter() - started)
-
-
-async def add_contacts(sessions: async_sessionmaker[AsyncSession], team_id: str, agent_id: str,
-                       count: int) -> list[str]:
-    """Contacts straight into the database: creating them is set-up, not part of what is measured."""
-    ids = [new_id("ct") for _ in range(count)]
-    async with session_scope(sessions) as session:
-        session.add_all([Contact(id=contact_id, team_id=team_id, owner_agent_id=agent_id, assignee_id=agent_id,
-                                 first_name=f"Bench{index}", last_name="Contact")
-                         for index, contact_id in enumerate(ids)])
-    return ids
-
-
-@asynccontextmanager
-async def worker_process(env: WorkflowEnvironment, database_url: str, task_queue: str,
-                         log_path: Path) -> AsyncIterator[None]:
-    """`python worker.py` in its own process, as `make dev` and docker-compose run it, ready when it says so."""
-    target = env.client.service_client.config.target_host
-    environ = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": target,
-               "TEMPORAL_TASK_QUEUE": task_queue, "MESSAGING_PROVIDER": "outbox", "ENVIRONMENT": "test"}
-    with log_path.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(sys.executable, "worker.py", cwd=PROJECT_ROOT, env=environ,
-                                                       stdout=out, stderr=asyncio.subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while "worker on task queue" not in log_path.read_text(errors="replace"):
-            if process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start:\n{log_path.read_text(errors='replace')}")
-            await asyncio.sleep(0.1)
-        yield
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        await process.wait()
 
 
 @asynccontextmanager
@@ -176,16 +137,13 @@ async def bench(count: int, concurrency: int, database: DatabaseKind, in_process
     with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
         url, cleanup = make_database(database, Path(tmp))
         engine = create_engine_for(url)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
         try:
-            sessions = create_session_factory(engine)
-            await ensure_search_attributes(env.client, "default")
-            async with enrollment_worker(env, sessions, url, in_process, Path(tmp) / "worker.log") as queue:
-                enroll_rate, rows = await bench_enroll(env, sessions, queue, count, concurrency)
-            bare_rate = await bench_bare(env.client, count, concurrency)
+            async with temporal_dev_server() as env:
+                sessions = create_session_factory(engine)
+                async with enrollment_worker(env, sessions, url, in_process, Path(tmp) / "worker.log") as queue:
+                    enroll_rate, rows = await bench_enroll(env, sessions, queue, count, concurrency)
+                bare_rate = await bench_bare(env.client, count, concurrency)
         finally:
-            await env.shutdown()
             await engine.dispose()
             cleanup()
     rows_out: list[tuple[str, str]] = [

@@ -26,18 +26,15 @@ from pathlib import Path
 import httpx
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from bench.enroll import worker_process
-from config import Settings, venv_binary
+from bench.stack import ADMIN_KEY, temporal_dev_server, worker_process
+from config import Settings
 from db.session import create_engine_for, create_session_factory
 from tests.dbtools import make_database
-from worker import ensure_search_attributes
 
-ADMIN_KEY = "bench-admin-key"
 POLL = 0.01
 CLAIM_SECONDS = 10
 
@@ -192,16 +189,13 @@ async def _holder_is(handle: object, value: int) -> bool:
 async def bench(count: int, deadline_count: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
         url, cleanup = make_database("sqlite", Path(tmp))
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
         try:
-            await ensure_search_attributes(env.client, "default")
-            queue = f"bench-leads-{uuid.uuid4()}"
-            async with worker_process(env, url, queue, Path(tmp) / "worker.log"):
-                first, later = await bench_leads(env, url, queue, count, deadline_count, concurrency)
-            bare_first, bare_later = await bench_bare(env.client, count, deadline_count, concurrency)
+            async with temporal_dev_server() as env:
+                queue = f"bench-leads-{uuid.uuid4()}"
+                async with worker_process(env, url, queue, Path(tmp) / "worker.log"):
+                    first, later = await bench_leads(env, url, queue, count, deadline_count, concurrency)
+                bare_first, bare_later = await bench_bare(env.client, count, deadline_count, concurrency)
         finally:
-            await env.shutdown()
             cleanup()
     (a50, a95), (b50, b95) = figures(first), figures(later)
     (ba50, ba95), (bb50, bb95) = figures(bare_first), figures(bare_later)
