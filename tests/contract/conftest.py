@@ -18,12 +18,14 @@ from tests.factories import running_worker
 from tests.serving import served
 
 ADMIN_KEY = "contract-admin-key"
+TWILIO_TOKEN = "contract-twilio-token"
+INBOUND_SECRET = "contract-inbound-secret"
 
 
 @dataclass
 class Stack:
     base_url: str
-    admin_key: str
+    settings: Settings
     world: world.World
 
 
@@ -31,8 +33,9 @@ class Stack:
 async def stack(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Stack]:
     async with running_worker(env, sessions) as harness:
         settings = Settings(environment="test", smartplans_admin_key=ADMIN_KEY, temporal_task_queue=harness.task_queue,
-                            public_base_url="https://plans.example.com")
+                            public_base_url="https://plans.example.com", twilio_auth_token=TWILIO_TOKEN,
+                            sendgrid_inbound_secret=INBOUND_SECRET)
         app = create_app(settings, temporal=env.client, sessions=sessions, clock=env.get_current_time)
         async with served(app) as base_url, httpx.AsyncClient(base_url=base_url) as client:
-            seeded = await world.build(client, ADMIN_KEY, settings.link_secret, sessions)
-            yield Stack(base_url, ADMIN_KEY, seeded)
+            seeded = await world.build(client, ADMIN_KEY, settings.link_secret, TWILIO_TOKEN, sessions)
+            yield Stack(base_url, settings, seeded)

@@ -11,6 +11,7 @@ document calls valid ("schema validation mismatch": a constraint the API enforce
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import shutil
@@ -23,15 +24,21 @@ import httpx
 from config import PROJECT_ROOT
 from tests.contract.conftest import Stack
 from tests.contract.report import Answers
-from tests.contract.world import World
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 RUN_LIMIT_SECONDS = 900  # a hung run is killed, not waited for
 
 
-def run_environment(world: World, admin_key: str) -> dict[str, str]:
-    return {**os.environ, "SMARTPLANS_CONTRACT_KEY": world.api_key, "SMARTPLANS_CONTRACT_ADMIN_KEY": admin_key,
-            "SMARTPLANS_CONTRACT_AGENT_ID": world.agent_id, "SMARTPLANS_CONTRACT_SPARE_AGENT_ID": world.spare_agent_id}
+def run_environment(stack: Stack) -> dict[str, str]:
+    """What `schemathesis.toml` and `hooks.py` read: the keys and secrets of the stack, the run's agents."""
+    settings, world = stack.settings, stack.world
+    inbound = base64.b64encode(f":{settings.sendgrid_inbound_secret}".encode()).decode()
+    return {**os.environ, "SMARTPLANS_CONTRACT_KEY": world.api_key,
+            "SMARTPLANS_CONTRACT_ADMIN_KEY": settings.smartplans_admin_key,
+            "SMARTPLANS_CONTRACT_AGENT_ID": world.agent_id, "SMARTPLANS_CONTRACT_SPARE_AGENT_ID": world.spare_agent_id,
+            "SMARTPLANS_CONTRACT_TWILIO_TOKEN": settings.twilio_auth_token,
+            "SMARTPLANS_CONTRACT_PUBLIC_BASE_URL": settings.public_base_url,
+            "SMARTPLANS_CONTRACT_INBOUND_AUTH": f"Basic {inbound}"}
 
 
 async def run_schemathesis(stack: Stack, folder: Path) -> tuple[int, str]:
@@ -46,7 +53,7 @@ async def run_schemathesis(stack: Stack, folder: Path) -> tuple[int, str]:
             sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
             f"{stack.base_url}/openapi.json", "--no-color", "--report", "json,ndjson", "--report-dir", str(folder),
             "--report-json-path", str(folder / "report.json"), "--report-ndjson-path", str(folder / "events.ndjson"),
-            cwd=PROJECT_ROOT, env=run_environment(stack.world, stack.admin_key), stdout=out,
+            cwd=PROJECT_ROOT, env=run_environment(stack), stdout=out,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         try:
             code = await asyncio.wait_for(process.wait(), RUN_LIMIT_SECONDS)

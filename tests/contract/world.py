@@ -3,8 +3,9 @@ hand their ids to schemathesis.
 
 Generated ids are unknown ids: without real ones, every operation on `/plans/{plan_id}` (or a body naming a tag or
 an agent) would only ever meet its 404 or 422, and the logic behind it would go untested. So the run gets the ids of
-a working team — agents, tags, contacts, a plan with an enrollment, a design, a route with a lead on offer, a task, a
-library entry, an unsubscribe link — and `schemathesis.toml` draws on them for about half of the values it sends.
+a working team — agents, tags, contacts, a plan with an enrollment, a design, a route with a lead on offer and a lead
+in the pool, a task, a library entry, an unsubscribe link, a Twilio number — and `schemathesis.toml` draws on them
+for about half of the values it sends.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ def _created(response: httpx.Response) -> Any:
     return response.json()
 
 
-async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str,
+TWILIO_NUMBER = "+15125550111"
+
+
+async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twilio_token: str,
                 sessions: async_sessionmaker[AsyncSession]) -> World:
     admin = {"Authorization": f"Bearer {admin_key}"}
     team_id = _created(await client.post("/teams", headers=admin, json={"name": "Contract Team"}))["id"]
@@ -55,6 +59,9 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str,
             "permission": permission}))
     world = World(team_id, agents["Rita"]["id"], agents["Rita"]["api_key"], agents["Sam"]["id"])
     rita = {"Authorization": f"Bearer {world.api_key}"}
+    # Sam's Twilio number receives the run's texts: his settings are his own, so the run (as Rita) leaves them be.
+    _created(await client.patch("/settings", headers={"Authorization": f"Bearer {agents['Sam']['api_key']}"}, json={
+        "twilio_account_sid": "AC" + "1" * 32, "twilio_auth_token": twilio_token, "twilio_from_number": TWILIO_NUMBER}))
 
     async def post(path: str, body: dict[str, Any]) -> Any:
         return _created(await client.post(path, headers=rita, json=body))
@@ -80,7 +87,8 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str,
         "title": "Zillow", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
         "sources": ["zillow"], "strategy": "round_robin", "agent_ids": [world.agent_id, agents["Alex"]["id"]],
         "claim_seconds": 86_400}))["id"]
-    lead = (await post("/leads", {"source": "zillow", "contact": {"first_name": "Kim", "email": "kim@example.com"}}))
+    offered = await post("/leads", {"source": "zillow", "contact": {"first_name": "Kim", "email": "kim@example.com"}})
+    pooled = await post("/leads", {"source": "open_house", "contact": {"first_name": "Pat", "phone": "+15125550142"}})
     async with session_scope(sessions) as session:
         task = Task(id=new_id("tk"), team_id=team_id, contact_id=contacts[0], kind="call", name="Call Dana",
                     priority="high", assignee_id=world.agent_id, due_at=datetime(2030, 1, 7, 23, 59, tzinfo=UTC))
@@ -88,7 +96,9 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str,
     world.ids = {
         "teams": [team_id], "agents": [agent["id"] for agent in agents.values()], "tags": tags,
         "contacts": contacts, "designs": [design],
-        "plans": [plan], "enrollments": [enrollment], "entries": [entry], "routes": [route], "leads": [lead["id"]],
+        "plans": [plan], "enrollments": [enrollment], "entries": [entry], "routes": [route],
+        "leads": [offered["id"], pooled["id"]],
         "tasks": [task.id], "tokens": [unsubscribe_token(link_secret, contact) for contact in contacts],
+        "numbers": [TWILIO_NUMBER], "phones": ["+15125550199"],
     }
     return world
