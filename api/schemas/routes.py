@@ -187,8 +187,8 @@ class RouteUpdate(RouteCreate):
 
 
 class RouteOrder(Request):
-    ids: list[str] = Field(max_length=1000, description="Every route of the team exactly once, top (highest "
-                           "priority) first")
+    ids: list[str] = Field(max_length=1000, json_schema_extra={"uniqueItems": True},
+                           description="Every route of the team exactly once, top (highest priority) first")
 
     @classmethod
     def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:

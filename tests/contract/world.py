@@ -3,7 +3,7 @@ hand their ids to schemathesis.
 
 Generated ids are unknown ids: without real ones, every operation on `/plans/{plan_id}` (or a body naming a tag or
 an agent) would only ever meet its 404 or 422, and the logic behind it would go untested. So the run gets the ids of
-a working team — agents, tags, contacts, a plan with an enrollment, a design, a route with a lead on offer and a lead
+a working team — agents, tags, contacts, a plan with enrollments, a design, a route with a lead on offer and a lead
 in the pool, a task, a library entry, an unsubscribe link, a Twilio number — and `schemathesis.toml` draws on them
 for about half of the values it sends.
 """
@@ -70,7 +70,8 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twi
     contacts = [(await post("/contacts", body))["id"] for body in (
         {"first_name": "Dana", "last_name": "Smith", "email": "dana@example.com", "phone": "+15125550199",
          "time_zone": "America/Chicago", "assignee_id": world.agent_id},
-        {"first_name": "Lee", "last_name": "Jones", "email": "lee@example.com"})]
+        {"first_name": "Lee", "last_name": "Jones", "email": "lee@example.com"},
+        *({"first_name": name} for name in ("Ari", "Bo", "Cy", "Di")))]
     design = (await post("/designs", {"name": "Listing", "subject": "New listing", "html": "<p>Hi</p>"}))["id"]
     plan = (await post("/plans", {"name": "New buyer lead", "days": [
         {"delay_days": 0, "steps": [{"kind": "call", "time_of_day": "afternoon", "name": "Call {contact.first.name}",
@@ -78,7 +79,9 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twi
         {"delay_days": 2, "steps": [{"kind": "email", "mode": "design", "design_id": design,
                                      "subject": "Homes for you"}]}]}))["id"]
     await client.put(f"/plans/{plan}/triggers", headers=rita, json={"tag_ids": [tags[2]]})
-    enrollment = (await post(f"/plans/{plan}/enrollments", {"contact_id": contacts[0]}))["id"]
+    # Two enrolled, four not: a removal and an enrollment each have someone to act on for a while.
+    enrollments = [(await post(f"/plans/{plan}/enrollments", {"contact_id": contact}))["id"]
+                   for contact in contacts[:2]]
     # Published apart: a plan in the library changes only its texts and names (R-LIB-4), and the run edits `plan`.
     shared = (await post("/plans", {"name": "Open house follow-up", "days": [{"delay_days": 1, "steps": [
         {"kind": "task", "name": "Send the open house photos", "due_in_days": 1}]}]}))["id"]
@@ -96,7 +99,7 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twi
     world.ids = {
         "teams": [team_id], "agents": [agent["id"] for agent in agents.values()], "tags": tags,
         "contacts": contacts, "designs": [design],
-        "plans": [plan], "enrollments": [enrollment], "entries": [entry], "routes": [route],
+        "plans": [plan], "enrollments": enrollments, "entries": [entry], "routes": [route],
         "leads": [offered["id"], pooled["id"]],
         "tasks": [task.id], "tokens": [unsubscribe_token(link_secret, contact) for contact in contacts],
         "numbers": [TWILIO_NUMBER], "phones": ["+15125550199"],
