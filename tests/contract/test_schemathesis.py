@@ -33,7 +33,9 @@ def run_environment(stack: Stack) -> dict[str, str]:
     """What `schemathesis.toml` and `hooks.py` read: the keys and secrets of the stack, the run's agents."""
     settings, world = stack.settings, stack.world
     inbound = base64.b64encode(f":{settings.sendgrid_inbound_secret}".encode()).decode()
-    return {**os.environ, "SMARTPLANS_CONTRACT_KEY": world.api_key,
+    # Run from its own folder (what it writes stays there), importing `tests.contract.hooks` from the project.
+    path = os.pathsep.join(filter(None, (str(PROJECT_ROOT), os.environ.get("PYTHONPATH"))))
+    return {**os.environ, "PYTHONPATH": path, "SMARTPLANS_CONTRACT_KEY": world.api_key,
             "SMARTPLANS_CONTRACT_ADMIN_KEY": settings.smartplans_admin_key,
             "SMARTPLANS_CONTRACT_AGENT_ID": world.agent_id, "SMARTPLANS_CONTRACT_SPARE_AGENT_ID": world.spare_agent_id,
             "SMARTPLANS_CONTRACT_TWILIO_TOKEN": settings.twilio_auth_token,
@@ -53,7 +55,7 @@ async def run_schemathesis(stack: Stack, folder: Path) -> tuple[int, str]:
             sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
             f"{stack.base_url}/openapi.json", "--no-color", "--report", "json,ndjson", "--report-dir", str(folder),
             "--report-json-path", str(folder / "report.json"), "--report-ndjson-path", str(folder / "events.ndjson"),
-            cwd=PROJECT_ROOT, env=run_environment(stack), stdout=out,
+            cwd=folder, env=run_environment(stack), stdout=out,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         try:
             code = await asyncio.wait_for(process.wait(), RUN_LIMIT_SECONDS)
