@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api import docs, errors
+from api import docs, errors, openapi
 from api.body_limit import BodyLimit
 from api.deps import AppState, wall_clock
 from api.routers import (
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     app.add_middleware(BodyLimit)
     docs.install(app)
     errors.install(app)
+    openapi.install(app)
     for module in (identity, contacts, plans, library, triggers, designs, enrollments, webhooks, routes, leads,
                    credits):
         app.include_router(module.router)

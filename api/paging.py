@@ -1,5 +1,6 @@
-"""Every list answers a page: `limit` (1–500, default 100) items from `offset`. A list that may hold more says where
-the next page is in a `Link: <…>; rel="next"` header, found by reading one item more than the page (no count)."""
+"""Every list answers a page: `limit` (1–500, default 100) items from `offset` (at most 1,000,000: a number the
+database takes as it is, where a larger one would overflow its integer). A list that may hold more says where the
+next page is in a `Link: <…>; rel="next"` header, found by reading one item more than the page (no count)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 
 MAX_PAGE = 500
+MAX_OFFSET = 1_000_000
 T = TypeVar("T")
 
 
@@ -30,8 +32,11 @@ class Page(BaseModel):
         return list(rows[: self.limit])
 
 
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (at most 1,000,000)")]
+
+
 def page(limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at most 500)")] = 100,
-         offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0) -> Page:
+         offset: Offset = 0) -> Page:
     return Page(limit=limit, offset=offset)
 
 

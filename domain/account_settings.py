@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.limits import HHMM
 from domain.plan import DEFAULT_SLOT_TIMES, SLOT_ORDER
-from domain.validation import HHMM, Violation
+from domain.validation import Violation
 
 SLOT_NAMES: tuple[str, ...] = tuple(slot.value for slot in sorted(SLOT_ORDER, key=SLOT_ORDER.__getitem__))
 ORDER_HINT = "slot times run early_morning < morning < afternoon < evening"
@@ -21,7 +22,7 @@ ORDER_HINT = "slot times run early_morning < morning < afternoon < evening"
 
 def is_hhmm(value: object) -> bool:
     """`HH:MM` on the 24-hour clock, two digits each ("09:30"); such strings sort as the times they name."""
-    return isinstance(value, str) and HHMM.match(value) is not None
+    return isinstance(value, str) and HHMM.fullmatch(value) is not None
 
 
 def known_zone(name: object) -> str | None:

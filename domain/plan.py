@@ -1,8 +1,13 @@
 """The plan document: days with delays, ordered steps of every kind, and the repeat.
 
-These models carry *shape* only (types, enums, required fields) so that a malformed document fails fast.
-The business limits (R-PLAN, R-TASK-1, R-MERGE-1 …) live in `domain.validation`, where each refusal can name
-its rule; a `PlanDefinition` that passed `validate_plan` is what workflows run and previews show.
+These models enforce *shape* only (types, enums, required fields) so that a malformed document fails fast.
+The business limits (R-PLAN, R-TASK-1, R-MERGE-1 …) are enforced in `domain.validation`, where each refusal can name
+its rule and all of them are reported at once; a `PlanDefinition` that passed `validate_plan` is what workflows run
+and previews show. The limits a JSON schema can express (lengths, ranges, which fields a step's mode needs) are
+*stated* here too, in the models' JSON schema only, so the OpenAPI document tells a client what a valid plan is.
+A statement may be looser than the check (a merge field, the order of slots within a day, a span of days cannot be
+said in JSON Schema) but never stricter: every document the checks accept, and so every plan the API answers with,
+matches the schema.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from domain import limits
 from domain.merge import render
 
 
@@ -60,9 +66,52 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What `domain.validation` checks of a task's fields (R-TASK-1), stated in JSON Schema: a task, a call, a text task.
+_TASK_LIMITS: dict[str, Any] = {
+    "required": ["name"],
+    "properties": {
+        "name": {"minLength": 1, "maxLength": limits.MAX_NAME},
+        "description": {"anyOf": [{"type": "string", "maxLength": limits.MAX_DESCRIPTION}, {"type": "null"}]},
+        "link": {"anyOf": [{"type": "string", "maxLength": limits.MAX_LINK}, {"type": "null"}],
+                 "description": "An http:// or https:// address", "examples": ["https://example.com/listing"]},
+        "due_in_days": {"minimum": 0, "maximum": limits.MAX_DUE_IN_DAYS},
+        "due_time": {"anyOf": [{"type": "string", "pattern": limits.HHMM.pattern}, {"type": "null"}],
+                     "description": "HH:MM in the account time zone; null: all day (23:59)", "examples": ["17:00"]},
+    },
+}
+# An automated text (R-TXT-2): one message when static, one or more when dynamic, none blank or over Twilio's limit.
+_MESSAGES_LIMITS: dict[str, Any] = {
+    "required": ["messages"],
+    "properties": {"messages": {"minItems": 1, "items": {"minLength": 1, "maxLength": limits.MAX_TEXT_LENGTH}}},
+    "if": {"properties": {"message_type": {"const": "dynamic"}}, "required": ["message_type"]},
+    "else": {"properties": {"messages": {"maxItems": 1}}},
+}
+# R-EMAIL-1: a simple email is its subject and body; a design email names a library design or carries its own html.
+_EMAIL_MODES: dict[str, Any] = {
+    "if": {"properties": {"mode": {"const": "design"}}, "required": ["mode"]},
+    "then": {"anyOf": [{"required": ["design_id"], "properties": {"design_id": {"type": "string", "minLength": 1}}},
+                       {"required": ["html"], "properties": {"html": {"type": "string", "minLength": 1}}}]},
+    "else": {"required": ["body"], "properties": {"body": {"type": "string", "minLength": 1},
+                                                  "design_id": {"anyOf": [{"type": "null"}, {"const": ""}]},
+                                                  "html": {"type": "null"}}},
+}
+
+
+def _stating(*statements: dict[str, Any], required: tuple[str, ...] = ()) -> ConfigDict:
+    """A step model's config adding `statements` (JSON Schema, each applied with `allOf`) to its schema, and `required`
+    to the fields it must be sent with: always its `kind`, which tells the steps apart."""
+
+    def state(schema: dict[str, Any]) -> None:
+        schema["required"] = sorted({*schema.get("required", []), "kind", *required})
+        if statements:
+            schema["allOf"] = [*schema.get("allOf", []), *statements]
+
+    return ConfigDict(json_schema_extra=state)
+
+
 class _StepBase(_Model):
     # Stable across versions so an edited plan can be followed from the contact's next step (R-PLAN-9).
-    id: str | None = Field(default=None, max_length=64)
+    id: str | None = Field(default=None, max_length=limits.MAX_STEP_ID)
     time_of_day: TimeOfDay = TimeOfDay.ANYTIME
     # Team plans only: overrides the team default sender/assignee for this step (R-TEAM-2).
     assignee: Designated | None = None
@@ -79,10 +128,14 @@ class _TaskFields(_Model):
 
 
 class TaskStep(_StepBase, _TaskFields):
+    model_config = _stating(_TASK_LIMITS)
+
     kind: Literal["task"] = "task"
 
 
 class CallStep(_StepBase, _TaskFields):
+    model_config = _stating(_TASK_LIMITS)
+
     kind: Literal["call"] = "call"
 
 
@@ -94,12 +147,14 @@ class EmailStep(_StepBase):
     a step saved before steps held copies has no `html` and is sent from the library design as it is now.
     """
 
+    model_config = _stating(_EMAIL_MODES, required=("subject",))
+
     kind: Literal["email"] = "email"
     mode: Literal["simple", "design"] = "simple"
-    subject: str = ""
+    subject: str = Field(default="", json_schema_extra={"minLength": 1, "maxLength": limits.MAX_SUBJECT})
     body: str | None = None
     design_id: str | None = None
-    html: str | None = None
+    html: str | None = Field(default=None, json_schema_extra={"maxLength": limits.MAX_HTML})
 
 
 class TextStep(_StepBase, _TaskFields):
@@ -108,6 +163,9 @@ class TextStep(_StepBase, _TaskFields):
     The task fields apply only in `task` mode; `message_type`/`messages` only in `automated` mode.
     """
 
+    model_config = _stating({"if": {"properties": {"mode": {"const": "task"}}, "required": ["mode"]},
+                             "then": _TASK_LIMITS, "else": _MESSAGES_LIMITS})
+
     kind: Literal["text"] = "text"
     mode: Literal["automated", "task"] = "automated"
     message_type: Literal["static", "dynamic"] = "static"
@@ -115,8 +173,11 @@ class TextStep(_StepBase, _TaskFields):
 
 
 class AddToPlanStep(_StepBase):
+    model_config = _stating()
+
     kind: Literal["add_to_plan"] = "add_to_plan"
-    target_plan_id: str = ""
+    target_plan_id: str = Field(default="", json_schema_extra={"minLength": 1, "description": "A plan of yours (or, "
+                                "in a team plan, of the team)"})
 
 
 Step = Annotated[
@@ -127,15 +188,26 @@ Step = Annotated[
 TASK_LIKE = (TaskStep, CallStep)
 
 
+# R-PLAN-2: the first day comes 0 to 365 days after enrollment, a later one at least a day after the one before; the
+# whole plan spans at most 365 days (R-PLAN-1), so no single delay is longer.
+DELAY_DAYS_LIMITS: dict[str, Any] = {"minimum": 0, "maximum": limits.MAX_PLAN_SPAN_DAYS}
+MAX_DAYS = limits.MAX_PLAN_SPAN_DAYS + 1  # a day each day, day 1 to day 366
+STEPS_LIMITS: dict[str, Any] = {"minItems": 1}  # R-PLAN-3
+
+
 class Day(_Model):
     # Whole calendar days after the previous day was reached; the first day's delay counts from enrollment.
-    delay_days: int = 0
-    steps: list[Step] = Field(default_factory=list)
+    delay_days: int = Field(default=0, json_schema_extra=DELAY_DAYS_LIMITS)
+    steps: list[Step] = Field(default_factory=list, json_schema_extra=STEPS_LIMITS)
 
 
 class Repeat(_Model):
-    times: int | Literal["unlimited"] = 1
-    delay_days: int = 0
+    """R-PLAN-7: 1 to 6 more passes, or until the contact is removed; the next pass starts 0 to 369 days after the
+    last day."""
+
+    times: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": limits.MAX_REPEAT_TIMES})] | \
+        Literal["unlimited"] = 1
+    delay_days: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": limits.MAX_REPEAT_DELAY_DAYS})
 
     @property
     def unlimited(self) -> bool:
@@ -145,9 +217,9 @@ class Repeat(_Model):
 class PlanDefinition(_Model):
     """One saved version of a plan: what a contact goes through."""
 
-    name: str
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": limits.MAX_NAME})
     team_plan: bool = False
-    days: list[Day] = Field(default_factory=list)
+    days: list[Day] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_DAYS})
     repeat: Repeat | None = None
 
     def total_passes(self) -> int | None:

@@ -7,11 +7,23 @@ All violations are reported at once so an editor can show them together.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from domain.limits import (
+    HHMM,
+    MAX_DESCRIPTION,
+    MAX_DUE_IN_DAYS,
+    MAX_HTML,
+    MAX_LINK,
+    MAX_NAME,
+    MAX_PLAN_SPAN_DAYS,
+    MAX_REPEAT_DELAY_DAYS,
+    MAX_REPEAT_TIMES,
+    MAX_SUBJECT,
+    MAX_TEXT_LENGTH,
+)
 from domain.merge import merge_problems
 from domain.plan import (
     SLOT_ORDER,
@@ -25,18 +37,6 @@ from domain.plan import (
     TimeOfDay,
     describe_step,
 )
-
-MAX_PLAN_SPAN_DAYS = 365
-MAX_REPEAT_TIMES = 6
-MAX_REPEAT_DELAY_DAYS = 369
-MAX_DESCRIPTION = 3000
-MAX_NAME = 200
-MAX_SUBJECT = 200
-MAX_HTML = 500_000  # as a library design's
-MAX_DUE_IN_DAYS = 14
-MAX_TEXT_LENGTH = 1600  # Twilio's limit for one message body
-MAX_LINK = 2000
-HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")  # a wall-clock time, 24-hour: task due times, slot times
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ def _check_task_fields(step: TaskStep | CallStep | TextStep, where: str, rule: s
         out.append(Violation(f"{where}.due_in_days", "R-TASK-1",
                              f"due the same day (0) up to {MAX_DUE_IN_DAYS} days after creation "
                              f"(got {step.due_in_days})"))
-    if step.due_time is not None and not HHMM.match(step.due_time):
+    if step.due_time is not None and not HHMM.fullmatch(step.due_time):
         out.append(Violation(f"{where}.due_time", "R-TASK-1",
                              f"a time of day as HH:MM, 00:00 to 23:59 (got '{step.due_time}')"))
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from db.models import Enrollment, LibraryEntry, Plan, PlanVersion, Task
+from domain.limits import MAX_NAME
 from domain.plan import PlanDefinition
-from domain.validation import MAX_NAME
 from services.plans import create_plan, current_definition, plans_with_documents, save_version
 from services.signals import signal_each
 from workflows.enrollment import EnrollmentWorkflow

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from api.access import TEAM_PLAN_ROLE, visible_plan
 from api.deps import CurrentAgent, SessionDep, can_manage_team
 from api.errors import Conflict, Forbidden, InvalidFields, NotFound
+from api.paging import Offset
 from api.schemas.library import (
     CopyRequest,
     LibraryCopy,
@@ -32,7 +33,6 @@ from services.plans import current_definition
 router = APIRouter(tags=["shared library"])
 
 PageSize = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post("/plans/{plan_id}/publish", response_model=Publication)

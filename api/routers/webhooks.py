@@ -20,6 +20,7 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from api.deps import SessionDep, SettingsDep, StateDep
 from api.errors import Forbidden, NotFound
+from api.schemas.webhooks import InboundParseForm, TwilioSmsForm, TwilioStatusForm
 from api.security import same_secret
 from api.unsubscribe_pages import ALREADY, CONFIRM, UNSUBSCRIBED, page
 from services.inbound import Inbound, InboundSms, parse_inbound_email, unsubscribe, unsubscribe_contact
@@ -27,6 +28,7 @@ from worker import providers
 
 router = APIRouter(tags=["webhooks"])
 
+FORM = "application/x-www-form-urlencoded"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 # Inbound Parse posts the whole message (html and text parts included) as form fields; 1 MB is too tight for some.
 _MAX_EMAIL_PART = 10 * 1024 * 1024
@@ -44,7 +46,7 @@ def twiml() -> Response:
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-@router.post("/webhooks/twilio/sms", response_class=Response,
+@router.post("/webhooks/twilio/sms", response_class=Response, openapi_extra=TwilioSmsForm.request_body(FORM),
              responses={200: {"content": {"text/xml": {}}, "description": "Empty TwiML: no automatic answer"}})
 async def twilio_sms(request: Request, inbound: InboundDep, settings: SettingsDep) -> Response:
     """An inbound text: an opt-out/opt-in word (R-TXT-4) or a reply to the contact's plans (R-RULE-5)."""
@@ -58,7 +60,7 @@ async def twilio_sms(request: Request, inbound: InboundDep, settings: SettingsDe
     return twiml()
 
 
-@router.post("/webhooks/twilio/status", response_class=Response,
+@router.post("/webhooks/twilio/status", response_class=Response, openapi_extra=TwilioStatusForm.request_body(FORM),
              responses={200: {"content": {"text/xml": {}}, "description": "Empty TwiML"}})
 async def twilio_status(request: Request, inbound: InboundDep, settings: SettingsDep) -> Response:
     """A delivery report for a text we sent; statuses only move forward."""
@@ -71,7 +73,8 @@ async def twilio_status(request: Request, inbound: InboundDep, settings: Setting
     return twiml()
 
 
-@router.post("/webhooks/sendgrid/inbound", response_class=Response)
+@router.post("/webhooks/sendgrid/inbound", response_class=Response,
+             openapi_extra=InboundParseForm.request_body("multipart/form-data"))
 async def sendgrid_inbound(request: Request, inbound: InboundDep, settings: SettingsDep) -> Response:
     """An email reply through SendGrid Inbound Parse (R-RULE-5); the secret is checked before the body is read."""
     expected = settings.sendgrid_inbound_secret

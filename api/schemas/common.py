@@ -1,12 +1,24 @@
-"""Base classes for request and response bodies: requests refuse unknown fields (a typo is an error, not a no-op)."""
+"""Base classes for request and response bodies (requests refuse unknown fields: a typo is an error, not a no-op),
+and the value types several bodies share, each stating in the OpenAPI document what it accepts."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 from domain.account_settings import known_zone
 from domain.validation import Violation
@@ -32,9 +44,42 @@ def _zone(name: str) -> str:
     return name
 
 
-TimeZoneName = Annotated[str, AfterValidator(_zone)]
+# The zones most teams here use, listed so a client can offer them and a generated request sends a real one; any other
+# IANA name is as good (the pattern admits every one of them, and `known_zone` decides).
+COMMON_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
+                "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico", "UTC")
+ZONE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$"
 
-E164 = r"^\+[1-9]\d{6,14}$"
+
+class _TimeZone:
+    """An IANA zone name, stated once in the OpenAPI document as `TimeZone` and referred to by every field that takes
+    one. The check is `known_zone`'s, whose message says what to write."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(_zone, core_schema.str_schema(), ref="TimeZone")
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        reference = handler(schema)
+        stated = handler.resolve_ref_schema(reference)
+        stated.clear()
+        stated.update(anyOf=[{"type": "string", "enum": list(COMMON_ZONES)},
+                             {"type": "string", "pattern": ZONE_NAME_PATTERN}],
+                      description="An IANA time zone (https://www.iana.org/time-zones): one of the common ones "
+                      "listed, or any other", examples=["America/Chicago"])
+        return reference
+
+
+TimeZoneName = Annotated[str, _TimeZone()]
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer, as JSON Schema's `integer` reads it: 30 and 30.0 alike (a JSON encoder may write either), never `true`
+# or "30". For the fields where a boolean or a string standing for a number is refused, not read as one.
+WholeNumber = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
+
+E164 = r"^\+[1-9][0-9]{6,14}$"  # ASCII digits, as JSON Schema reads the pattern
 _E164 = re.compile(E164)
 
 
@@ -50,6 +95,18 @@ PhoneNumber = Annotated[str, AfterValidator(_phone),
                         WithJsonSchema({"type": "string", "pattern": E164, "examples": ["+15125550199"]})]
 
 
+def no_null(schema: dict[str, Any]) -> None:
+    """For a field that may be left out but not sent as null (its validator refuses null with a reason): the JSON
+    schema without the null pydantic states for the Python default."""
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    branches = [branch for branch in schema.pop("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    elif branches:
+        schema["anyOf"] = branches
+
+
 def field_violation(path: tuple[str | int, ...], message: str, rules: Mapping[str, str], *,
                     nested: Collection[str] = ()) -> Violation | None:
     """For a body whose top-level fields each answer to one rule: the field (with the key, for a map in `nested`:
@@ -59,3 +116,18 @@ def field_violation(path: tuple[str | int, ...], message: str, rules: Mapping[st
         return None
     field = ".".join(names[:2]) if names[0] in nested else names[0]
     return Violation(field, rules[names[0]], message)
+
+
+class Problem(BaseModel):
+    """One thing wrong with a request, as every 422 lists them (`api.errors`): where, what, and, where one applies,
+    the rule it breaks and where that rule is explained. A shape error pydantic found keeps pydantic's `type` (and
+    its `input`, `ctx`); a refusal by a business rule has none."""
+
+    model_config = ConfigDict(extra="allow", title="ValidationError")
+
+    loc: list[str | int] = Field(examples=[["body", "days", "0", "steps", "1", "time_of_day"]])
+    msg: str = Field(examples=["days[0].steps[1].time_of_day: step 1 (task 'Call', evening) stands before step 2 "
+                               "(email 'Hello', morning); … (R-PLAN-5)"])
+    type: str | None = Field(default=None, json_schema_extra=no_null, description="pydantic's error type")
+    rule: str | None = Field(default=None, json_schema_extra=no_null, examples=["R-PLAN-5"])
+    help: str | None = Field(default=None, json_schema_extra=no_null, examples=["docs/rules.md#r-plan-5"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import EmailStr, Field, field_validator
 
-from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation
+from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation, no_null
 from api.schemas.triggers import TagPublic
 from domain.validation import Violation
 
@@ -21,8 +21,13 @@ class _ContactBody(Request):
         return field_violation(path, message, _CONTACT_RULES)
 
 
+def _only_true(schema: dict[str, Any]) -> None:
+    no_null(schema)
+    schema["const"] = True
+
+
 class ContactCreate(_ContactBody):
-    first_name: str = Field(min_length=1, max_length=100)
+    first_name: str = Field(min_length=1, max_length=100, examples=["Dana"])
     last_name: str | None = Field(default=None, max_length=100)
     email: EmailStr | None = None
     phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
@@ -34,15 +39,16 @@ class ContactCreate(_ContactBody):
 class ContactUpdate(_ContactBody):
     """Only the fields sent change; `null` clears an optional field."""
 
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=no_null)
     last_name: str | None = Field(default=None, max_length=100)
     email: EmailStr | None = None
     phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     time_zone: TimeZoneName | None = None
     assignee_id: str | None = None
-    do_not_call: bool | None = None
-    opted_out: bool | None = Field(default=None, description="Only `true`: an agent may opt a contact out of texts "
-                                   "by hand; only the contact opts back in, by texting START (R-TXT-4)")
+    do_not_call: bool | None = Field(default=None, json_schema_extra=no_null)
+    opted_out: bool | None = Field(default=None, json_schema_extra=_only_true,
+                                   description="Only `true`: an agent may opt a contact out of texts by hand; only "
+                                   "the contact opts back in, by texting START (R-TXT-4)")
 
     @field_validator("first_name", "do_not_call", "opted_out")
     @classmethod
@@ -71,7 +77,7 @@ class ContactPublic(Public):
 
 
 class ContactTagAdd(Request):
-    tag_id: str
+    tag_id: str = Field(min_length=1, max_length=40, description="A tag of your team (422 otherwise)")
 
 
 class TriggeredEnrollment(Public):

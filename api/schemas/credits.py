@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Public, Request, field_violation
+from api.schemas.common import Public, Request, WholeNumber, field_violation
 from domain.credits import MAX_EMAIL_QUOTA, NEAR_LIMIT_PERCENT, CreditStatus, month_start
 from domain.validation import Violation
 
@@ -25,12 +25,12 @@ def _month(value: Any) -> datetime:
 
 
 # A calendar month in UTC, read as its first instant.
-ReportMonth = Annotated[datetime, PlainValidator(_month),
-                        WithJsonSchema({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}$", "examples": ["2027-02"]})]
+ReportMonth = Annotated[datetime, PlainValidator(_month), WithJsonSchema(
+    {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$", "examples": ["2027-02"]})]
 
 
 class CreditsUpdate(Request):
-    email_quota_monthly: int = Field(strict=True, ge=0, le=MAX_EMAIL_QUOTA,
+    email_quota_monthly: WholeNumber = Field(ge=0, le=MAX_EMAIL_QUOTA,
                                      description="Emails the agent may send per calendar month (UTC); 0 stops their "
                                      "plan email. Read at every send, so a raised quota lets the next email go.")
 

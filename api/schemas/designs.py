@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api.schemas.common import Public, Request
 from db.models import Design
-from domain.validation import MAX_HTML
+from domain.limits import MAX_HTML
 
 
 class DesignUpdate(Request):

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation
+from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation, no_null
 from domain.account_settings import is_hhmm
+from domain.limits import HHMM
 from domain.validation import Violation
 
 Designated = Literal["rainmaker", "contact_assignee"]
@@ -20,13 +21,14 @@ def _slot_time(value: str) -> str:
     return value
 
 
-SlotTime = Annotated[str, AfterValidator(_slot_time)]
+SlotTime = Annotated[str, AfterValidator(_slot_time),
+                     WithJsonSchema({"type": "string", "pattern": HHMM.pattern, "examples": ["09:30"]})]
 # A slot set to null falls back to the layer below (the team's, then the built-in time).
 SlotTimes = dict[SlotName, SlotTime | None]
 
 
 class TeamCreate(Request):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, examples=["Smith Team"])
     time_zone: TimeZoneName = "America/Chicago"
 
 
@@ -35,9 +37,9 @@ class Created(Public):
 
 
 class AgentCreate(Request):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
-    email: EmailStr
+    first_name: str = Field(min_length=1, max_length=100, examples=["Dana"])
+    last_name: str = Field(min_length=1, max_length=100, examples=["Smith"])
+    email: EmailStr = Field(examples=["dana@example.com"])
     phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     role: Literal["rainmaker", "member"] = "member"
     permission: Literal["basic", "enhanced", "unlimited"] = "basic"
@@ -106,12 +108,12 @@ class SettingsUpdate(Request):
     twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
     twilio_auth_token: str | None = Field(default=None, min_length=8, max_length=128)
     twilio_from_number: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550111")
-    team_time_zone: TimeZoneName | None = None
+    team_time_zone: TimeZoneName | None = Field(default=None, json_schema_extra=no_null)
     team_slot_times: SlotTimes | None = None
     team_postal_address: str | None = Field(default=None, max_length=500)
-    default_task_assignee: Designated | None = None
-    default_email_sender: Designated | None = None
-    default_text_sender: Designated | None = None
+    default_task_assignee: Designated | None = Field(default=None, json_schema_extra=no_null)
+    default_email_sender: Designated | None = Field(default=None, json_schema_extra=no_null)
+    default_text_sender: Designated | None = Field(default=None, json_schema_extra=no_null)
 
     @field_validator("team_time_zone", "default_task_assignee", "default_email_sender", "default_text_sender")
     @classmethod

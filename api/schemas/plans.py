@@ -5,28 +5,54 @@ reads from `GET /plans/{id}` can be sent back to `PUT` after picking `name`, `te
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from api.schemas.common import Public, Request, TimeZoneName
 from db.models import Plan
-from domain.plan import Day, PlanDefinition, Repeat, Step
+from domain.limits import MAX_NAME
+from domain.plan import DELAY_DAYS_LIMITS, MAX_DAYS, STEPS_LIMITS, Day, PlanDefinition, Repeat, Step
 from domain.validation import Violation, shape_violation
 
 MAX_PREVIEW_PASSES = 10
+# A plan as the API takes it: the OpenAPI document's example of a valid body.
+EXAMPLE_PLAN: dict[str, Any] = {
+    "name": "New buyer lead",
+    "days": [
+        {"delay_days": 0, "steps": [
+            {"kind": "text", "time_of_day": "morning", "message_type": "static",
+             "messages": ["Hi {contact.first.name}, it's {agent.first.name}. When suits you for a call?"]},
+            {"kind": "call", "time_of_day": "afternoon", "name": "Call {contact.first.name}", "priority": "high",
+             "due_in_days": 0}]},
+        {"delay_days": 2, "steps": [
+            {"kind": "email", "time_of_day": "morning", "mode": "simple", "subject": "Homes you might like",
+             "body": "Hi {contact.first.name},\n\nHere are this week's new listings."}]},
+    ],
+    "repeat": {"times": 2, "delay_days": 30},
+}
 
 
 class DayIn(Request):
-    day: int | None = Field(default=None, description="Read-only, derived from the delays (R-PLAN-2): may be sent "
-                            "back as read, but a different number is refused — change `delay_days` instead")
-    delay_days: int = Field(default=0, description="Whole days after the previous day (day 1: after enrollment)")
-    steps: list[Step] = Field(default_factory=list)
+    model_config = ConfigDict(json_schema_extra={"required": ["steps"]})  # R-PLAN-3: a day holds at least one step
+
+    day: int | None = Field(default=None, json_schema_extra={"minimum": 1},
+                            description="Read-only, derived from the delays (R-PLAN-2): may be sent back as read, but "
+                            "a different number is refused — change `delay_days` instead")
+    delay_days: int = Field(default=0, json_schema_extra=DELAY_DAYS_LIMITS,
+                            description="Whole days after the previous day (day 1: after enrollment); a later day "
+                            "comes at least 1 day after the one before, the last at most 365 days after day 1")
+    steps: list[Step] = Field(default_factory=list, json_schema_extra=STEPS_LIMITS)
 
 
 class _PlanBody(Request):
-    name: str
-    days: list[DayIn] = Field(default_factory=list)
+    """A plan document. Its limits are stated here and checked, all at once and each naming its rule, by
+    `domain.validation` (a `422` lists every one broken)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_PLAN]})
+
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_NAME})
+    days: list[DayIn] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_DAYS})
     repeat: Repeat | None = None
 
     @classmethod

@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Public, Request, field_violation
+from api.schemas.common import Public, Request, WholeNumber, field_violation
 from api.schemas.identity import SlotTime
 from db.routing_models import Route
 from domain.routing.model import MAX_CLAIM_SECONDS, MIN_CLAIM_SECONDS, Strategy
-from domain.validation import HHMM, Violation
+from domain.validation import Violation
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -27,6 +27,8 @@ _DAY = {**{name: i for i, name in enumerate(DAY_NAMES)}, **{name: i for i, name 
 
 
 def _day(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON Schema's integer: 2.0 is 2
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
         return value
     if isinstance(value, str) and value.strip().lower() in _DAY:
@@ -55,23 +57,29 @@ def _first_of_each(values: list[str]) -> list[str]:
 
 DayOfWeek = Annotated[int, PlainValidator(_day), WithJsonSchema({"oneOf": [
     {"type": "integer", "minimum": 0, "maximum": 6}, {"type": "string", "enum": list(DAY_NAMES)}]})]
-WallTime = Annotated[SlotTime, WithJsonSchema({"type": "string", "pattern": HHMM.pattern, "examples": ["09:00"]})]
 Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-Weight = Annotated[int, Field(strict=True, ge=0, le=100)]
-ClaimSeconds = Annotated[int, Field(strict=True, ge=MIN_CLAIM_SECONDS, le=MAX_CLAIM_SECONDS)]
+Weight = Annotated[WholeNumber, Field(ge=0, le=100)]
+ClaimSeconds = Annotated[WholeNumber, Field(ge=MIN_CLAIM_SECONDS, le=MAX_CLAIM_SECONDS)]
 
 
 def _unit(limit: int) -> Any:
-    return Field(default=0, strict=True, ge=0, le=limit)
+    return Field(default=0, ge=0, le=limit)
 
 
 class ClaimDeadline(Request):
-    """The claim deadline in parts, as the route editor shows it; the parts add up (90 minutes is fine)."""
+    """The claim deadline in parts, as the route editor shows it; the parts add up (90 minutes is fine), to at least
+    10 seconds (a day, an hour, a minute or 10 seconds in one of them) and at most 30 days."""
 
-    days: int = _unit(30)
-    hours: int = _unit(30 * 24)
-    minutes: int = _unit(30 * 24 * 60)
-    seconds: int = _unit(MAX_CLAIM_SECONDS)
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["days"], "properties": {"days": {"minimum": 1}}},
+        {"required": ["hours"], "properties": {"hours": {"minimum": 1}}},
+        {"required": ["minutes"], "properties": {"minutes": {"minimum": 1}}},
+        {"required": ["seconds"], "properties": {"seconds": {"minimum": MIN_CLAIM_SECONDS}}}]})
+
+    days: WholeNumber = _unit(30)
+    hours: WholeNumber = _unit(30 * 24)
+    minutes: WholeNumber = _unit(30 * 24 * 60)
+    seconds: WholeNumber = _unit(MAX_CLAIM_SECONDS)
 
     @property
     def total(self) -> int:
@@ -85,23 +93,39 @@ class ClaimDeadline(Request):
         return cls(days=days, hours=hour, minutes=minute, seconds=second)
 
 
+# The rules between a route's fields that JSON Schema can state (`violations()` checks them all, and the rest): one
+# form of the claim deadline, weights for weighted_random alone, one agent for assign_to_agent.
+_BETWEEN_FIELDS: dict[str, Any] = {"allOf": [
+    {"oneOf": [{"required": ["claim_seconds"], "properties": {"claim_seconds": {"type": "integer"}}},
+               {"required": ["claim_deadline"], "properties": {"claim_deadline": {"type": "object"}}}]},
+    {"if": {"properties": {"strategy": {"const": "weighted_random"}}},
+     "then": {"required": ["weights"], "properties": {"weights": {"type": "object"}}},
+     "else": {"properties": {"weights": {"type": "null"}}}},
+    {"if": {"properties": {"strategy": {"const": "assign_to_agent"}}},
+     "then": {"properties": {"agent_ids": {"maxItems": 1}}}},
+]}
+
+
 class RouteCreate(Request):
     """A route (R-ROUTE-1). Days and times are read in the team's time zone: an `end_time` before `start_time`
     crosses midnight (22:00–06:00), an equal one covers the whole day. Dates are inclusive; either may be left out.
     Give the claim deadline as `claim_seconds` or as `claim_deadline` parts, not both (R-OFFER-4: 10 s to 30 days)."""
 
+    model_config = ConfigDict(json_schema_extra=_BETWEEN_FIELDS)
+
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
     days_of_week: Annotated[list[DayOfWeek], Field(min_length=1, max_length=7, description="0 = Monday … 6 = Sunday, "
                                                    "or mon … sun; kept as a sorted set"), AfterValidator(_as_set)]
-    start_time: WallTime
-    end_time: WallTime
+    start_time: SlotTime
+    end_time: SlotTime
     date_from: date | None = None
     date_to: date | None = None
     sources: Annotated[list[Source], Field(min_length=1, max_length=50, description="Lead sources, trimmed; a "
                                            "source listed twice is kept once"), AfterValidator(_first_of_each)]
     strategy: Strategy
     agent_ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
-                         Field(min_length=1, max_length=200, description="Agents of your team, in rotation order"),
+                         Field(min_length=1, max_length=200, json_schema_extra={"uniqueItems": True},
+                               description="Agents of your team, in rotation order, each once"),
                          AfterValidator(_no_repeats)]
     weights: dict[str, Weight] | None = Field(default=None, description="weighted_random only: a percentage per "
                                               "agent of the route, adding up to 100")
@@ -163,8 +187,8 @@ class RouteUpdate(RouteCreate):
 
 
 class RouteOrder(Request):
-    ids: list[str] = Field(max_length=1000, description="Every route of the team exactly once, top (highest "
-                           "priority) first")
+    ids: list[str] = Field(max_length=1000, json_schema_extra={"uniqueItems": True},
+                           description="Every route of the team exactly once, top (highest priority) first")
 
     @classmethod
     def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
@@ -211,7 +235,7 @@ _ROUTE_RULES = {
 class RoutingSettingsUpdate(Request):
     """Only the fields sent change. `lead_limit` is leads per calendar month in the team's zone; null: no limit."""
 
-    lead_limit: Annotated[int, Field(strict=True, ge=0, le=100_000)] | None = None
+    lead_limit: Annotated[WholeNumber, Field(ge=0, le=100_000)] | None = None
     routes_paused: Annotated[bool, Field(strict=True)] = False
     leads_paused: Annotated[bool, Field(strict=True)] = False
 

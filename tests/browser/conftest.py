@@ -7,20 +7,18 @@ since `.ci/run` installs it and a skip there would hide a broken page.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.async_api import Browser, async_playwright
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from config import Settings
-from tests.e2e.devstack import free_port
+from tests.serving import served
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,17 +45,5 @@ async def browser() -> AsyncIterator[Browser]:
 async def served_app(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
     """The real app on 127.0.0.1:<free port>; its base URL."""
     settings = Settings(environment="test", smartplans_admin_key="test-admin-key")
-    app = create_app(settings, temporal=env.client, sessions=sessions)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started or serving.done():
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(serving, timeout=10)
+    async with served(create_app(settings, temporal=env.client, sessions=sessions)) as base_url:
+        yield base_url
