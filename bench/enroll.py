@@ -22,31 +22,30 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from config import PROJECT_ROOT, Settings, venv_binary
+from bench.harness import bench_stack
+from config import PROJECT_ROOT, Settings
 from db.models import Contact, Enrollment
-from db.session import create_engine_for, create_session_factory, session_scope
+from db.session import session_scope
 from domain.ids import new_id
-from tests.dbtools import DatabaseKind, make_database
+from tests.dbtools import DatabaseKind
 from tests.factories import World, add_plan, plan_doc, running_worker, task
-from worker import ensure_search_attributes
 
 ADMIN_KEY = "bench-admin-key"
 WARMUP = 20
@@ -84,26 +83,42 @@ async def timed(count: int, concurrency: int, one: Callable[[int], Awaitable[Non
     return Rate(count, time.perf_counter() - started)
 
 
+async def add_team(http: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    """A team and its one agent through the admin API (with `ADMIN_KEY`): the agent's id and API key come back."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    team_id = (await http.post("/teams", json={"name": "Bench Realty"}, headers=admin)).json()["id"]
+    agent = (await http.post(f"/teams/{team_id}/agents", headers=admin, json={
+        "first_name": "Bench", "last_name": "Agent", "email": "bench@example.com", "role": "rainmaker",
+        "permission": "unlimited"})).json()
+    return str(team_id), dict(agent)
+
+
 async def add_contacts(sessions: async_sessionmaker[AsyncSession], team_id: str, agent_id: str,
-                       count: int) -> list[str]:
+                       count: int, *, with_email: bool = False) -> list[str]:
     """Contacts straight into the database: creating them is set-up, not part of what is measured."""
     ids = [new_id("ct") for _ in range(count)]
     async with session_scope(sessions) as session:
         session.add_all([Contact(id=contact_id, team_id=team_id, owner_agent_id=agent_id, assignee_id=agent_id,
-                                 first_name=f"Bench{index}", last_name="Contact")
+                                 first_name=f"Bench{index}", last_name="Contact",
+                                 email=f"bench{index}@example.com" if with_email else None)
                          for index, contact_id in enumerate(ids)])
     return ids
 
 
 @asynccontextmanager
-async def worker_process(env: WorkflowEnvironment, database_url: str, task_queue: str,
-                         log_path: Path) -> AsyncIterator[None]:
-    """`python worker.py` in its own process, as `make dev` and docker-compose run it, ready when it says so."""
+async def worker_process(env: WorkflowEnvironment, database_url: str, task_queue: str, log_path: Path,
+                         argv: tuple[str, ...] = ("worker.py",),
+                         extra_env: dict[str, str] | None = None) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python worker.py` in its own process, as `make dev` and docker-compose run it, ready when it says so.
+
+    `argv` runs another worker instead (bench/bare_worker.py), `extra_env` sets its tuning (WORKER_MAX_…).
+    """
     target = env.client.service_client.config.target_host
     environ = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": target,
-               "TEMPORAL_TASK_QUEUE": task_queue, "MESSAGING_PROVIDER": "outbox", "ENVIRONMENT": "test"}
+               "TEMPORAL_TASK_QUEUE": task_queue, "MESSAGING_PROVIDER": "outbox", "ENVIRONMENT": "test",
+               **(extra_env or {})}
     with log_path.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(sys.executable, "worker.py", cwd=PROJECT_ROOT, env=environ,
+        process = await asyncio.create_subprocess_exec(sys.executable, *argv, cwd=PROJECT_ROOT, env=environ,
                                                        stdout=out, stderr=asyncio.subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
@@ -111,7 +126,7 @@ async def worker_process(env: WorkflowEnvironment, database_url: str, task_queue
             if process.returncode is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not start:\n{log_path.read_text(errors='replace')}")
             await asyncio.sleep(0.1)
-        yield
+        yield process
     finally:
         if process.returncode is None:
             process.terminate()
@@ -137,11 +152,7 @@ async def bench_enroll(env: WorkflowEnvironment, sessions: async_sessionmaker[As
     app = create_app(settings, temporal=env.client, sessions=sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        team_id = (await http.post("/teams", json={"name": "Bench Realty"}, headers=admin)).json()["id"]
-        agent = (await http.post(f"/teams/{team_id}/agents", headers=admin, json={
-            "first_name": "Bench", "last_name": "Agent", "email": "bench@example.com", "role": "rainmaker",
-            "permission": "unlimited"})).json()
+        team_id, agent = await add_team(http)
         auth = {"Authorization": f"Bearer {agent['api_key']}"}
         plan_id = await add_plan(sessions, World(team_id, agent["id"], agent["id"], ""),
                                  plan_doc((7, [task("Call {contact.first.name}")]), name="Bench plan"))
@@ -173,21 +184,11 @@ async def bench_bare(client: Client, count: int, concurrency: int) -> Rate:
 
 
 async def bench(count: int, concurrency: int, database: DatabaseKind, in_process: bool) -> None:
-    with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
-        url, cleanup = make_database(database, Path(tmp))
-        engine = create_engine_for(url)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
-        try:
-            sessions = create_session_factory(engine)
-            await ensure_search_attributes(env.client, "default")
-            async with enrollment_worker(env, sessions, url, in_process, Path(tmp) / "worker.log") as queue:
-                enroll_rate, rows = await bench_enroll(env, sessions, queue, count, concurrency)
-            bare_rate = await bench_bare(env.client, count, concurrency)
-        finally:
-            await env.shutdown()
-            await engine.dispose()
-            cleanup()
+    async with bench_stack(database) as stack:
+        sessions = stack.sessions
+        async with enrollment_worker(stack.env, sessions, stack.url, in_process, stack.tmp / "worker.log") as queue:
+            enroll_rate, rows = await bench_enroll(stack.env, sessions, queue, count, concurrency)
+        bare_rate = await bench_bare(stack.env.client, count, concurrency)
     rows_out: list[tuple[str, str]] = [
         ("database", database),
         ("enrollment worker", "in this process" if in_process else "own process (python worker.py)"),
