@@ -5,7 +5,7 @@ VENV ?= .venv
 PY = $(VENV)/bin/python
 STAMP = $(VENV)/.installed
 
-.PHONY: test test-postgres lint bench migrate dev
+.PHONY: test test-postgres lint bench bench-scale migrate dev
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -27,6 +27,11 @@ bench: $(STAMP)
 	$(PY) -m bench.year_plan
 	$(PY) -m bench.leads
 	$(PY) -m bench.load --clients 50 --seconds 60
+	$(PY) -m bench.burst
+
+# 100,000 sleeping enrollments on PostgreSQL (127.0.0.1:5432) and the dev server: long, so not part of `make bench`.
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale
 
 migrate: $(STAMP)
 	$(PY) -m db.migrate

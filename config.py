@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # stickiness off, every task then replaying its history: the crash tests do so on the time-skipping test server,
     # which never hands a dead worker's sticky tasks back to the shared queue as the real server does after 5 s.
     worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # Activity and workflow tasks the worker runs at once, and the database connections it may hold (pool size plus
+    # overflow). Chosen with bench/burst.py; the figures and the reasons are in docs/performance.md.
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    worker_database_pool_size: int = Field(default=5, ge=1)
+    worker_database_max_overflow: int = Field(default=10, ge=0)
 
     def check_production(self) -> None:
         """Refuse to run outside development with the well-known development secrets."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
@@ -48,6 +49,20 @@ def providers(settings: Settings) -> tuple[SmsProvider, EmailProvider]:
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
+class WorkerTuning(TypedDict):
+    """The concurrency knobs, shared with bench/bare_worker.py so the burst benchmark's baseline runs alike."""
+
+    max_cached_workflows: int
+    max_concurrent_activities: int
+    max_concurrent_workflow_tasks: int
+
+
+def worker_tuning(settings: Settings) -> WorkerTuning:
+    return WorkerTuning(max_cached_workflows=settings.worker_max_cached_workflows,
+                        max_concurrent_activities=settings.worker_max_concurrent_activities,
+                        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks)
+
+
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
                  sms: SmsProvider, email: EmailProvider, task_queue: str | None = None) -> Worker:
     queue = task_queue or settings.temporal_task_queue
@@ -68,7 +83,7 @@ def build_worker(client: Client, settings: Settings, sessions: async_sessionmake
         # mid-statement: a cancelled SQLite statement can leave its connection holding the write lock until
         # garbage collection. Activities are short; the provider timeouts bound the longest.
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        max_cached_workflows=settings.worker_max_cached_workflows,
+        **worker_tuning(settings),
     )
 
 
@@ -102,7 +117,8 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     settings.check_production()
-    engine = create_engine_for(settings.database_url)
+    engine = create_engine_for(settings.database_url, pool_size=settings.worker_database_pool_size,
+                               max_overflow=settings.worker_database_max_overflow)
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     sms, email = providers(settings)

@@ -37,7 +37,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from bench.stack import ADMIN_KEY, add_contacts, temporal_dev_server, worker_process
+from bench.stack import ADMIN_KEY, add_contacts, add_team, temporal_dev_server, worker_process
 from config import Settings
 from db.models import Enrollment
 from db.session import create_engine_for, create_session_factory, session_scope
@@ -98,11 +98,7 @@ async def bench_enroll(env: WorkflowEnvironment, sessions: async_sessionmaker[As
     app = create_app(settings, temporal=env.client, sessions=sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http:
-        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-        team_id = (await http.post("/teams", json={"name": "Bench Realty"}, headers=admin)).json()["id"]
-        agent = (await http.post(f"/teams/{team_id}/agents", headers=admin, json={
-            "first_name": "Bench", "last_name": "Agent", "email": "bench@example.com", "role": "rainmaker",
-            "permission": "unlimited"})).json()
+        team_id, agent = await add_team(http)
         auth = {"Authorization": f"Bearer {agent['api_key']}"}
         plan_id = await add_plan(sessions, World(team_id, agent["id"], agent["id"], ""),
                                  plan_doc((7, [task("Call {contact.first.name}")]), name="Bench plan"))

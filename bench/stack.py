@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -92,15 +93,17 @@ async def _ready(what: str, process: asyncio.subprocess.Process, log_path: Path,
 
 
 @asynccontextmanager
-async def worker_process(env: WorkflowEnvironment, database_url: str, task_queue: str,
-                         log_path: Path) -> AsyncIterator[int]:
+async def worker_process(env: WorkflowEnvironment, database_url: str, task_queue: str, log_path: Path, *,
+                         argv: tuple[str, ...] = ("worker.py",),
+                         extra_env: dict[str, str] | None = None) -> AsyncIterator[int]:
     """`python worker.py` in its own process, as `make dev` and docker-compose run it, ready when it says so;
-    yields its pid."""
-    environ = child_environment(env, database_url, task_queue)
+    yields its pid. `argv` runs another worker instead (bench/bare_worker.py), `extra_env` sets its tuning
+    (WORKER_MAX_…)."""
+    environ = {**child_environment(env, database_url, task_queue), **(extra_env or {})}
     async def says_so() -> bool:
         return "worker on task queue" in log_path.read_text(errors="replace")
 
-    async with child_process([sys.executable, "worker.py"], environ, log_path) as process:
+    async with child_process([sys.executable, *argv], environ, log_path) as process:
         await _ready("worker", process, log_path, says_so)
         yield process.pid
 
@@ -125,12 +128,24 @@ async def api_process(env: WorkflowEnvironment, database_url: str, task_queue: s
         yield url, process.pid
 
 
+async def add_team(http: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
+    """A team and its Rainmaker through the admin API (with `ADMIN_KEY`): the team's id and the agent (with its API
+    key) come back."""
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    team_id = (await http.post("/teams", json={"name": "Bench Realty"}, headers=admin)).json()["id"]
+    agent = (await http.post(f"/teams/{team_id}/agents", headers=admin, json={
+        "first_name": "Bench", "last_name": "Agent", "email": "bench@example.com", "role": "rainmaker",
+        "permission": "unlimited"})).json()
+    return str(team_id), dict(agent)
+
+
 async def add_contacts(sessions: async_sessionmaker[AsyncSession], team_id: str, agent_id: str,
-                       count: int) -> list[str]:
+                       count: int, *, with_email: bool = False) -> list[str]:
     """Contacts straight into the database: creating them is set-up, not part of what is measured."""
     ids = [new_id("ct") for _ in range(count)]
     async with session_scope(sessions) as session:
         session.add_all([Contact(id=contact_id, team_id=team_id, owner_agent_id=agent_id, assignee_id=agent_id,
-                                 first_name=f"Bench{index}", last_name="Contact")
+                                 first_name=f"Bench{index}", last_name="Contact",
+                                 email=f"bench{index}@example.com" if with_email else None)
                          for index, contact_id in enumerate(ids)])
     return ids
