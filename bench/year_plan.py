@@ -14,6 +14,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,19 +25,24 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from bench.bare_chain import BareChainInput, BareChainWorkflow, bare_touch
 from config import venv_binary
 from db.models import Message, Task
 from db.session import create_engine_for, create_session_factory, session_scope
 from tests.dbtools import make_database
 from tests.factories import add_plan, email, plan_doc, running_worker, seed, task, text
+from worker import GRACEFUL_SHUTDOWN
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import EnrollmentResult, RemoveRequest
+from workflows.types import EnrollmentInput, EnrollmentResult, RemoveRequest
 
 PLAN_DAYS = 365
 # The clock moves in explicit sleeps this long: each one lets every timer and activity in it run before returning.
 STRIDE = timedelta(days=30)
 PROGRESS_EVERY = 6  # strides between progress lines, so a slow machine shows it is moving
+# The bare chain continues as new at the history length the enrollment workflow does by default.
+MAX_HISTORY_EVENTS: int = EnrollmentInput.model_fields["max_history_events"].default
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,49 @@ async def run_chain(client: Client, workflow_id: str, first_run_id: str) -> list
     return runs
 
 
+async def drive(env: WorkflowEnvironment, years: int, label: str,
+                started_wall: float) -> tuple[datetime, datetime, float]:
+    """Move the clock `years` on in strides: the simulated start, where the clock stopped, the wall seconds taken."""
+    sim_start = await env.get_current_time()
+    target = sim_start + timedelta(days=round(365.25 * years))
+    driving_started = time.perf_counter()
+    now = sim_start
+    strides = 0
+    while now < target:
+        await env.sleep(min(STRIDE, target - now))
+        now = await env.get_current_time()
+        strides += 1
+        if strides % PROGRESS_EVERY == 0 or now >= target:
+            elapsed = time.perf_counter() - started_wall
+            print(f"  {label}: simulated {(now - sim_start).days:>5} days after {elapsed:7.1f} s", flush=True)
+    return sim_start, now, time.perf_counter() - driving_started
+
+
+@dataclass(frozen=True)
+class BareFigures:
+    driving: float
+    sim_days: float
+    days_run: int
+    runs: list[RunHistory]
+
+
+async def bare_chain(env: WorkflowEnvironment, years: int, started_wall: float) -> BareFigures:
+    """The same years of a timer and a trivial activity a day, on the same server with a worker built alike."""
+    queue = f"bare-chain-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=queue, workflows=[BareChainWorkflow], activities=[bare_touch],
+                      graceful_shutdown_timeout=GRACEFUL_SHUTDOWN):
+        days = round(365.25 * years)
+        handle = await env.client.start_workflow(
+            BareChainWorkflow.run, BareChainInput(days=days, max_history_events=MAX_HISTORY_EVENTS),
+            id=f"bare-chain-{uuid.uuid4()}", task_queue=queue)
+        first_run_id = handle.first_execution_run_id or (await handle.describe()).run_id
+        sim_start, now, driving = await drive(env, years, "bare chain", started_wall)
+        days_run = await handle.result()
+        runs = await run_chain(env.client, handle.id, first_run_id)
+    return BareFigures(driving=driving, sim_days=(now - sim_start).total_seconds() / 86400, days_run=days_run,
+                       runs=runs)
+
+
 async def bench(years: int) -> None:
     started_wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
@@ -76,26 +125,16 @@ async def bench(years: int) -> None:
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=venv_binary("temporal-test-server"), data_converter=pydantic_data_converter)
         try:
+            # The bare chain first: if the server slows as its history store fills, the project pays for it.
+            bare = await bare_chain(env, years, started_wall)
             world = await seed(sessions)
             definition = plan_doc(*year_plan_steps(), repeat={"times": "unlimited", "delay_days": 0},
                                   name="A step a day")
             plan_id = await add_plan(sessions, world, definition)
             async with running_worker(env, sessions) as harness:
-                sim_start = await env.get_current_time()
                 handle = await harness.enroll(plan_id, world.contact_id)
                 first_run_id = (await handle.describe()).run_id  # no continue-as-new can have happened yet
-                target = sim_start + timedelta(days=round(365.25 * years))
-                driving_started = time.perf_counter()
-                now = sim_start
-                strides = 0
-                while now < target:
-                    await env.sleep(min(STRIDE, target - now))
-                    now = await env.get_current_time()
-                    strides += 1
-                    if strides % PROGRESS_EVERY == 0 or now >= target:
-                        elapsed = time.perf_counter() - started_wall
-                        print(f"  simulated {(now - sim_start).days:>5} days after {elapsed:7.1f} s", flush=True)
-                driving_seconds = time.perf_counter() - driving_started
+                sim_start, now, driving_seconds = await drive(env, years, "project", started_wall)
                 await handle.signal(EnrollmentWorkflow.remove, RemoveRequest())
                 result = await harness.finish(handle)
                 # Not the server's clock: once nothing is left to wait for, the test server skips it ahead to its
@@ -110,18 +149,25 @@ async def bench(years: int) -> None:
             await engine.dispose()
             cleanup()
     report(years=years, wall=time.perf_counter() - started_wall, driving=driving_seconds, sim_start=sim_start,
-           sim_end=sim_end, result=result, runs=runs, messages=messages, tasks=tasks)
+           sim_end=sim_end, result=result, runs=runs, messages=messages, tasks=tasks, bare=bare)
+
+
+def per_year(seconds: float, sim_days: float) -> float:
+    return seconds / (sim_days / 365.25)
 
 
 def report(*, years: int, wall: float, driving: float, sim_start: datetime, sim_end: datetime,
-           result: EnrollmentResult, runs: list[RunHistory], messages: int, tasks: int) -> None:
+           result: EnrollmentResult, runs: list[RunHistory], messages: int, tasks: int, bare: BareFigures) -> None:
     sim_days = (sim_end - sim_start).total_seconds() / 86400
     events = [run.events for run in runs]
     workflow_tasks = sum(run.workflow_tasks for run in runs)
+    bare_events = [run.events for run in bare.runs]
+    bare_tasks = sum(run.workflow_tasks for run in bare.runs)
+    project_year, bare_year = per_year(driving, sim_days), per_year(bare.driving, bare.sim_days)
     rows: list[tuple[str, str]] = [
-        ("wall seconds (total, incl. server start and DB)", f"{wall:.1f}"),
+        ("wall seconds (total, incl. server start, DB and bare chain)", f"{wall:.1f}"),
         ("wall seconds driving the clock", f"{driving:.1f}"),
-        ("wall seconds per simulated year", f"{driving / (sim_days / 365.25):.1f}"),
+        ("wall seconds per simulated year", f"{project_year:.1f}"),
         ("simulated years (requested)", f"{sim_days / 365.25:.2f} ({years})"),
         ("result", f"{result.status}/{result.reason}, pass {result.repeat + 1}"),
         ("runs (continue-as-new chain)", f"{len(runs)}"),
@@ -131,12 +177,23 @@ def report(*, years: int, wall: float, driving: float, sim_start: datetime, sim_
         ("history events per run: max / mean", f"{max(events)} / {statistics.mean(events):.0f}"),
         ("history events (all runs)", f"{sum(events)}"),
         ("workflow tasks per simulated day", f"{workflow_tasks / sim_days:.2f}"),
+        ("history events per simulated day", f"{sum(events) / sim_days:.2f}"),
         ("steps per wall second", f"{result.steps_done_total / driving:.1f}"),
+        ("bare chain: wall seconds driving the clock", f"{bare.driving:.1f}"),
+        ("bare chain: wall seconds per simulated year", f"{bare_year:.1f}"),
+        ("bare chain: days run / runs", f"{bare.days_run} / {len(bare.runs)}"),
+        ("bare chain: history events per run: max / mean",
+         f"{max(bare_events)} / {statistics.mean(bare_events):.0f}"),
+        ("bare chain: workflow tasks per simulated day", f"{bare_tasks / bare.sim_days:.2f}"),
+        ("bare chain: history events per simulated day", f"{sum(bare_events) / bare.sim_days:.2f}"),
+        ("bare chain: steps per wall second", f"{bare.days_run / bare.driving:.1f}"),
     ]
     width = max(len(label) for label, _ in rows)
-    print(f"\n{PLAN_DAYS}-day plan, one step a day, repeating without end")
+    print(f"\n{PLAN_DAYS}-day plan, one step a day, repeating without end; and a bare timer+activity chain")
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+    # Speed is simulated time per wall second: project/bare is the bare chain's seconds per year over the project's.
+    print(f"ratio project/bare: {bare_year / project_year:.2f}")
 
 
 def main() -> None:
