@@ -28,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bench.bare_chain import BareChainInput, BareChainWorkflow, bare_touch
+from bench.cpu import CpuSeconds, cpu_now
 from config import venv_binary
 from db.models import Message, Task
 from db.session import create_engine_for, create_session_factory, session_scope
@@ -73,10 +74,19 @@ async def run_chain(client: Client, workflow_id: str, first_run_id: str) -> list
     return runs
 
 
-async def drive(env: WorkflowEnvironment, years: int, label: str,
-                started_wall: float) -> tuple[datetime, datetime, float]:
-    """Move the clock `years` on in strides: the simulated start, where the clock stopped, the wall seconds taken."""
+@dataclass(frozen=True)
+class Drive:
+    """Moving the clock `years` on: the simulated start, where the clock stopped, the wall and CPU seconds taken."""
+
+    sim_start: datetime
+    sim_end: datetime
+    wall: float
+    cpu: CpuSeconds
+
+
+async def drive(env: WorkflowEnvironment, years: int, label: str, started_wall: float) -> Drive:
     sim_start = await env.get_current_time()
+    cpu_started = cpu_now()
     target = sim_start + timedelta(days=round(365.25 * years))
     driving_started = time.perf_counter()
     now = sim_start
@@ -88,13 +98,12 @@ async def drive(env: WorkflowEnvironment, years: int, label: str,
         if strides % PROGRESS_EVERY == 0 or now >= target:
             elapsed = time.perf_counter() - started_wall
             print(f"  {label}: simulated {(now - sim_start).days:>5} days after {elapsed:7.1f} s", flush=True)
-    return sim_start, now, time.perf_counter() - driving_started
+    return Drive(sim_start, now, time.perf_counter() - driving_started, cpu_now() - cpu_started)
 
 
 @dataclass(frozen=True)
 class BareFigures:
-    driving: float
-    sim_days: float
+    driving: Drive
     days_run: int
     runs: list[RunHistory]
 
@@ -109,11 +118,10 @@ async def bare_chain(env: WorkflowEnvironment, years: int, started_wall: float) 
             BareChainWorkflow.run, BareChainInput(days=days, max_history_events=MAX_HISTORY_EVENTS),
             id=f"bare-chain-{uuid.uuid4()}", task_queue=queue)
         first_run_id = handle.first_execution_run_id or (await handle.describe()).run_id
-        sim_start, now, driving = await drive(env, years, "bare chain", started_wall)
+        driving = await drive(env, years, "bare chain", started_wall)
         days_run = await handle.result()
         runs = await run_chain(env.client, handle.id, first_run_id)
-    return BareFigures(driving=driving, sim_days=(now - sim_start).total_seconds() / 86400, days_run=days_run,
-                       runs=runs)
+    return BareFigures(driving=driving, days_run=days_run, runs=runs)
 
 
 async def bench(years: int) -> None:
@@ -134,12 +142,12 @@ async def bench(years: int) -> None:
             async with running_worker(env, sessions) as harness:
                 handle = await harness.enroll(plan_id, world.contact_id)
                 first_run_id = (await handle.describe()).run_id  # no continue-as-new can have happened yet
-                sim_start, now, driving_seconds = await drive(env, years, "project", started_wall)
+                driving = await drive(env, years, "project", started_wall)
                 await handle.signal(EnrollmentWorkflow.remove, RemoveRequest())
                 result = await harness.finish(handle)
                 # Not the server's clock: once nothing is left to wait for, the test server skips it ahead to its
                 # own housekeeping timers (years on), so the last run's close is the end of the simulation.
-                sim_end = (await handle.describe()).close_time or now
+                sim_end = (await handle.describe()).close_time or driving.sim_end
                 runs = await run_chain(env.client, handle.id, first_run_id)
             async with session_scope(sessions) as session:
                 messages = await session.scalar(select(func.count()).select_from(Message)) or 0
@@ -148,27 +156,31 @@ async def bench(years: int) -> None:
             await env.shutdown()
             await engine.dispose()
             cleanup()
-    report(years=years, wall=time.perf_counter() - started_wall, driving=driving_seconds, sim_start=sim_start,
-           sim_end=sim_end, result=result, runs=runs, messages=messages, tasks=tasks, bare=bare)
+    report(years=years, wall=time.perf_counter() - started_wall, driving=driving, sim_end=sim_end, result=result,
+           runs=runs, messages=messages, tasks=tasks, bare=bare)
 
 
-def per_year(seconds: float, sim_days: float) -> float:
-    return seconds / (sim_days / 365.25)
+def days_between(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 86400
 
 
-def report(*, years: int, wall: float, driving: float, sim_start: datetime, sim_end: datetime,
-           result: EnrollmentResult, runs: list[RunHistory], messages: int, tasks: int, bare: BareFigures) -> None:
-    sim_days = (sim_end - sim_start).total_seconds() / 86400
+def report(*, years: int, wall: float, driving: Drive, sim_end: datetime, result: EnrollmentResult,
+           runs: list[RunHistory], messages: int, tasks: int, bare: BareFigures) -> None:
+    sim_days = days_between(driving.sim_start, sim_end)
+    bare_days = days_between(bare.driving.sim_start, bare.driving.sim_end)
     events = [run.events for run in runs]
     workflow_tasks = sum(run.workflow_tasks for run in runs)
     bare_events = [run.events for run in bare.runs]
     bare_tasks = sum(run.workflow_tasks for run in bare.runs)
-    project_year, bare_year = per_year(driving, sim_days), per_year(bare.driving, bare.sim_days)
+    years_run, bare_years = sim_days / 365.25, bare_days / 365.25
+    project_year, bare_year = driving.wall / years_run, bare.driving.wall / bare_years
     rows: list[tuple[str, str]] = [
         ("wall seconds (total, incl. server start, DB and bare chain)", f"{wall:.1f}"),
-        ("wall seconds driving the clock", f"{driving:.1f}"),
+        ("wall seconds driving the clock", f"{driving.wall:.1f}"),
         ("wall seconds per simulated year", f"{project_year:.1f}"),
-        ("simulated years (requested)", f"{sim_days / 365.25:.2f} ({years})"),
+        ("CPU seconds per simulated year: bench process / test server",
+         f"{driving.cpu.own / years_run:.1f} / {driving.cpu.children / years_run:.1f}"),
+        ("simulated years (requested)", f"{years_run:.2f} ({years})"),
         ("result", f"{result.status}/{result.reason}, pass {result.repeat + 1}"),
         ("runs (continue-as-new chain)", f"{len(runs)}"),
         ("steps executed: messages + tasks rows", f"{messages + tasks} ({messages} messages, {tasks} tasks)"),
@@ -178,15 +190,20 @@ def report(*, years: int, wall: float, driving: float, sim_start: datetime, sim_
         ("history events (all runs)", f"{sum(events)}"),
         ("workflow tasks per simulated day", f"{workflow_tasks / sim_days:.2f}"),
         ("history events per simulated day", f"{sum(events) / sim_days:.2f}"),
-        ("steps per wall second", f"{result.steps_done_total / driving:.1f}"),
-        ("bare chain: wall seconds driving the clock", f"{bare.driving:.1f}"),
+        ("steps per wall second", f"{result.steps_done_total / driving.wall:.1f}"),
+        ("bare chain: wall seconds driving the clock", f"{bare.driving.wall:.1f}"),
         ("bare chain: wall seconds per simulated year", f"{bare_year:.1f}"),
+        ("bare chain: CPU seconds per simulated year: bench process / test server",
+         f"{bare.driving.cpu.own / bare_years:.1f} / {bare.driving.cpu.children / bare_years:.1f}"),
         ("bare chain: days run / runs", f"{bare.days_run} / {len(bare.runs)}"),
         ("bare chain: history events per run: max / mean",
          f"{max(bare_events)} / {statistics.mean(bare_events):.0f}"),
-        ("bare chain: workflow tasks per simulated day", f"{bare_tasks / bare.sim_days:.2f}"),
-        ("bare chain: history events per simulated day", f"{sum(bare_events) / bare.sim_days:.2f}"),
-        ("bare chain: steps per wall second", f"{bare.days_run / bare.driving:.1f}"),
+        ("bare chain: workflow tasks per simulated day", f"{bare_tasks / bare_days:.2f}"),
+        ("bare chain: history events per simulated day", f"{sum(bare_events) / bare_days:.2f}"),
+        ("bare chain: steps per wall second", f"{bare.days_run / bare.driving.wall:.1f}"),
+        # The same ratio in CPU seconds of both processes: less swayed than wall time by other work on the machine.
+        ("ratio project/bare in CPU seconds (bench process + test server)",
+         f"{(bare.driving.cpu.total / bare_years) / (driving.cpu.total / years_run):.2f}"),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"\n{PLAN_DAYS}-day plan, one step a day, repeating without end; and a bare timer+activity chain")
