@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -51,6 +53,27 @@ class RunHistory:
     run_id: str
     events: int
     workflow_tasks: int
+    # From the events' times (the test server's clock runs in real time while work is outstanding): wall seconds
+    # between each workflow task's start and completion, and each activity's start and end.
+    workflow_task_seconds: float
+    activity_seconds: float
+
+
+def busy_seconds(events: Sequence[HistoryEvent]) -> tuple[float, float]:
+    """Seconds spent in workflow tasks and in activities, summed over one run's history."""
+    activity_started = {e.event_id: e.event_time.ToDatetime() for e in events
+                        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED}
+    task_started: datetime | None = None  # the test server leaves a completed task's started event id unset
+    tasks = activities = 0.0
+    for event in events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            task_started = event.event_time.ToDatetime()
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and task_started is not None:
+            tasks += (event.event_time.ToDatetime() - task_started).total_seconds()
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            begun = activity_started[event.activity_task_completed_event_attributes.started_event_id]
+            activities += (event.event_time.ToDatetime() - begun).total_seconds()
+    return tasks, activities
 
 
 def year_plan_steps() -> list[tuple[int, list[dict[str, Any]]]]:
@@ -66,7 +89,7 @@ async def run_chain(client: Client, workflow_id: str, first_run_id: str) -> list
     while run_id is not None:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         completed = sum(1 for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
-        runs.append(RunHistory(run_id, len(history.events), completed))
+        runs.append(RunHistory(run_id, len(history.events), completed, *busy_seconds(history.events)))
         last = history.events[-1]
         run_id = None
         if last.HasField("workflow_execution_continued_as_new_event_attributes"):
@@ -160,6 +183,12 @@ async def bench(years: int) -> None:
            runs=runs, messages=messages, tasks=tasks, bare=bare)
 
 
+def busy_per_day(runs: list[RunHistory], days: float) -> str:
+    tasks = sum(run.workflow_task_seconds for run in runs) * 1000 / days
+    activities = sum(run.activity_seconds for run in runs) * 1000 / days
+    return f"{tasks:.1f} / {activities:.1f}"
+
+
 def days_between(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 86400
 
@@ -190,6 +219,7 @@ def report(*, years: int, wall: float, driving: Drive, sim_end: datetime, result
         ("history events (all runs)", f"{sum(events)}"),
         ("workflow tasks per simulated day", f"{workflow_tasks / sim_days:.2f}"),
         ("history events per simulated day", f"{sum(events) / sim_days:.2f}"),
+        ("ms per simulated day in workflow tasks / activities", busy_per_day(runs, sim_days)),
         ("steps per wall second", f"{result.steps_done_total / driving.wall:.1f}"),
         ("bare chain: wall seconds driving the clock", f"{bare.driving.wall:.1f}"),
         ("bare chain: wall seconds per simulated year", f"{bare_year:.1f}"),
@@ -200,6 +230,7 @@ def report(*, years: int, wall: float, driving: Drive, sim_end: datetime, result
          f"{max(bare_events)} / {statistics.mean(bare_events):.0f}"),
         ("bare chain: workflow tasks per simulated day", f"{bare_tasks / bare_days:.2f}"),
         ("bare chain: history events per simulated day", f"{sum(bare_events) / bare_days:.2f}"),
+        ("bare chain: ms per simulated day in workflow tasks / activities", busy_per_day(bare.runs, bare_days)),
         ("bare chain: steps per wall second", f"{bare.days_run / bare.driving.wall:.1f}"),
         # The same ratio in CPU seconds of both processes: less swayed than wall time by other work on the machine.
         ("ratio project/bare in CPU seconds (bench process + test server)",
