@@ -75,7 +75,6 @@ class TaskActivities:
 
     @activity.defn
     async def create_task(self, step: StepInput) -> StepOutcome:
-        activity.heartbeat()
         async with session_scope(self._sessions) as session:
             # Created once, keyed by the step's idempotency key: a retry finds the first attempt's task.
             existing = await load_step_rows(session, step, Task)

@@ -60,7 +60,6 @@ class MessagingActivities:
     async def send_text(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, TextStep)
-        activity.heartbeat()
         async with session_scope(self._sessions) as session:
             message = await load_step_rows(session, step, Message)
             if message is not None:
@@ -90,7 +89,6 @@ class MessagingActivities:
     async def send_email(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, EmailStep)
-        activity.heartbeat()
         refusal: ApplicationError | None = None
         async with session_scope(self._sessions) as session:
             message = await load_step_rows(session, step, Message)
@@ -177,7 +175,8 @@ class MessagingActivities:
         """Hand the message (its row committed as `sending`) to the provider and record the answer.
 
         Shielded from cancellation: once the row says `sending` the provider may have the message, so a removal
-        arriving now lets the send finish and be recorded (R-ENR-2: "unless the provider already has it").
+        arriving now lets the send finish and be recorded (R-ENR-2: "unless the provider already has it"). The
+        heartbeat before the call restarts the heartbeat timeout for a provider that may be slow to answer.
         """
         activity.heartbeat()
         sending = asyncio.ensure_future(self._provider_call(step, message, channel, send))
