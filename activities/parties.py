@@ -4,9 +4,10 @@ attempt of a step reads first, in one query."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 
@@ -52,20 +53,28 @@ async def load_step_rows(session: AsyncSession, step: StepInput, record: type[Re
     is needed, as before.
     """
     owner = step.agent_id if not step.team_plan else None  # a team plan's sender is decided in `load_parties`
-    entities: list[Any] = [record, Contact, Team, Enrollment] + ([Agent] if owner is not None else [])
-    query = (select(*entities).select_from(Contact)
-             .outerjoin(record, record.idempotency_key == step.idempotency_key)
-             .outerjoin(Team, Team.id == step.team_id)
-             .outerjoin(Enrollment, Enrollment.id == step.enrollment_id).where(Contact.id == step.contact_id))
-    if owner is not None:
-        query = query.outerjoin(Agent, Agent.id == owner)
-    row = (await session.execute(query)).first()
+    values = {"key": step.idempotency_key, "team_id": step.team_id, "enrollment_id": step.enrollment_id,
+              "contact_id": step.contact_id, "agent_id": owner}
+    row = (await session.execute(_step_rows_query(record, owner is not None), values)).first()
     # The identity map holds rows only while something else refers to them.
     session.info["step_rows"] = row
     if row is None:  # the contact is gone (reported by `load_parties`); the record may still be there
         return await session.scalar(select(record).where(record.idempotency_key == step.idempotency_key))
     found: Record | None = row[0]
     return found
+
+
+@cache
+def _step_rows_query(record: type[Task] | type[Message], with_owner: bool) -> Select[Any]:
+    """Built once per shape, its values bound at each call: building and keying a five-table select anew costs a good
+    part of what running it does."""
+    entities: list[Any] = [record, Contact, Team, Enrollment] + ([Agent] if with_owner else [])
+    query = (select(*entities).select_from(Contact)
+             .outerjoin(record, record.idempotency_key == bindparam("key"))
+             .outerjoin(Team, Team.id == bindparam("team_id"))
+             .outerjoin(Enrollment, Enrollment.id == bindparam("enrollment_id"))
+             .where(Contact.id == bindparam("contact_id")))
+    return query.outerjoin(Agent, Agent.id == bindparam("agent_id")) if with_owner else query
 
 
 async def load_parties(session: AsyncSession, step: StepInput) -> Parties:
