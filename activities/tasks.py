@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.messaging.checks import enrollment_ended
-from activities.parties import Parties, load_parties
+from activities.parties import Parties, load_parties, load_step_rows
 from db.models import Task
 from db.queries import write_timeline
 from db.session import session_scope
@@ -42,10 +41,8 @@ def due_at(created: datetime, due_in_days: int, due_time: str | None, time_zone:
 
 
 async def create_task_for(session: AsyncSession, step: StepInput, parties: Parties, note: str = "") -> StepOutcome:
-    """Create the step's task once (keyed by the step's idempotency key) and write it to the timeline."""
-    existing = await session.scalar(select(Task).where(Task.idempotency_key == step.idempotency_key))
-    if existing is not None:
-        return StepOutcome(status="executed", detail=f"task '{existing.name}' already created", record_id=existing.id)
+    """Create the step's task (the caller found none under the step's idempotency key) and write it to the
+    timeline."""
     spec = step.step
     assert isinstance(spec, TaskStep | CallStep | TextStep)
     values = parties.merge_values()
@@ -78,10 +75,13 @@ class TaskActivities:
 
     @activity.defn
     async def create_task(self, step: StepInput) -> StepOutcome:
-        activity.heartbeat()
         async with session_scope(self._sessions) as session:
-            existing = await session.scalar(select(Task).where(Task.idempotency_key == step.idempotency_key))
-            ended = await enrollment_ended(session, step) if existing is None else None
+            # Created once, keyed by the step's idempotency key: a retry finds the first attempt's task.
+            existing = await load_step_rows(session, step, Task)
+            if existing is not None:
+                return StepOutcome(status="executed", detail=f"task '{existing.name}' already created",
+                                   record_id=existing.id)
+            ended = await enrollment_ended(session, step)
             if ended is not None:
                 detail = f"Task not created: {ended}"
                 await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_skipped",

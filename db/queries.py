@@ -6,9 +6,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Executable, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Agent, Message, PlanVersion, TimelineEvent
@@ -22,18 +25,23 @@ QUOTA_STATUSES = ("queued", "sending", "sent", "recorded", "delivered", "undeliv
 async def write_timeline(session: AsyncSession, *, team_id: str, contact_id: str, kind: str, detail: str,
                          at: datetime, idempotency_key: str | None, plan_id: str | None = None,
                          step_id: str | None = None, enrollment_id: str | None = None,
-                         data: dict[str, Any] | None = None) -> TimelineEvent:
-    """Write one event; with a key, a retry returns the event its first attempt wrote (R-ENR-3, R-COMP-2)."""
-    if idempotency_key is not None:
-        found = await session.scalar(select(TimelineEvent).where(TimelineEvent.idempotency_key == idempotency_key))
-        if found is not None:
-            return found
-    event = TimelineEvent(id=new_id("ev"), team_id=team_id, contact_id=contact_id, kind=kind, detail=detail, at=at,
-                          plan_id=plan_id, step_id=step_id, enrollment_id=enrollment_id, data=data,
-                          idempotency_key=idempotency_key)
-    session.add(event)
-    await session.flush()
-    return event
+                         data: dict[str, Any] | None = None) -> None:
+    """Write one event; with a key, a retry leaves the event its first attempt wrote as it is (R-ENR-3, R-COMP-2).
+
+    One INSERT … ON CONFLICT DO NOTHING on the unique key rather than a look-up first: every step of every enrollment
+    writes an event, and the database's own guard also holds when two writers race.
+    """
+    await session.execute(_timeline_insert(session.get_bind().dialect.name), [{
+        "id": new_id("ev"), "team_id": team_id, "contact_id": contact_id, "kind": kind, "detail": detail, "at": at,
+        "plan_id": plan_id, "step_id": step_id, "enrollment_id": enrollment_id, "data": data,
+        "idempotency_key": idempotency_key}])
+
+
+@cache
+def _timeline_insert(dialect: str) -> Executable:
+    """Built once per database: the values are bound at each call, so the statement is not built and keyed anew."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(TimelineEvent).on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
 
 
 async def rainmaker_of(session: AsyncSession, team_id: str) -> Agent | None:

@@ -1,13 +1,13 @@
 """EnrollmentWorkflow: one contact going through one plan, for as long as the plan runs.
 
-The loop asks `domain.schedule.next_step` what runs next and when, waits for that instant with
-`wait_condition(..., timeout=...)` so a removal, a reply or an edit ends the wait at once, and runs one *attempt*
-of the step's activity. Attempts are decided here, not by Temporal's retry policy: a failed send is tried again
-after a backoff that the schedule moves into the step's window (a text whose provider is down across 19:00 goes
-out in the next day's window, R-TXT-3), each attempt re-checks opt-out and the enrollment (R-TXT-4, R-ENR-2), and
-a removal cancels an attempt in flight. At each repeat boundary — and whenever the run's history grows past
-`max_history_events` — it continues as new carrying the cursor, so an unlimited plan runs for years with a
-bounded history. The Temporal UI shows each timer and activity in the plan's words, rendered for the contact.
+The loop asks `domain.schedule.next_step` what runs next and when, waits for that instant with `wait_condition(...,
+timeout=...)` so a removal, a reply or an edit ends the wait at once, and runs one *attempt* of the step's activity.
+Attempts are decided here, not by Temporal's retry policy: a failed send is tried again after a backoff that the
+schedule moves into the step's window (a text whose provider is down across 19:00 goes out in the next day's window,
+R-TXT-3), each attempt re-checks opt-out and the enrollment (R-TXT-4, R-ENR-2), and a removal cancels an attempt not
+yet started (one already running is let finish). At each repeat boundary — and whenever the run's history grows past
+`max_history_events` — it continues as new carrying the cursor, so an unlimited plan runs for years with a bounded
+history. The Temporal UI shows each timer and activity in the plan's words, rendered for the contact.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ with workflow.unsafe.imports_passed_through():
     )
 
 STEP_TIMEOUT = timedelta(seconds=60)
-# A removal reaches an attempt in flight through its heartbeat (R-ENR-2).
+# An attempt that goes quiet this long (its worker is gone) fails now rather than at STEP_TIMEOUT; a send heartbeats
+# before calling its provider. The database steps are quick and do not heartbeat at all: a heartbeat is an RPC, and a
+# removal cannot reach them through one anyway — a cancellation comes back only on a heartbeat sent after it.
 STEP_HEARTBEAT = timedelta(seconds=10)
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # A provider outage delays a step (tried again with backoff, inside its window) rather than failing it; after a

@@ -62,8 +62,9 @@ class EnrollmentInput(BaseModel):
     cursor: Cursor | None = None
     channels_sent: list[Channel] = Field(default_factory=list)
     steps_done_total: int = 0
-    # Continue-as-new once a run's history reaches this many events, so an unlimited plan runs for years.
-    max_history_events: int = 2000
+    # Continue-as-new once a run's history reaches this many events, so an unlimited plan runs for years: well under
+    # 4,096 (a step adds about a dozen), and few enough runs that starting one (reloading the plan) stays rare.
+    max_history_events: int = 3000
 
 
 class EnrollmentResult(BaseModel):

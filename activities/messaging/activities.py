@@ -1,15 +1,16 @@
 """Automated text and email steps, sent at most once per plan position.
 
-Twilio and SendGrid take no idempotency key, so the messages row is the guard (R-COMP-2): it is written as `queued`
-under the step's idempotency key, turned `sending` just *before* the provider is called and completed after. A
-retry that finds `sending` knows an earlier attempt may have reached the provider: it asks the provider
-(`find_sent`) and only sends when the provider has no such message; a provider that cannot be asked (SendGrid)
-gets `unconfirmed`, never a second copy. Each activity run is one attempt decided by the workflow, and every
-attempt re-checks the rules as they are now (`activities.messaging.checks`): the enrollment still running,
-Do-Not-Call, opt-out, unsubscribe, the sender's Twilio and the text window in the contact's current zone. A row
-from an earlier attempt that never reached the provider becomes `cancelled` when a later one finds a reason not to
-send. Skips and failures are written to the timeline.
-"""
+Twilio and SendGrid take no idempotency key, so the messages row is the guard (R-COMP-2): it is written under the
+step's idempotency key as `sending` by the transaction that decides to send — the last commit before the provider is
+called — and completed after. A retry that finds `sending` knows an earlier attempt may have reached the provider: it
+asks the provider (`find_sent`) and only sends when the provider has no such message; a provider that cannot be asked
+(SendGrid) gets `unconfirmed`, never a second copy. Each activity run is one attempt decided by the workflow, and
+every attempt re-checks the rules as they are now (`activities.messaging.checks`): the enrollment still running,
+Do-Not-Call, opt-out, unsubscribe, the sender's Twilio and the text window in the contact's current zone. A row from
+an earlier attempt that never reached the provider becomes `cancelled` when a later one finds a reason not to send.
+Skips and failures are written to the timeline. The outbox (the development provider) sends nothing and lives in this
+database: its message is recorded by the transaction that decides to send, as a task is, with no provider call to
+guard."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 from activities.messaging.checks import attempt_instant, enrollment_ended, outside_text_window, text_blocked
 from activities.messaging.compose import compose_email
 from activities.messaging.providers import EmailProvider, ProviderError, ProviderReceipt, SmsProvider, SmsRequest
-from activities.parties import Parties, load_parties
+from activities.parties import Parties, load_parties, load_step_rows
 from config import Settings
 from db.base import utcnow
 from db.models import Agent, Contact, Design, Message
@@ -41,9 +41,10 @@ from workflows.types import Channel, StepInput, StepOutcome
 # Twilio's "recipient replied STOP to this number": the carrier has opted the contact out (R-TXT-4).
 TWILIO_UNSUBSCRIBED = "21610"
 _DONE = ("sent", "recorded", "delivered", "undelivered", "unconfirmed")
-# Message statuses: queued → sending → sent/recorded (→ delivered/undelivered by callbacks); failed (refused by the
-# provider); unconfirmed (an interrupted send that cannot be asked about); cancelled (a later attempt found the
-# contact opted out, unsubscribed or removed before anything reached the provider).
+# Message statuses: sending (committed by the attempt that decides to send) → sent/recorded (→ delivered/undelivered
+# by callbacks); queued (an attempt whose call certainly did not reach the provider: the next may send); failed
+# (refused by the provider); unconfirmed (an interrupted send that cannot be asked about); cancelled (a later attempt
+# found the contact opted out, unsubscribed or removed before anything reached the provider).
 _RECONCILE_SLACK = timedelta(minutes=10)
 
 
@@ -59,9 +60,8 @@ class MessagingActivities:
     async def send_text(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, TextStep)
-        activity.heartbeat()
         async with session_scope(self._sessions) as session:
-            message = await _message_by_key(session, step.idempotency_key)
+            message = await load_step_rows(session, step, Message)
             if message is not None:
                 request = await self._sms_request(session, message)
                 settled = await self._settled(session, step, message, "sms",
@@ -80,19 +80,21 @@ class MessagingActivities:
                                        sender=parties.agent.twilio_from_number or "", subject=None, body=body)
                 session.add(message)
             request = await self._sms_request(session, message)
-        return await self._send(step, message.id, "sms", send=lambda: self._sms.send(request))
+            if self._sms.name == "outbox":
+                return await _complete(session, step, message, self._sms.send(request), "Text", "")
+            message.status = "sending"  # committed before the provider is called
+        return await self._send(step, message, "sms", send=lambda: self._sms.send(request))
 
     @activity.defn
     async def send_email(self, step: StepInput) -> StepOutcome:
         spec = step.step
         assert isinstance(spec, EmailStep)
-        activity.heartbeat()
         refusal: ApplicationError | None = None
         async with session_scope(self._sessions) as session:
+            message = await load_step_rows(session, step, Message)
             parties = await load_parties(session, step)
             design_html = await _design_html(session, step) if spec.mode == "design" else None
             request = compose_email(self._settings, step, parties, design_html)
-            message = await _message_by_key(session, step.idempotency_key)
             find = getattr(self._email, "find_sent", None)
             if message is not None:
                 settled = await self._settled(session, step, message, "email",
@@ -109,10 +111,14 @@ class MessagingActivities:
                 message = _new_message(step, parties, "email", self._email.name, to=request.to_email,
                                        sender=request.from_email, subject=request.subject, body=request.text)
                 session.add(message)
+            if message is not None and refusal is None:
+                if self._email.name == "outbox":
+                    return await _complete(session, step, message, self._email.send(request), "Email", "")
+                message.status = "sending"  # committed before the provider is called
         if refusal is not None or message is None:
             assert refusal is not None
             raise refusal  # only now: the failure's timeline event is committed
-        return await self._send(step, message.id, "email", send=lambda: self._email.send(request))
+        return await self._send(step, message, "email", send=lambda: self._email.send(request))
 
     async def _text_blocked(self, session: AsyncSession, step: StepInput, parties: Parties) -> StepOutcome | None:
         """Every attempt: the enrollment, Do-Not-Call, opt-out, the sender's Twilio and the window, as they are now."""
@@ -164,25 +170,22 @@ class MessagingActivities:
         message.status = "queued"  # the provider has no such message: it was never accepted
         return None
 
-    async def _send(self, step: StepInput, message_id: str, channel: Channel,
+    async def _send(self, step: StepInput, message: Message, channel: Channel,
                     send: Callable[[], ProviderReceipt]) -> StepOutcome:
-        """Mark the row `sending`, hand the message to the provider, record the answer.
+        """Hand the message (its row committed as `sending`) to the provider and record the answer.
 
         Shielded from cancellation: once the row says `sending` the provider may have the message, so a removal
-        arriving now lets the send finish and be recorded (R-ENR-2: "unless the provider already has it").
+        arriving now lets the send finish and be recorded (R-ENR-2: "unless the provider already has it"). The
+        heartbeat before the call restarts the heartbeat timeout for a provider that may be slow to answer.
         """
         activity.heartbeat()
-        async with session_scope(self._sessions) as session:
-            message = await session.get(Message, message_id)
-            assert message is not None
-            message.status = "sending"
-        sending = asyncio.ensure_future(self._provider_call(step, message_id, channel, send))
+        sending = asyncio.ensure_future(self._provider_call(step, message, channel, send))
         try:
             return await asyncio.shield(sending)
         except asyncio.CancelledError:
             return await sending
 
-    async def _provider_call(self, step: StepInput, message_id: str, channel: Channel,
+    async def _provider_call(self, step: StepInput, message: Message, channel: Channel,
                              send: Callable[[], ProviderReceipt]) -> StepOutcome:
         noun = "Text" if channel == "sms" else "Email"
         try:
@@ -190,8 +193,7 @@ class MessagingActivities:
         except ProviderError as err:
             failure: ApplicationError | None = None
             async with session_scope(self._sessions) as session:
-                message = await session.get(Message, message_id)
-                assert message is not None
+                session.add(message)  # the row as the deciding transaction committed it; no need to read it again
                 if err.permanent:
                     message.status, message.error_code, message.error_message = "failed", err.code, err.message
                     if channel == "sms" and err.code == TWILIO_UNSUBSCRIBED:
@@ -205,8 +207,7 @@ class MessagingActivities:
                 raise failure from err
             raise ApplicationError(f"{noun} provider unavailable: {err.message}", type="ProviderUnavailable") from err
         async with session_scope(self._sessions) as session:
-            message = await session.get(Message, message_id)
-            assert message is not None
+            session.add(message)
             return await _complete(session, step, message, receipt, noun, "")
 
     def _has_twilio(self, parties: Parties) -> bool:
@@ -265,10 +266,6 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
     if spec.mode == "design" and design_html is None:
         return await _fail(session, step, "DesignMissing", f"Email not sent: design {spec.design_id} no longer exists")
     return None
-
-
-async def _message_by_key(session: AsyncSession, key: str) -> Message | None:
-    return await session.scalar(select(Message).where(Message.idempotency_key == key))
 
 
 def _new_message(step: StepInput, parties: Parties, channel: Literal["sms", "email"], provider: str, *, to: str,
