@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) -m bench.schedule
 	$(PY) -m bench.year_plan
 	$(PY) -m bench.leads
+	$(PY) -m bench.enroll
 
 migrate: $(STAMP)
 	$(PY) -m db.migrate

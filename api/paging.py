@@ -30,8 +30,8 @@ class Page(BaseModel):
         return list(rows[: self.limit])
 
 
-def page(limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at most 500)")] = 100,
-         offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0) -> Page:
+async def page(limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at most 500)")] = 100,
+               offset: Annotated[int, Query(ge=0, description="Items to skip")] = 0) -> Page:
     return Page(limit=limit, offset=offset)
 
 
