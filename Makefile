@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) -m bench.leads
 	$(PY) -m bench.load --clients 50 --seconds 60
 	$(PY) -m bench.burst
+	$(PY) -m bench.enroll
 
 # 100,000 sleeping enrollments on PostgreSQL (127.0.0.1:5432) and the dev server: long, so not part of `make bench`.
 bench-scale: $(STAMP)

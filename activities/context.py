@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -9,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 from db.base import utcnow
 from db.models import Contact, Enrollment, Plan
 from db.queries import plan_version
-from db.session import session_scope
+from db.session import read_scope, session_scope
 from domain.merge import full_name
 from domain.plan import PlanDefinition
 from services.plans import schedule_context
@@ -23,7 +24,9 @@ class ContextActivities:
 
     @activity.defn
     async def load_enrollment_context(self, request: LoadContextInput) -> EnrollmentContext:
-        async with session_scope(self._sessions) as session:
+        # Reads only: on SQLite they take no write lock, so a run's first load does not queue behind the API's
+        # enrollments (issue 11); what it has to write is written after, in a transaction of one statement.
+        async with read_scope(self._sessions) as session:
             plan = await session.get(Plan, request.plan_id)
             contact = await session.get(Contact, request.contact_id)
             version = await plan_version(session, request.plan_id, request.plan_version)
@@ -33,13 +36,7 @@ class ContextActivities:
                     type="MissingRecord", non_retryable=True)
             name = full_name(contact.first_name, contact.last_name)
             row = await session.get(Enrollment, request.enrollment_id) if request.enrollment_id else None
-            if row is not None:
-                # R-PLAN-9: the row says which version the contact now follows, not only the workflow.
-                if row.plan_version != version.version:
-                    row.plan_version = version.version
-                if row.confirmed_at is None:  # the workflow runs: the reconciler need not look at this row
-                    row.confirmed_at = utcnow()
-            return EnrollmentContext(
+            context = EnrollmentContext(
                 plan=PlanDefinition.model_validate(version.definition).without_design_html(),
                 plan_version=version.version,
                 plan_name=plan.name,
@@ -51,4 +48,13 @@ class ContextActivities:
                 contact_name=name or contact.id,
                 merge_values=await label_values(session, plan, contact),
             )
+            # R-PLAN-9: the row says which version the contact now follows, not only the workflow; and once the
+            # workflow runs, the reconciler need not look at the row.
+            behind = {} if row is None else {
+                **({"plan_version": version.version} if row.plan_version != version.version else {}),
+                **({"confirmed_at": utcnow()} if row.confirmed_at is None else {})}
+        if behind:
+            async with session_scope(self._sessions) as session:
+                await session.execute(update(Enrollment).where(Enrollment.id == request.enrollment_id).values(behind))
+        return context
 

@@ -37,7 +37,9 @@ class AppState:
     bad_keys: BadKeyGuard = field(default_factory=BadKeyGuard)
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies are `async def` even when they only read a field: FastAPI runs a plain `def` dependency in its
+# thread pool, a hand-off to a thread and back for each one on every request (issue 11).
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.smartplans
     return state
 
@@ -45,15 +47,15 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings_dep(state: StateDep) -> Settings:
+async def get_settings_dep(state: StateDep) -> Settings:
     return state.settings
 
 
-def get_temporal(state: StateDep) -> Client:
+async def get_temporal(state: StateDep) -> Client:
     return state.temporal
 
 
-def get_sessions(state: StateDep) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(state: StateDep) -> async_sessionmaker[AsyncSession]:
     return state.sessions
 
 

@@ -35,8 +35,8 @@ class Page(BaseModel):
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (at most 1,000,000)")]
 
 
-def page(limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at most 500)")] = 100,
-         offset: Offset = 0) -> Page:
+async def page(limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Items per page (at most 500)")] = 100,
+               offset: Offset = 0) -> Page:
     return Page(limit=limit, offset=offset)
 
 

@@ -31,6 +31,7 @@ from worker import ensure_search_attributes
 ADMIN_KEY = "bench-admin-key"
 READY_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
+CONTACT_CHUNK = 2000
 
 
 @asynccontextmanager
@@ -143,9 +144,10 @@ async def add_contacts(sessions: async_sessionmaker[AsyncSession], team_id: str,
                        count: int, *, with_email: bool = False) -> list[str]:
     """Contacts straight into the database: creating them is set-up, not part of what is measured."""
     ids = [new_id("ct") for _ in range(count)]
-    async with session_scope(sessions) as session:
-        session.add_all([Contact(id=contact_id, team_id=team_id, owner_agent_id=agent_id, assignee_id=agent_id,
-                                 first_name=f"Bench{index}", last_name="Contact",
-                                 email=f"bench{index}@example.com" if with_email else None)
-                         for index, contact_id in enumerate(ids)])
+    for start in range(0, count, CONTACT_CHUNK):  # one transaction per chunk: 100,000 at once would be one huge one
+        async with session_scope(sessions) as session:
+            session.add_all([Contact(id=contact_id, team_id=team_id, owner_agent_id=agent_id, assignee_id=agent_id,
+                                     first_name=f"Bench{index}", last_name="Contact",
+                                     email=f"bench{index}@example.com" if with_email else None)
+                             for index, contact_id in enumerate(ids[start:start + CONTACT_CHUNK], start)])
     return ids

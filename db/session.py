@@ -1,8 +1,11 @@
 """Async engine and session construction, with the SQLite settings a multi-process dev setup needs.
 
-The API, the Temporal worker and the CLI may all open the same SQLite file at once, so SQLite gets WAL (readers do
-not block the writer) with `synchronous=NORMAL`, a generous busy timeout, enforced foreign keys (off by default in
-SQLite) and transactions that take the write lock up front (see `_sqlite_begin`).
+The API, the Temporal worker and the CLI may all open the same SQLite file at once, so SQLite gets WAL
+(readers do not block the writer), a generous busy timeout, enforced foreign keys (off by default in
+SQLite), transactions that take the write lock up front (see `_sqlite_begin`) unless they only read
+(`read_scope`), commits that do not wait for the disk (`synchronous=NORMAL`: WAL keeps the file consistent through a
+crash of the process; only a power cut can lose the last commits) and one connection per process (see
+`create_engine_for`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_READ_ONLY = "smartplans_read_only"
 
 
 def normalize_async_url(url: str | URL) -> URL:
@@ -75,8 +79,9 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: ConnectionPoolEntr
 def _sqlite_begin(conn: Connection) -> None:
     # IMMEDIATE takes the write lock at BEGIN, where busy_timeout waits for it. A deferred transaction
     # that reads and then writes fails instantly with SQLITE_BUSY under WAL when another writer got in
-    # first, and no timeout helps. Transactions here are short, so serialising them costs little.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # first, and no timeout helps. Transactions here are short, so serialising them costs little. One that
+    # only reads (`read_scope`) takes no lock: under WAL it reads a snapshot while a writer works.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def install_sqlite_pragmas(engine: AsyncEngine) -> None:
@@ -96,6 +101,12 @@ def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "postgresql":
         # Connections can be cut by server restarts or idle timeouts between worker activities.
         engine_kwargs.setdefault("pool_pre_ping", True)
+    elif path is not None:
+        # Every transaction but a read takes the file's one write lock, so more connections would only wait in
+        # SQLite's busy handler, which polls with sleeps of up to 100 ms: a process's transactions queue for its one
+        # connection instead, first come first served (its pool timeout, 30 s, matches the busy timeout).
+        engine_kwargs.setdefault("pool_size", 1)
+        engine_kwargs.setdefault("max_overflow", 0)
     engine = create_async_engine(parsed, **engine_kwargs)
     install_sqlite_pragmas(engine)
     return engine
@@ -116,3 +127,12 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+@asynccontextmanager
+async def read_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A unit of work that only reads (it is rolled back): on SQLite it takes no write lock, so a busy writer in
+    another process neither waits for it nor makes it wait. Never write in it."""
+    async with factory() as session:
+        await session.connection(execution_options={_READ_ONLY: True})
+        yield session

@@ -1,14 +1,25 @@
-"""Enrolling a contact in a plan: the database row (the guarantee of "at most once at a time", R-ENR-1) and the
-workflow that runs it. Used by the add-to-plan step now and by the API and tag triggers.
+"""Enrolling contacts in plans: the database row (the guarantee of "at most once at a time", R-ENR-1) and the
+workflow that runs it. One path for every way in: by hand (one, or a batch of up to 1,000), a tag trigger, an
+add-to-plan step.
+
+Two halves, so the caller owns its transaction: `record_enrollments` writes the rows and their timeline events in
+the caller's session (one INSERT for all the rows; a contact already in the plan is skipped by the database's
+unique index, not by an error), and once that is committed `start_recorded` starts their workflows, a bounded number
+at a time. A row whose start fails is ended (`start_failed`) before the answer; a row whose start is lost (the
+process dies in between) is found by the worker's reconciler (`services.reconcile`): either way an `active` row
+exists iff its workflow runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import (
@@ -19,8 +30,8 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from db.models import Contact, Enrollment, Plan
-from db.queries import plan_version, write_timeline
+from db.models import Contact, Enrollment, Plan, TimelineEvent
+from db.queries import plan_version
 from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import full_name
@@ -36,12 +47,17 @@ from workflows.types import (
 )
 
 ENROLLMENT_MEMO = "enrollment_id"
+# Workflow starts in flight at once for one batch: enough to keep the Temporal server busy, few enough that a
+# 1,000-contact batch does not queue 1,000 RPCs at the client.
+START_CONCURRENCY = 32
+
+Outcome = Literal["enrolled", "already_enrolled", "not_found", "plan_inactive", "plan_empty", "start_failed"]
 
 
 class EnrollmentRefused(Exception):
     """A business refusal: the API answers 409/422 with the message; a step writes it to the timeline."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Outcome, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -54,62 +70,147 @@ class Enrolled:
     plan_name: str
 
 
-async def enroll(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *, plan_id: str,
-                 contact_id: str, source: str, at: datetime, source_key: str | None = None) -> Enrolled:
-    """Record the enrollment, then start its workflow. With `source_key`, a repeat call returns the first result."""
-    async with session_scope(sessions) as session:
-        row = await _by_source_key(session, source_key)
-        plan = await session.get(Plan, plan_id)
-        contact = await session.get(Contact, contact_id)
-        if plan is None or contact is None or plan.team_id != contact.team_id:
-            raise EnrollmentRefused("not_found", f"plan {plan_id} or contact {contact_id} not found")
-        contact_name = full_name(contact.first_name, contact.last_name)
-        fresh = row is None
-        if row is None:
-            row = await _insert(session, plan, contact, contact_name, source, source_key, at)
-    try:
-        await start_workflow(client, task_queue, row, plan, contact_name)
-    except WorkflowAlreadyStartedError as err:
-        if fresh:
-            # The previous enrollment's workflow is still writing its end: refuse rather than leave a row
-            # that no workflow runs.
-            await _abandon(sessions, row.id)
-            raise EnrollmentRefused("already_enrolled", f"{contact_name} is still leaving plan '{plan.name}'; "
-                                    "try again in a moment") from err
-    except Exception:
-        if fresh:
-            await _abandon(sessions, row.id)
-        raise
-    return Enrolled(enrollment_id=row.id, workflow_id=row.workflow_id, plan_name=plan.name)
+@dataclass(frozen=True)
+class Enrollee:
+    contact_id: str
+    name: str  # the contact's full name, or "" (labels then use the id)
 
 
-async def _by_source_key(session: AsyncSession, source_key: str | None) -> Enrollment | None:
-    if source_key is None:
-        return None
-    return await session.scalar(select(Enrollment).where(Enrollment.source_key == source_key))
+@dataclass(frozen=True)
+class Recorded:
+    """A row written in the caller's transaction; its workflow starts once that is committed (`start_recorded`)."""
+
+    row: Enrollment
+    plan: Plan
+    name: str
+    fresh: bool = True  # False: an add-to-plan step's retry found its first attempt's row, which it must not end
 
 
-async def _insert(session: AsyncSession, plan: Plan, contact: Contact, contact_name: str, source: str,
-                  source_key: str | None, at: datetime) -> Enrollment:
+@dataclass(frozen=True)
+class Result:
+    """What came of one contact in one plan."""
+
+    plan_id: str
+    contact_id: str
+    outcome: Outcome
+    detail: str
+    enrollment_id: str | None = None
+    workflow_id: str | None = None
+    error: Exception | None = field(default=None, compare=False)  # why a start failed, for a caller to re-raise
+
+
+def enrollee(contact: Contact) -> Enrollee:
+    return Enrollee(contact.id, full_name(contact.first_name, contact.last_name))
+
+
+async def team_enrollees(session: AsyncSession, team_id: str, contact_ids: Sequence[str]) -> dict[str, Enrollee]:
+    """The team's contacts among `contact_ids`, each once, in the order given; another team's are left out, like
+    missing ones."""
+    rows = (await session.execute(select(Contact.id, Contact.first_name, Contact.last_name)
+                                  .where(Contact.id.in_(set(contact_ids)), Contact.team_id == team_id))).all()
+    names = {contact_id: full_name(first, last) for contact_id, first, last in rows}
+    return {contact_id: Enrollee(contact_id, names[contact_id]) for contact_id in dict.fromkeys(contact_ids)
+            if contact_id in names}
+
+
+# A plan version never changes once saved, so whether it has a step is known for good after one look.
+_HAS_STEPS: dict[tuple[str, int], bool] = {}
+_HAS_STEPS_LIMIT = 10_000
+
+
+async def plan_refusal(session: AsyncSession, plan: Plan) -> EnrollmentRefused | None:
+    """Why nobody can be enrolled in `plan` now (inactive, no steps), or None."""
     if not plan.active:
-        raise EnrollmentRefused("plan_inactive", f"plan '{plan.name}' is inactive; activate it to enroll contacts")
-    version = await plan_version(session, plan.id, plan.current_version)
-    # The saved document was validated when saved: looking for a step is enough (no re-parse on every enroll).
-    if version is None or not any(day.get("steps") for day in version.definition.get("days", [])):
-        raise EnrollmentRefused("plan_empty", f"plan '{plan.name}' has no steps yet")
-    row = Enrollment(id=new_id("en"), team_id=plan.team_id, plan_id=plan.id, contact_id=contact.id,
-                     plan_version=plan.current_version, workflow_id=enrollment_workflow_id(plan.id, contact.id),
-                     status="active", source=source, started_at=at, source_key=source_key)
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError as err:
-        raise EnrollmentRefused(
-            "already_enrolled", f"{contact_name or contact.id} is already in plan '{plan.name}'") from err
-    await write_timeline(session, team_id=plan.team_id, contact_id=contact.id, kind="enrolled",
-                         detail=f"{contact_name or contact.id} was added to plan '{plan.name}' ({source})", at=at,
-                         idempotency_key=f"{row.id}:enrolled", plan_id=plan.id, enrollment_id=row.id)
-    return row
+        return EnrollmentRefused("plan_inactive", f"plan '{plan.name}' is inactive; activate it to enroll contacts")
+    key = (plan.id, plan.current_version)
+    if key not in _HAS_STEPS:
+        version = await plan_version(session, plan.id, plan.current_version)
+        if version is None:
+            return EnrollmentRefused("plan_empty", f"plan '{plan.name}' has no steps yet")
+        if len(_HAS_STEPS) >= _HAS_STEPS_LIMIT:
+            _HAS_STEPS.clear()
+        # The saved document was validated when saved: looking for a step is enough (no re-parse on every enroll).
+        _HAS_STEPS[key] = any(day.get("steps") for day in version.definition.get("days", []))
+    if not _HAS_STEPS[key]:
+        return EnrollmentRefused("plan_empty", f"plan '{plan.name}' has no steps yet")
+    return None
+
+
+def _insert_new(session: AsyncSession, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect: a contact already in the plan is skipped by the
+    unique index on active rows, with no savepoint or error to unwind."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+async def record_enrollments(session: AsyncSession, plan: Plan, enrollees: Sequence[Enrollee], *, source: str,
+                             at: datetime, source_key: str | None = None) -> list[Recorded | Result]:
+    """The rows and their "enrolled" timeline events for `enrollees` (distinct contacts of the plan's team), in the
+    caller's transaction; one answer per enrollee, in order. Never commits."""
+    refused = await plan_refusal(session, plan)
+    if refused is not None:
+        return [Result(plan.id, e.contact_id, refused.code, refused.message) for e in enrollees]
+    rows = [Enrollment(id=new_id("en"), team_id=plan.team_id, plan_id=plan.id, contact_id=e.contact_id,
+                       plan_version=plan.current_version, workflow_id=enrollment_workflow_id(plan.id, e.contact_id),
+                       status="active", source=source, started_at=at, source_key=source_key) for e in enrollees]
+    if not rows:
+        return []
+    table = Enrollment.__table__
+    assert isinstance(table, Table)
+    columns = ("id", "team_id", "plan_id", "contact_id", "plan_version", "workflow_id", "status", "source",
+               "started_at", "source_key")
+    inserted = set((await session.execute(_insert_new(session, table).returning(table.c.id),
+                                          [{name: getattr(row, name) for name in columns} for row in rows])).scalars())
+    answers: list[Recorded | Result] = []
+    events: list[dict[str, Any]] = []
+    for row, person in zip(rows, enrollees, strict=True):
+        label = person.name or person.contact_id
+        if row.id not in inserted:
+            answers.append(Result(plan.id, person.contact_id, "already_enrolled",
+                                  f"{label} is already in plan '{plan.name}'"))
+            continue
+        answers.append(Recorded(row, plan, person.name))
+        events.append({"id": new_id("ev"), "team_id": plan.team_id, "contact_id": person.contact_id, "kind": "enrolled",
+                       "detail": f"{label} was added to plan '{plan.name}' ({source})", "at": at,
+                       "plan_id": plan.id, "enrollment_id": row.id, "idempotency_key": f"{row.id}:enrolled"})
+    if events:
+        await session.execute(insert(TimelineEvent), events)
+    return answers
+
+
+async def start_recorded(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
+                         answers: Sequence[Recorded | Result], *, concurrency: int = START_CONCURRENCY) -> list[Result]:
+    """Start the workflows of the committed rows among `answers`, at most `concurrency` at once; refusals pass
+    through. One result per answer, in order. Every fresh row whose start failed is ended as `start_failed` (one
+    transaction for all of them) before this returns."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def start(one: Recorded | Result) -> Result:
+        if isinstance(one, Result):
+            return one
+        row = one.row
+        async with gate:
+            try:
+                await start_workflow(client, task_queue, row, one.plan, one.name)
+            except WorkflowAlreadyStartedError as err:
+                # The previous enrollment's workflow is still writing its end: refuse rather than leave a row that
+                # no workflow runs.
+                return Result(row.plan_id, row.contact_id, "already_enrolled",
+                              f"{one.name or row.contact_id} is still leaving plan '{one.plan.name}'; "
+                              "try again in a moment", error=err)
+            except Exception as err:  # noqa: BLE001 - whatever failed, the row must not stay active
+                return Result(row.plan_id, row.contact_id, "start_failed",
+                              f"could not start the enrollment: {err}", error=err)
+        return Result(row.plan_id, row.contact_id, "enrolled", f"added to plan '{one.plan.name}'", row.id,
+                      row.workflow_id)
+
+    results = list(await asyncio.gather(*(start(one) for one in answers)))
+    failed = [one.row.id for one, result in zip(answers, results, strict=True)
+              if isinstance(one, Recorded) and one.fresh and result.error is not None]
+    if failed:
+        await _abandon(sessions, failed)
+    return results
 
 
 async def start_workflow(client: Client, task_queue: str, row: Enrollment, plan: Plan, contact_name: str) -> None:
@@ -144,10 +245,41 @@ async def start_workflow(client: Client, task_queue: str, row: Enrollment, plan:
         # A retried add-to-plan step whose first attempt started the workflow: nothing more to do.
 
 
-async def _abandon(sessions: async_sessionmaker[AsyncSession], enrollment_id: str) -> None:
-    """An enrollment whose workflow could not start must not stay `active` (it would block re-enrolling)."""
+async def _abandon(sessions: async_sessionmaker[AsyncSession], enrollment_ids: Sequence[str]) -> None:
+    """Enrollments whose workflow could not start must not stay `active` (they would block re-enrolling)."""
     async with session_scope(sessions) as session:
-        row = await session.get(Enrollment, enrollment_id)
-        if row is not None and row.status == "active":
-            # The key is released so a retried add-to-plan step enrolls afresh instead of finding this row.
-            row.status, row.end_reason, row.source_key = "removed", "start_failed", None
+        # The key is released so a retried add-to-plan step enrolls afresh instead of finding this row.
+        await session.execute(update(Enrollment).where(Enrollment.id.in_(enrollment_ids),
+                                                       Enrollment.status == "active")
+                              .values(status="removed", end_reason="start_failed", source_key=None))
+
+
+async def enroll(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *, plan_id: str,
+                 contact_id: str, source: str, at: datetime, source_key: str | None = None) -> Enrolled:
+    """One contact in one plan, in a transaction of its own, then its workflow; raises `EnrollmentRefused` (or the
+    start's error). With `source_key`, a repeat call returns the first call's enrollment."""
+    async with session_scope(sessions) as session:
+        plan = await session.get(Plan, plan_id)
+        contact = await session.get(Contact, contact_id)
+        if plan is None or contact is None or plan.team_id != contact.team_id:
+            raise EnrollmentRefused("not_found", f"plan {plan_id} or contact {contact_id} not found")
+        earlier = await session.scalar(select(Enrollment).where(Enrollment.source_key == source_key)) \
+            if source_key is not None else None
+        if earlier is not None:
+            answer: Recorded | Result = Recorded(earlier, plan, enrollee(contact).name, fresh=False)
+        else:
+            [answer] = await record_enrollments(session, plan, [enrollee(contact)], source=source, at=at,
+                                                source_key=source_key)
+    return await start_one(sessions, client, task_queue, answer)
+
+
+async def start_one(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
+                    answer: Recorded | Result) -> Enrolled:
+    """Start one committed row's workflow, raising what refused or failed it, as a single enrollment answers."""
+    [result] = await start_recorded(sessions, client, task_queue, [answer])
+    if result.error is not None and result.outcome != "already_enrolled":
+        raise result.error
+    if result.enrollment_id is None or isinstance(answer, Result):
+        raise EnrollmentRefused(result.outcome, result.detail) from result.error
+    return Enrolled(enrollment_id=result.enrollment_id, workflow_id=answer.row.workflow_id,
+                    plan_name=answer.plan.name)

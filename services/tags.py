@@ -11,20 +11,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from db.models import Contact, ContactTag, Plan, PlanTrigger, Tag
 from db.queries import plan_version
+from db.session import session_scope
 from domain.ids import new_id
 from domain.plan import PlanDefinition
-from services.enrollments import EnrollmentRefused, enroll
+from services.enrollments import Recorded, Result, enrollee, record_enrollments, start_recorded
 
 MAX_TRIGGERS = 10  # R-RULE-1
 
@@ -150,32 +149,24 @@ async def triggered_plans(session: AsyncSession, tag_id: str, contact: Contact) 
     return list(rows.all())
 
 
-@dataclass(frozen=True)
-class TagEnrollment:
-    plan_id: str
-    enrollment_id: str | None
-    outcome: str  # "enrolled" or the refusal code
-    detail: str
-
-
 async def enroll_by_tag(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *,
-                        contact_id: str, plan_ids: Sequence[str], at: datetime) -> list[TagEnrollment]:
-    """Enroll the contact in each plan. A refusal (already in the plan, plan emptied or deactivated since) is
-    reported to the caller and skips that plan only: a contact is never enrolled twice (R-ENR-1). So does Temporal
-    being unreachable: the tag is already committed, and one plan failing must not hide what the others did."""
-    outcomes = []
-    for plan_id in plan_ids:
-        try:
-            done = await enroll(sessions, client, task_queue, plan_id=plan_id, contact_id=contact_id,
-                                source="tag", at=at)
-        except EnrollmentRefused as refused:
-            outcomes.append(TagEnrollment(plan_id, None, refused.code, refused.message))
-        except RPCError as err:  # `enroll` has already marked its row `start_failed`
-            outcomes.append(TagEnrollment(plan_id, None, "start_failed", f"could not start the enrollment: {err}"))
-        else:
-            outcomes.append(TagEnrollment(plan_id, done.enrollment_id, "enrolled",
-                                          f"added to plan '{done.plan_name}'"))
-    return outcomes
+                        contact_id: str, plan_ids: Sequence[str], at: datetime) -> list[Result]:
+    """Enroll the contact in each plan: the rows in one transaction, then the workflows together, as a batch
+    enrollment does. A refusal (already in the plan, plan emptied or deactivated since) is reported to the caller
+    and skips that plan only: a contact is never enrolled twice (R-ENR-1). So does a start that fails (Temporal
+    unreachable): the tag is already committed, and one plan failing must not hide what the others did."""
+    async with session_scope(sessions) as session:
+        contact = await session.get(Contact, contact_id)
+        plans = {plan.id: plan for plan in await session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))}
+        answers: list[Recorded | Result] = []
+        for plan_id in plan_ids:
+            plan = plans.get(plan_id)
+            if plan is None or contact is None or plan.team_id != contact.team_id:
+                answers.append(Result(plan_id, contact_id, "not_found",
+                                      f"plan {plan_id} or contact {contact_id} not found"))
+                continue
+            answers += await record_enrollments(session, plan, [enrollee(contact)], source="tag", at=at)
+    return await start_recorded(sessions, client, task_queue, answers)
 
 
 async def plan_has_steps(session: AsyncSession, plan: Plan) -> bool:

@@ -7,6 +7,7 @@ end to the row and the timeline, so a removal can never race a step that is abou
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, cast
 
@@ -17,10 +18,12 @@ from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import sees_plan, team_record
+from api.access import sees_plan, team_record, visible_plan
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.enrollments import (
+    BatchEnrollment,
+    EnrollmentBatch,
     EnrollmentCreate,
     EnrollmentCreated,
     EnrollmentPublic,
@@ -34,7 +37,15 @@ from db.models import Agent, Contact, Enrollment, Message, Plan, Task, TimelineE
 from db.queries import write_timeline
 from domain.merge import full_name
 from domain.plan import describe_step
-from services.enrollments import enroll
+from services.enrollments import (
+    Result,
+    enrollee,
+    plan_refusal,
+    record_enrollments,
+    start_one,
+    start_recorded,
+    team_enrollees,
+)
 from services.progress import planned_first_step
 from services.tasks import TaskStatus, complete_task, list_tasks
 from workflows.enrollment import EnrollmentWorkflow
@@ -64,16 +75,49 @@ async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: Current
                             sessions: SessionsDep, client: TemporalDep, settings: SettingsDep,
                             now: NowDep) -> EnrollmentCreated:
     """R-ENR-1: enroll by hand. 409 when already enrolled, or the plan is inactive or has no steps."""
-    plan = await session.get(Plan, plan_id)
-    if plan is None or not sees_plan(agent, plan):
-        raise NotFound("plan", plan_id)
+    plan = await visible_plan(session, agent, plan_id)
     contact = await team_record(session, Contact, body.contact_id, agent, "contact")
-    # `enroll` commits its row in its own transaction before starting the workflow; end ours first (on SQLite
-    # it holds the write lock the service needs).
+    # One transaction, the caller's key lookup included: the row is committed before its workflow starts.
+    [answer] = await record_enrollments(session, plan, [enrollee(contact)], source="manual", at=now)
     await session.commit()
-    enrolled = await enroll(sessions, client, settings.temporal_task_queue, plan_id=plan.id, contact_id=contact.id,
-                            source="manual", at=now)
+    enrolled = await start_one(sessions, client, settings.temporal_task_queue, answer)
     return EnrollmentCreated(id=enrolled.enrollment_id, workflow_id=enrolled.workflow_id)
+
+
+@router.post("/plans/{plan_id}/enrollments/batch", response_model=list[BatchEnrollment], tags=["enrollments"])
+async def create_enrollments(plan_id: str, body: EnrollmentBatch, agent: CurrentAgent, session: SessionDep,
+                             sessions: SessionsDep, client: TemporalDep, settings: SettingsDep,
+                             now: NowDep) -> list[BatchEnrollment]:
+    """R-ENR-1 for up to 1,000 contacts at once: one outcome per entry, in order. The rows are written in one
+    transaction, then the workflows start together. 404 for a plan you cannot see, 409 when it is inactive or has
+    no steps (nobody is enrolled), 422 for more than 1,000 contacts."""
+    plan = await visible_plan(session, agent, plan_id)
+    refused = await plan_refusal(session, plan)
+    if refused is not None:
+        raise refused
+    found = await team_enrollees(session, agent.team_id, body.contact_ids)
+    answers = await record_enrollments(session, plan, list(found.values()), source="manual", at=now)
+    await session.commit()
+    results = {r.contact_id: r for r in await start_recorded(sessions, client, settings.temporal_task_queue, answers)}
+    return _per_entry(body.contact_ids, results)
+
+
+def _per_entry(contact_ids: Sequence[str], results: Mapping[str, Result]) -> list[BatchEnrollment]:
+    first: dict[str, int] = {}
+    answered = []
+    for index, contact_id in enumerate(contact_ids):
+        result = results.get(contact_id)
+        if contact_id in first:
+            answered.append(BatchEnrollment(contact_id=contact_id, outcome="duplicate",
+                                            detail=f"listed earlier in this batch (entry {first[contact_id]})"))
+        elif result is None:
+            answered.append(BatchEnrollment(contact_id=contact_id, outcome="not_found",
+                                            detail=f"contact {contact_id} not found"))
+        else:
+            answered.append(BatchEnrollment(contact_id=contact_id, id=result.enrollment_id, outcome=result.outcome,
+                                            detail=result.detail))
+        first.setdefault(contact_id, index)
+    return answered
 
 
 @router.get("/enrollments/{enrollment_id}", response_model=EnrollmentPublic, tags=["enrollments"])

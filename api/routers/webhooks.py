@@ -34,7 +34,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 _MAX_EMAIL_PART = 10 * 1024 * 1024
 
 
-def get_inbound(state: StateDep) -> Inbound:
+async def get_inbound(state: StateDep) -> Inbound:
     """Providers are plain stateless objects; the confirmation text goes out through the configured one."""
     return Inbound(state.sessions, state.temporal, state.settings, providers(state.settings)[0])
 

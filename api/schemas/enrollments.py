@@ -3,23 +3,47 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from api.schemas.common import Public, Request
+from services.enrollments import Outcome
 from workflows.types import EnrollmentStatus
 
 StepOutcome = Literal["executed", "skipped", "failed"]
 
 
+ContactId = Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class EnrollmentCreate(Request):
-    contact_id: str = Field(min_length=1, max_length=40)
+    contact_id: ContactId
 
 
 class EnrollmentCreated(Public):
     id: str
     workflow_id: str = Field(description="The Temporal workflow running this enrollment (find it in the Temporal UI).")
+
+
+BATCH_LIMIT = 1000
+
+
+class EnrollmentBatch(Request):
+    contact_ids: list[ContactId] = Field(min_length=1, max_length=BATCH_LIMIT,
+                                         description=f"Up to {BATCH_LIMIT:,} contacts of your team to enroll")
+
+
+class BatchEnrollment(Public):
+    """What came of one entry of a batch, in the order they were sent."""
+
+    contact_id: str
+    id: str | None = Field(default=None, description="The new enrollment, when `outcome` is `enrolled`")
+    outcome: Outcome | Literal["duplicate"] = Field(
+        description="enrolled; already_enrolled (in this plan now, or still leaving it); not_found (no such contact "
+                    "in your team); start_failed (its workflow could not be started, so it was not enrolled: try "
+                    "again); duplicate (listed earlier in the same batch, which has its outcome)")
+    detail: str
 
 
 class StepDone(Public):

@@ -51,6 +51,7 @@ def bodies(theirs: dict[str, str]) -> dict[tuple[str, str], dict[str, Any] | Non
         ("PUT", "/plans/{plan_id}/triggers"): {"tag_ids": [theirs["tag"]]},
         ("PUT", "/plans/{plan_id}/removal-rules"): {"on_email_reply": True, "on_text_reply": True},
         ("POST", "/plans/{plan_id}/enrollments"): {"contact_id": theirs["contact"]},
+        ("POST", "/plans/{plan_id}/enrollments/batch"): {"contact_ids": [theirs["contact"]]},
         ("POST", "/plans/{plan_id}/publish"): {"include_linked": True},
         ("PUT", "/designs/{design_id}"): DESIGN,
         ("PATCH", "/contacts/{contact_id}"): {"first_name": "Hacked"},

@@ -40,16 +40,21 @@ def assert_unavailable(answer: httpx.Response, what: str) -> None:
     assert answer.json()["detail"] == f"{what} is unreachable; try again in a few seconds"
 
 
+async def rainmaker_and_plan(client: httpx.AsyncClient) -> tuple[dict[str, str], str]:
+    """A team's Rainmaker key and a plan of theirs with a step, made through the API."""
+    team = (await client.post("/teams", json={"name": "Down Team"}, headers=ADMIN)).json()["id"]
+    made = (await client.post(f"/teams/{team}/agents", headers=ADMIN, json={
+        "first_name": "Rita", "last_name": "Rain", "email": "rita@example.com", "role": "rainmaker",
+        "permission": "unlimited"})).json()
+    key = {"Authorization": f"Bearer {made['api_key']}"}
+    return key, (await client.post("/plans", headers=key, json={"name": "P", "days": STEPS})).json()["id"]
+
+
 class TestTemporalDown:
     async def test_enrolling_answers_503_and_leaves_no_active_row(
             self, sessions: async_sessionmaker[AsyncSession]) -> None:
         async with app_client(sessions, None) as client:
-            team = (await client.post("/teams", json={"name": "Down Team"}, headers=ADMIN)).json()["id"]
-            made = (await client.post(f"/teams/{team}/agents", headers=ADMIN, json={
-                "first_name": "Rita", "last_name": "Rain", "email": "rita@example.com", "role": "rainmaker",
-                "permission": "unlimited"})).json()
-            key = {"Authorization": f"Bearer {made['api_key']}"}
-            plan = (await client.post("/plans", headers=key, json={"name": "P", "days": STEPS})).json()["id"]
+            key, plan = await rainmaker_and_plan(client)
             contact = (await client.post("/contacts", headers=key, json={"first_name": "Dana"})).json()["id"]
             answer = await client.post(f"/plans/{plan}/enrollments", headers=key, json={"contact_id": contact})
             assert_unavailable(answer, "Temporal")
@@ -59,6 +64,22 @@ class TestTemporalDown:
         async with session_scope(sessions) as session:
             rows = (await session.execute(Enrollment.__table__.select())).all()
         assert [(row.status, row.end_reason) for row in rows] == [("removed", "start_failed")]
+
+    async def test_a_batch_answers_start_failed_for_each_contact_and_leaves_no_active_row(
+            self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Issue 11: each row of the batch is committed, its start fails, and it is ended before the answer."""
+        async with app_client(sessions, None) as client:
+            key, plan = await rainmaker_and_plan(client)
+            contacts = [(await client.post("/contacts", headers=key, json={"first_name": name})).json()["id"]
+                        for name in ("Dana", "Eli")]
+            answer = await client.post(f"/plans/{plan}/enrollments/batch", headers=key,
+                                       json={"contact_ids": contacts})
+            assert answer.status_code == 200, answer.text
+            assert [(a["contact_id"], a["outcome"], a["id"]) for a in answer.json()] == [
+                (contact, "start_failed", None) for contact in contacts]
+        async with session_scope(sessions) as session:
+            rows = (await session.execute(Enrollment.__table__.select())).all()
+        assert [(row.status, row.end_reason) for row in rows] == [("removed", "start_failed")] * 2
 
 
 class TestDatabaseDown:

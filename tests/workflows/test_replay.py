@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -55,3 +58,39 @@ async def test_every_run_of_an_edited_repeating_enrollment_replays(
         for history in histories:
             await replayer.replay_workflow(history)
         assert len(histories) >= 3
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def test_a_run_started_before_the_first_load_became_local_still_replays() -> None:
+    """Issue 11: a run's first context load is a local activity, behind a patch; a run recorded before (its first
+    load an activity task) replays through the current code unchanged."""
+    recorded = WorkflowHistory.from_json("enrollment-before-issue-11",
+                                         (HISTORIES / "enrollment-before-issue-11.json").read_text())
+    first_task = [e.event_type for e in recorded.events[:7]]
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED in first_task
+    replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(recorded)
+
+
+async def test_the_first_context_load_runs_inside_the_first_workflow_task(
+        env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Issue 11: starting an enrollment costs the server one workflow task, which loads the context (a local activity,
+    recorded as a marker) and starts the wait for the first step; no activity task, no second workflow task."""
+    world = await seed(sessions)
+    plan_id = await add_plan(sessions, world, plan_doc((7, [task()])))
+    async with running_worker(env, sessions) as h:
+        handle = await h.enroll(plan_id, world.contact_id)
+
+        async def waiting() -> bool:
+            events = [e.event_type for e in (await handle.fetch_history()).events]
+            return EventType.EVENT_TYPE_TIMER_STARTED in events
+
+        await eventually(waiting)
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        assert events.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+        assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events
+        assert EventType.EVENT_TYPE_MARKER_RECORDED in events
+        await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(
+            await handle.fetch_history())
