@@ -53,10 +53,9 @@ class Settings(BaseSettings):
 
     default_email_quota: int = 5000
 
-    # Workflows the worker keeps in memory between their tasks (Temporal's sticky cache; the SDK's default). 0 turns
-    # stickiness off, every task then replaying its history: the crash tests do so on the time-skipping test server,
-    # which never hands a dead worker's sticky tasks back to the shared queue as the real server does after 5 s.
-    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    # Workflows the worker keeps in memory between their tasks (Temporal's sticky cache; the SDK's default). At least
+    # one: the first context load is a local activity, whose workflow must stay cached while it runs.
+    worker_max_cached_workflows: int = Field(default=1000, ge=1)
     # Activity and workflow tasks the worker runs at once, and the database connections it may hold (pool size plus
     # overflow). Chosen with bench/burst.py; the figures and the reasons are in docs/performance.md.
     worker_max_concurrent_activities: int = Field(default=100, ge=1)

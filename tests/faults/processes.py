@@ -67,6 +67,8 @@ class Processes:
         return self.tmp / f"{name}.log"
 
     def start(self, name: str) -> None:
+        earlier = self.running.get(name)
+        assert earlier is None or earlier.poll() is not None, f"{name} is already running (pid {earlier.pid})"
         with self.log(name).open("ab") as out:
             self.running[name] = subprocess.Popen(
                 self.argv(name), cwd=PROJECT_ROOT, env=self.environment(), stdin=subprocess.DEVNULL, stdout=out,
