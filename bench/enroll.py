@@ -14,21 +14,24 @@ API's. Three ways, on fresh contacts of one plan:
 
 then a one-line workflow's starts (its own in-process worker) as the server's ceiling. The enrollment worker runs in
 its own process (`python worker.py`), as `make dev` and docker-compose run it (`--in-process-worker` puts it here).
-Each way is timed to its last answer and to the moment every row is confirmed (the worker caught up): the ratios
-use the latter, the rate at which enrollments run. After an untimed warm-up of each, R rounds of the three take
-turns, each round starting with the next way. `--batch-10k` then enrolls 10,000 more contacts in one plan with ten
-batch requests (aim on PostgreSQL: under a minute). See bench/README.md for why.
+Each way is timed to its last answer (the figure of merit: the rate a client enrolls at) and to the moment every row
+is confirmed (the worker caught up: the rate enrollments run at, printed as the "(running)" ratios). After an
+untimed warm-up of each, R rounds of the three take turns, each round starting with the next way. `--batch-10k`
+then enrolls 10,000 more contacts in one plan with ten batch requests (aim on PostgreSQL: under a minute). See
+bench/README.md for why.
 
-Run with `python -m bench.enroll [--count N] [--database sqlite|postgresql] [--batch-10k]`. Prints a table, then
-`ratio batch/direct` (aim: at least 0.9) and, as its last line, `ratio api/direct` (aim: at least 0.8). Figures
-only; there is no pass/fail.
+Run with `python -m bench.enroll [--count N] [--database sqlite|postgresql] [--batch-10k]`. Prints a table, the
+running ratios, then `ratio batch/direct` (aim: at least 0.9) and, as its last line, `ratio api/direct` (aim: at
+least 0.8), both of answered calls. Figures only; there is no pass/fail.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -58,6 +61,11 @@ from tests.dbtools import DatabaseKind, make_database
 from tests.factories import World, add_plan, plan_doc, running_worker, task
 from worker import ensure_search_attributes
 from workflows.types import enrollment_workflow_id
+
+# httpx's ASGI transport tries `import sniffio` on every request; where it is not installed, each failed import
+# searches sys.path again. Marked absent once, the bench's client stays out of the API's figures.
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 WARMUP = 20
 BATCH_LIMIT = 1000
@@ -303,9 +311,11 @@ async def bench(options: Options) -> None:
     print("\nEnrollments through the API vs starting their workflows directly (Temporal dev server)")
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
-    floor = tallies[DIRECT].rate()
-    print(f"ratio batch/direct: {tallies[BATCH].rate() / floor:.2f}")
-    print(f"ratio api/direct: {tallies[ONE_BY_ONE].rate() / floor:.2f}")
+    for running in (True, False):  # the figure of merit, last: rates of answered calls
+        floor = tallies[DIRECT].rate(running)
+        suffix = " (running)" if running else ""
+        print(f"ratio batch/direct{suffix}: {tallies[BATCH].rate(running) / floor:.2f}")
+        print(f"ratio api/direct{suffix}: {tallies[ONE_BY_ONE].rate(running) / floor:.2f}")
 
 
 def main() -> None:
