@@ -6,6 +6,7 @@ bench prints both. Linux only (children are read from /proc); elsewhere the chil
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 from dataclasses import dataclass
@@ -30,22 +31,31 @@ def cpu_now() -> CpuSeconds:
     return CpuSeconds(usage.ru_utime + usage.ru_stime, _children_cpu())
 
 
+def _stat(pid: str | int) -> list[str] | None:
+    """A process's /proc stat fields after the command name (which may hold spaces): ppid is [1], utime [11],
+    stime [12]; None when it is gone or there is no /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux `/proc`; NaN elsewhere)."""
+    fields = _stat(pid)
+    return math.nan if fields is None else _seconds(fields)
+
+
 def _children_cpu() -> float:
     """User + system seconds of the live children (`RUSAGE_CHILDREN` counts only children already waited for)."""
     proc = Path("/proc")
     if not proc.is_dir():
         return 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    me = os.getpid()
-    total = 0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            # Fields after the command name (which may hold spaces) start at field 3: ppid is 4, utime 14, stime 15.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+    me = str(os.getpid())
+    children = (fields for entry in proc.iterdir() if entry.name.isdigit()
+                if (fields := _stat(entry.name)) is not None and fields[1] == me)
+    return sum(_seconds(fields) for fields in children)

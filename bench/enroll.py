@@ -32,7 +32,6 @@ import asyncio
 import importlib.util
 import os
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -46,20 +45,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from bench.harness import bench_stack
 from bench.stack import ADMIN_KEY, add_contacts, add_team, worker_process
-from config import Settings, venv_binary
+from config import Settings
 from db.models import Enrollment, Plan
-from db.session import create_engine_for, create_session_factory, session_scope
+from db.session import session_scope
 from domain.ids import new_id
 from services.enrollments import START_CONCURRENCY, start_workflow
-from tests.dbtools import DatabaseKind, make_database
+from tests.dbtools import DatabaseKind
 from tests.factories import World, add_plan, plan_doc, running_worker, task
-from worker import ensure_search_attributes
 from workflows.types import enrollment_workflow_id
 
 # httpx's ASGI transport tries `import sniffio` on every request; where it is not installed, each failed import
@@ -281,32 +279,22 @@ async def bench(options: Options) -> None:
          f"(+{WARMUP} warm-up each, not timed)"),
         ("cores", f"{os.cpu_count()}"),
     ]
-    with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
-        url, cleanup = make_database(options.database, Path(tmp))
-        engine = create_engine_for(url)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
-        try:
-            sessions = create_session_factory(engine)
-            await ensure_search_attributes(env.client, "default")
-            needed = 3 * (options.count + WARMUP) + (TEN_THOUSAND if options.ten_thousand else 0)
-            async with enrollment_worker(env, sessions, url, options.in_process, Path(tmp) / "worker.log") as queue, \
-                    scene_for(env, sessions, queue, needed) as scene:
-                tallies = await compare(scene, options)
-                for name, tally in tallies.items():
-                    rows += [(f"{name}: per second answered", f"{tally.rate(running=False):.1f}"),
-                             (f"{name}: per second running (worker caught up)", f"{tally.rate():.1f}")]
-                if options.ten_thousand:
-                    answered = await batched(scene, scene.take(TEN_THOUSAND), BATCH_LIMIT)
-                    lag = await scene.caught_up()
-                    rows += [("10,000 in one plan via batch: seconds answered", f"{answered:.1f}"),
-                             ("10,000 in one plan via batch: seconds running", f"{answered + lag:.1f}")]
-            ceiling = await trivial(env.client, options.count, options.concurrency)
-            rows += [("trivial workflow start (ceiling): per second", f"{ceiling.per_second:.1f}")]
-        finally:
-            await env.shutdown()
-            await engine.dispose()
-            cleanup()
+    async with bench_stack(options.database) as stack:
+        env, sessions = stack.env, stack.sessions
+        needed = 3 * (options.count + WARMUP) + (TEN_THOUSAND if options.ten_thousand else 0)
+        async with enrollment_worker(env, sessions, stack.url, options.in_process, stack.tmp / "worker.log") as queue, \
+                scene_for(env, sessions, queue, needed) as scene:
+            tallies = await compare(scene, options)
+            for name, tally in tallies.items():
+                rows += [(f"{name}: per second answered", f"{tally.rate(running=False):.1f}"),
+                         (f"{name}: per second running (worker caught up)", f"{tally.rate():.1f}")]
+            if options.ten_thousand:
+                answered = await batched(scene, scene.take(TEN_THOUSAND), BATCH_LIMIT)
+                lag = await scene.caught_up()
+                rows += [("10,000 in one plan via batch: seconds answered", f"{answered:.1f}"),
+                         ("10,000 in one plan via batch: seconds running", f"{answered + lag:.1f}")]
+        ceiling = await trivial(env.client, options.count, options.concurrency)
+        rows += [("trivial workflow start (ceiling): per second", f"{ceiling.per_second:.1f}")]
     width = max(len(label) for label, _ in rows)
     print("\nEnrollments through the API vs starting their workflows directly (Temporal dev server)")
     for label, value in rows:

@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from config import venv_binary
+from bench.stack import temporal_dev_server
 from db.session import create_engine_for, create_session_factory
 from tests.dbtools import DatabaseKind, make_database
-from worker import ensure_search_attributes
 
 
 @dataclass(frozen=True)
@@ -39,13 +37,9 @@ async def bench_stack(database: DatabaseKind, *, temporal_file: bool = False,
     with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
         url, cleanup = make_database(database, Path(tmp))
         engine = create_engine_for(url, **engine_kwargs)
-        env = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter,
-            dev_server_database_filename=str(Path(tmp) / "temporal.db") if temporal_file else None)
         try:
-            await ensure_search_attributes(env.client, "default")
-            yield Stack(Path(tmp), url, engine, env)
+            async with temporal_dev_server(Path(tmp) / "temporal.db" if temporal_file else None) as env:
+                yield Stack(Path(tmp), url, engine, env)
         finally:
-            await env.shutdown()
             await engine.dispose()
             cleanup()

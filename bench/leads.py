@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from temporalio import workflow
@@ -30,10 +28,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from bench.stack import ADMIN_KEY, temporal_dev_server, worker_process
+from bench.harness import bench_stack
+from bench.stack import ADMIN_KEY, worker_process
 from config import Settings
 from db.session import create_engine_for, create_session_factory
-from tests.dbtools import make_database
 
 POLL = 0.01
 CLAIM_SECONDS = 10
@@ -187,16 +185,11 @@ async def _holder_is(handle: object, value: int) -> bool:
 
 
 async def bench(count: int, deadline_count: int, concurrency: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
-        url, cleanup = make_database("sqlite", Path(tmp))
-        try:
-            async with temporal_dev_server() as env:
-                queue = f"bench-leads-{uuid.uuid4()}"
-                async with worker_process(env, url, queue, Path(tmp) / "worker.log"):
-                    first, later = await bench_leads(env, url, queue, count, deadline_count, concurrency)
-                bare_first, bare_later = await bench_bare(env.client, count, deadline_count, concurrency)
-        finally:
-            cleanup()
+    async with bench_stack("sqlite") as stack:
+        queue = f"bench-leads-{uuid.uuid4()}"
+        async with worker_process(stack.env, stack.url, queue, stack.tmp / "worker.log"):
+            first, later = await bench_leads(stack.env, stack.url, queue, count, deadline_count, concurrency)
+        bare_first, bare_later = await bench_bare(stack.env.client, count, deadline_count, concurrency)
     (a50, a95), (b50, b95) = figures(first), figures(later)
     (ba50, ba95), (bb50, bb95) = figures(bare_first), figures(bare_later)
     print(f"\nSpeed to lead: {count} leads (a), {deadline_count} deadlines (b), 3-agent round robin, "

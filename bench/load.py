@@ -27,24 +27,24 @@ import asyncio
 import math
 import os
 import random
-import tempfile
 import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bench.stack import ADMIN_KEY, add_contacts, api_process, cpu_seconds, temporal_dev_server, worker_process
+from bench.cpu import cpu_seconds
+from bench.harness import bench_stack
+from bench.stack import ADMIN_KEY, add_contacts, api_process, worker_process
 from db.models import Task
-from db.session import create_engine_for, create_session_factory, session_scope
+from db.session import session_scope
 from domain.ids import new_id
 from scripts.demo import FAKE_TWILIO, SAMPLE_PLANS, bearer, call, resolve_targets, sample_plan
-from tests.dbtools import DatabaseKind, make_database
+from tests.dbtools import DatabaseKind
 
 ENROLL_PLAN = "8x8-new-lead"  # its first step is a text "anytime" on day 0: each enrollment makes the worker work
 TAGS = ("Buyer", "Seller", "Sphere", "Open house", "Hot")
@@ -255,22 +255,16 @@ def report(tally: Tally, cpu: Cpu, database: DatabaseKind, clients: int, seconds
 async def bench(clients: int, seconds: float, warmup: float, database: DatabaseKind) -> None:
     # Enough contacts to enroll and tasks to complete for a run at a few hundred requests a second.
     pool = max(1000, int(clients * (seconds + warmup) * 2))
-    with tempfile.TemporaryDirectory(prefix="smartplans-load-") as tmp:
-        url, cleanup = make_database(database, Path(tmp))
-        engine = create_engine_for(url)
-        try:
-            async with temporal_dev_server() as env:
-                queue = f"bench-load-{uuid.uuid4()}"
-                async with worker_process(env, url, queue, Path(tmp) / "worker.log") as worker_pid, \
-                        api_process(env, url, queue, Path(tmp) / "api.log") as (base_url, api_pid):
-                    print(f"API under uvicorn at {base_url} (pid {api_pid}); setting up the team", flush=True)
-                    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-                        team = await set_up_team(http, create_session_factory(engine), pool)
-                    tally, cpu = await drive(base_url, team, (api_pid, worker_pid), clients, seconds, warmup)
-                api_log = (Path(tmp) / "api.log").read_text(errors="replace")
-        finally:
-            await engine.dispose()
-            cleanup()
+    async with bench_stack(database) as stack:
+        env, url, tmp = stack.env, stack.url, stack.tmp
+        queue = f"bench-load-{uuid.uuid4()}"
+        async with worker_process(env, url, queue, tmp / "worker.log") as worker_pid, \
+                api_process(env, url, queue, tmp / "api.log") as (base_url, api_pid):
+            print(f"API under uvicorn at {base_url} (pid {api_pid}); setting up the team", flush=True)
+            async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+                team = await set_up_team(http, stack.sessions, pool)
+            tally, cpu = await drive(base_url, team, (api_pid, worker_pid), clients, seconds, warmup)
+        api_log = (tmp / "api.log").read_text(errors="replace")
     if any(tally.failures.values()) and api_log.strip():
         print(f"\nthe API's log (its last 3,000 characters):\n{api_log[-3000:]}")
     report(tally, cpu, database, clients, seconds, warmup)

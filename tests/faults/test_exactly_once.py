@@ -16,9 +16,7 @@ import os
 import signal
 import time as wall
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from tests.factories import email, plan_doc, task
 from tests.fakes import FakeSendGrid, FakeTwilio
@@ -31,7 +29,6 @@ from tests.faults.traffic import (
     burst,
     delivered,
     exactly_once,
-    office_open_now,
     set_up_team,
 )
 
@@ -41,7 +38,7 @@ CONVERGE_SECONDS = 240.0
 OUTAGE_SECONDS = 20.0
 
 
-async def until_delivered(team: Team, processes: Processes, sessions: Sessions, *, texts: bool = True) -> Delivered:
+async def until_delivered(team: Team, processes: Processes, sessions: Sessions) -> Delivered:
     """Until every contact has had every first step (or the time is up), then a little longer, so that a late
     duplicate would be counted too."""
     deadline = wall.monotonic() + CONVERGE_SECONDS
@@ -49,24 +46,19 @@ async def until_delivered(team: Team, processes: Processes, sessions: Sessions, 
     while True:
         processes.heal()
         got = await delivered(team, processes, sessions)
-        done = (got.emails.total() >= expected and got.tasks.total() >= expected
-                and (not texts or got.texts.total() >= expected))
+        done = got.emails.total() >= expected and got.tasks.total() >= expected
         if done or wall.monotonic() > deadline:
             break
-
         await asyncio.sleep(1)
     await asyncio.sleep(5)
     return await delivered(team, processes, sessions)
 
 
-def assert_exactly_once(got: Delivered, team: Team, *, texts: bool = True) -> None:
+def assert_exactly_once(got: Delivered, team: Team) -> None:
     wrong = exactly_once(got.emails, team.contacts, "emails at SendGrid")
     wrong += exactly_once(got.tasks, team.contacts, "tasks")
     wrong += exactly_once(got.active_enrollments, team.contacts, "active enrollments")
-    wrong += exactly_once(got.message_rows["email"], team.contacts, "email rows")
-    if texts:
-        wrong += exactly_once(got.texts, team.contacts, "texts at Twilio")
-        wrong += exactly_once(got.message_rows["sms"], team.contacts, "text rows")
+    wrong += exactly_once(got.message_rows, team.contacts, "email rows")
     kinds = Counter(line.split(": ", 1)[1] for line in wrong)
     assert not wrong, f"{len(wrong)} wrong counts: {dict(kinds)}, e.g. {wrong[:5]}"
 
@@ -76,9 +68,8 @@ EMAIL_AND_TASK = plan_doc((0, [email("Welcome, {contact.first.name}"), task("Cal
                           name="Crash test new lead").model_dump(mode="json")
 
 
-async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions, plan: dict[str, Any], *,
-                                      texts: bool, time_zone: str) -> tuple[Team, Answers, Delivered]:
-    team = await set_up_team(processes, plan, contacts=CONTACTS, time_zone=time_zone)
+async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions) -> tuple[Team, Answers, Delivered]:
+    team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS)
     kills: list[int] = []
     one_at_a_time = asyncio.Lock()  # clients go on enrolling while the worker is down: one crash, then the next
 
@@ -92,7 +83,7 @@ async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions, 
 
     answers = Answers()
     await burst(team, answers, concurrency=20, on_enrolled=crash)
-    got = await until_delivered(team, processes, sessions, texts=texts)
+    got = await until_delivered(team, processes, sessions)
     assert len(kills) == 2
     return team, answers, got
 
@@ -102,11 +93,10 @@ class TestWorkerKilled:
             self, database_url: str, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid,
             tmp_path: Path) -> None:
         async with app_processes(tmp_path, database_url, None, twilio, sendgrid) as processes:
-            team, answers, got = await burst_with_two_worker_kills(
-                processes, sessions, EMAIL_AND_TASK, texts=False, time_zone=office_open_now(datetime.now(UTC)))
+            team, answers, got = await burst_with_two_worker_kills(processes, sessions)
         assert answers.enrolled == set(team.contacts)
         assert answers.server_errors == []
-        assert_exactly_once(got, team, texts=False)
+        assert_exactly_once(got, team)
 
 
 class TestApiKilledBetweenRowAndStart:
@@ -114,8 +104,7 @@ class TestApiKilledBetweenRowAndStart:
             self, database_url: str, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid,
             tmp_path: Path) -> None:
         async with app_processes(tmp_path, database_url, None, twilio, sendgrid) as processes:
-            team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS,
-                                     time_zone=office_open_now(datetime.now(UTC)))
+            team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS)
             server = processes.running["temporal"].pid
             answers = Answers()
             caught: list[int] = []
@@ -137,12 +126,12 @@ class TestApiKilledBetweenRowAndStart:
                 await processes.api_answers()
 
             await burst(team, answers, concurrency=20, on_enrolled=crash)
-            got = await until_delivered(team, processes, sessions, texts=False)
+            got = await until_delivered(team, processes, sessions)
 
         assert caught[1] >= 1, "no request was caught between its row and its workflow's start"
         assert answers.dropped >= 1
         assert answers.server_errors == []
-        assert_exactly_once(got, team, texts=False)
+        assert_exactly_once(got, team)
 
 
 class TestTemporalRestarted:
@@ -150,8 +139,7 @@ class TestTemporalRestarted:
             self, database_url: str, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid,
             tmp_path: Path) -> None:
         async with app_processes(tmp_path, database_url, None, twilio, sendgrid) as processes:
-            team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS,
-                                     time_zone=office_open_now(datetime.now(UTC)))
+            team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS)
             outage: list[asyncio.Task[None]] = []
 
             async def back_in(seconds: float) -> None:
@@ -171,14 +159,14 @@ class TestTemporalRestarted:
             answers = Answers()
             await burst(team, answers, concurrency=20, on_enrolled=crash, between=between)
             await outage[0]
-            got = await until_delivered(team, processes, sessions, texts=False)
+            got = await until_delivered(team, processes, sessions)
             running = await workflows_running(processes, team)
 
         assert answers.statuses[503] >= 1, answers.statuses
         assert answers.retry_after == {"5"}
         assert answers.server_errors == []
         assert answers.enrolled == set(team.contacts)
-        assert_exactly_once(got, team, texts=False)
+        assert_exactly_once(got, team)
         assert running == set(team.contacts), f"{len(team.contacts) - len(running)} enrollments have no workflow"
         assert await unconfirmed_rows(sessions) == 0
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.cpu import cpu_seconds
 from bench.load import percentile
-from bench.stack import child_process, cpu_seconds
+from bench.stack import child_process
 from tests.e2e.devstack import alive
 
 # A child that starts a grandchild in the background and then ignores SIGTERM, as a stuck server might.
