@@ -21,6 +21,7 @@ import httpx
 from config import PROJECT_ROOT, venv_binary
 from tests.e2e.devstack import FOREIGN, alive, free_port
 from tests.fakes import FakeSendGrid, FakeTwilio
+from tests.faults.virtual_clock import DEV_SERVER_FLAG
 
 ADMIN_KEY = "faults-admin-key"
 SENDGRID_KEY = "SG.test-key"
@@ -57,7 +58,7 @@ class Processes:
         if name == "temporal":  # the real dev server, its state in a file so that it survives a restart
             port = self.temporal_address.rsplit(":", 1)[1]
             return [venv_binary("temporal"), "server", "start-dev", "--headless", "--port", port,
-                    "--db-filename", str(self.tmp / "temporal.db")]
+                    "--db-filename", str(self.tmp / "temporal.db"), *DEV_SERVER_FLAG]
         if name == "worker":
             return [sys.executable, "worker.py"]
         return [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",

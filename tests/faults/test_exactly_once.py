@@ -3,11 +3,12 @@ processes, SIGKILLed mid-burst and started again as `make dev` does); the contac
 and a task, sent through the official SDKs to the loopback SendGrid and Twilio; each contact must get exactly one of
 each, counted at the providers and in the database, and keep exactly one active, running enrollment.
 
-They run on the real dev server (its state in a file, as under `make dev`), whose clock is the wall clock: texts go
-out only 10:00–19:00 US Central (R-TXT-3), so whatever the hour the suite runs at, the first steps counted are an
-email and a task, with the team's office in a zone where it is 10:00–14:00 now (tasks appear 08:00–17:00, R-TASK-2).
-Texts are proven sent once through a ten-minute Twilio outage in test_provider_outage.py, on the time-skipping
-server."""
+They run on the real dev server (its state in a file, as under `make dev`). Texts go out only 10:00–19:00 US Central
+(R-TXT-3) and tasks appear 08:00–17:00 office time (R-TASK-2), so whatever the hour the suite runs at, each contact's
+workflow has its own clock moved on three days as soon as the API has taken the contact (virtual_clock.py): its held
+text and task fall due within seconds of real time, while the worker is being killed, and its day-30 email stays
+asleep. The team's office is in a zone where it is 10:00–14:00 now, so the email and the task usually go at once.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ import os
 import signal
 import time as wall
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
-from tests.factories import email, plan_doc, task
+from tests.factories import email, plan_doc, task, text
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.faults.processes import Processes, app_processes
 from tests.faults.traffic import (
@@ -31,14 +33,18 @@ from tests.faults.traffic import (
     exactly_once,
     set_up_team,
 )
+from tests.faults.virtual_clock import Clocks
 
 CONTACTS = 200
 CONVERGE_SECONDS = 240.0
+# Past the next opening of the text window (at most 19 h away) and then of the office's (at most 24 h more), short of
+# the plan's day 30.
+SKIP = timedelta(days=3)
 # Longer than the SDK client's own retries of an unreachable server (about 10 s), so the API has to answer 503.
 OUTAGE_SECONDS = 20.0
 
 
-async def until_delivered(team: Team, processes: Processes, sessions: Sessions) -> Delivered:
+async def until_delivered(team: Team, processes: Processes, sessions: Sessions, *, texts: bool) -> Delivered:
     """Until every contact has had every first step (or the time is up), then a little longer, so that a late
     duplicate would be counted too."""
     deadline = wall.monotonic() + CONVERGE_SECONDS
@@ -47,6 +53,7 @@ async def until_delivered(team: Team, processes: Processes, sessions: Sessions) 
         processes.heal()
         got = await delivered(team, processes, sessions)
         done = got.emails.total() >= expected and got.tasks.total() >= expected
+        done = done and (not texts or got.texts.total() >= expected)
         if done or wall.monotonic() > deadline:
             break
         await asyncio.sleep(1)
@@ -54,22 +61,42 @@ async def until_delivered(team: Team, processes: Processes, sessions: Sessions) 
     return await delivered(team, processes, sessions)
 
 
-def assert_exactly_once(got: Delivered, team: Team) -> None:
+def assert_exactly_once(got: Delivered, team: Team, *, texts: bool) -> None:
     wrong = exactly_once(got.emails, team.contacts, "emails at SendGrid")
     wrong += exactly_once(got.tasks, team.contacts, "tasks")
     wrong += exactly_once(got.active_enrollments, team.contacts, "active enrollments")
     wrong += exactly_once(got.message_rows, team.contacts, "email rows")
+    if texts:
+        wrong += exactly_once(got.texts, team.contacts, "texts at Twilio")
+        wrong += exactly_once(got.text_rows, team.contacts, "text rows")
+        assert set(got.text_hours) <= set(range(10, 19)), f"texts outside 10:00-19:00 Central: {got.text_hours}"
     kinds = Counter(line.split(": ", 1)[1] for line in wrong)
     assert not wrong, f"{len(wrong)} wrong counts: {dict(kinds)}, e.g. {wrong[:5]}"
 
 
+FIRST_STEPS = plan_doc((0, [email("Welcome, {contact.first.name}"), text("Hi {contact.first.name}, it's Alex"),
+                           task("Call {contact.first.name}")]),
+                       (30, [email("A month on, {contact.first.name}")]),
+                       name="Crash test new lead").model_dump(mode="json")
+# Temporal itself is killed in one test: its contacts' clocks are not moved (no text), only their workflows counted.
 EMAIL_AND_TASK = plan_doc((0, [email("Welcome, {contact.first.name}"), task("Call {contact.first.name}")]),
                           (30, [email("A month on, {contact.first.name}")]),
                           name="Crash test new lead").model_dump(mode="json")
 
 
+async def clocks_for(processes: Processes) -> Clocks:
+    from temporalio.client import Client
+
+    return Clocks(await Client.connect(processes.temporal_address), SKIP)
+
+
+def workflow_of(team: Team, contact_id: str) -> str:
+    return f"enrollment-{team.plan_id}-{contact_id}"
+
+
 async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions) -> tuple[Team, Answers, Delivered]:
-    team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS)
+    team = await set_up_team(processes, FIRST_STEPS, contacts=CONTACTS)
+    clocks = await clocks_for(processes)
     kills: list[int] = []
     one_at_a_time = asyncio.Lock()  # clients go on enrolling while the worker is down: one crash, then the next
 
@@ -82,8 +109,10 @@ async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions) 
                 processes.start("worker")
 
     answers = Answers()
-    await burst(team, answers, concurrency=20, on_enrolled=crash)
-    got = await until_delivered(team, processes, sessions)
+    await burst(team, answers, concurrency=20, on_enrolled=crash,
+                on_answered=lambda contact: clocks.move(workflow_of(team, contact)))
+    assert len(await clocks.all_moved()) == CONTACTS
+    got = await until_delivered(team, processes, sessions, texts=True)
     assert len(kills) == 2
     return team, answers, got
 
@@ -96,7 +125,7 @@ class TestWorkerKilled:
             team, answers, got = await burst_with_two_worker_kills(processes, sessions)
         assert answers.enrolled == set(team.contacts)
         assert answers.server_errors == []
-        assert_exactly_once(got, team)
+        assert_exactly_once(got, team, texts=True)
 
 
 class TestApiKilledBetweenRowAndStart:
@@ -104,7 +133,8 @@ class TestApiKilledBetweenRowAndStart:
             self, database_url: str, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid,
             tmp_path: Path) -> None:
         async with app_processes(tmp_path, database_url, None, twilio, sendgrid) as processes:
-            team = await set_up_team(processes, EMAIL_AND_TASK, contacts=CONTACTS)
+            team = await set_up_team(processes, FIRST_STEPS, contacts=CONTACTS)
+            clocks = await clocks_for(processes)
             server = processes.running["temporal"].pid
             answers = Answers()
             caught: list[int] = []
@@ -125,13 +155,16 @@ class TestApiKilledBetweenRowAndStart:
                 processes.start("api")
                 await processes.api_answers()
 
-            await burst(team, answers, concurrency=20, on_enrolled=crash)
-            got = await until_delivered(team, processes, sessions)
+            await burst(team, answers, concurrency=20, on_enrolled=crash,
+                        on_answered=lambda contact: clocks.move(workflow_of(team, contact)))
+            moved = await clocks.all_moved()
+            got = await until_delivered(team, processes, sessions, texts=True)
 
         assert caught[1] >= 1, "no request was caught between its row and its workflow's start"
         assert answers.dropped >= 1
         assert answers.server_errors == []
-        assert_exactly_once(got, team)
+        assert len(moved) == CONTACTS, "some workflows never started"
+        assert_exactly_once(got, team, texts=True)
 
 
 class TestTemporalRestarted:
@@ -159,14 +192,14 @@ class TestTemporalRestarted:
             answers = Answers()
             await burst(team, answers, concurrency=20, on_enrolled=crash, between=between)
             await outage[0]
-            got = await until_delivered(team, processes, sessions)
+            got = await until_delivered(team, processes, sessions, texts=False)
             running = await workflows_running(processes, team)
 
         assert answers.statuses[503] >= 1, answers.statuses
         assert answers.retry_after == {"5"}
         assert answers.server_errors == []
         assert answers.enrolled == set(team.contacts)
-        assert_exactly_once(got, team)
+        assert_exactly_once(got, team, texts=False)
         assert running == set(team.contacts), f"{len(team.contacts) - len(running)} enrollments have no workflow"
         assert await unconfirmed_rows(sessions) == 0
 

@@ -22,6 +22,7 @@ from tests.factories import TWILIO_SID, TWILIO_TOKEN
 from tests.faults.processes import ADMIN_KEY, Processes
 
 Sessions = async_sessionmaker[AsyncSession]
+CENTRAL = ZoneInfo("America/Chicago")
 
 
 @dataclass
@@ -117,8 +118,10 @@ async def enroll_until_answered(http: httpx.AsyncClient, team: Team, contact_id:
 
 async def burst(team: Team, answers: Answers, *, concurrency: int,
                 on_enrolled: Callable[[int], Awaitable[None]] | None = None,
-                between: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Every contact enrolled, `concurrency` at a time; `on_enrolled(n)` lets the test crash something mid-burst."""
+                between: Callable[[], Awaitable[None]] | None = None,
+                on_answered: Callable[[str], None] | None = None) -> None:
+    """Every contact enrolled, `concurrency` at a time; `on_enrolled(n)` lets the test crash something mid-burst,
+    `on_answered(contact)` act on each contact as soon as the API has taken it."""
     queue: asyncio.Queue[str] = asyncio.Queue()
     for contact_id in team.contacts:
         queue.put_nowait(contact_id)
@@ -129,7 +132,10 @@ async def burst(team: Team, answers: Answers, *, concurrency: int,
     async def client() -> None:
         async with httpx.AsyncClient(base_url=team.api_url, timeout=httpx.Timeout(20)) as http:
             while not queue.empty():
-                await enroll_until_answered(http, team, queue.get_nowait(), answers, between or pause)
+                contact_id = queue.get_nowait()
+                await enroll_until_answered(http, team, contact_id, answers, between or pause)
+                if on_answered is not None:
+                    on_answered(contact_id)
                 if on_enrolled is not None:
                     await on_enrolled(len(answers.enrolled))
 
@@ -139,26 +145,37 @@ async def burst(team: Team, answers: Answers, *, concurrency: int,
 @dataclass
 class Delivered:
     emails: Counter[str]
+    texts: Counter[str]
     tasks: Counter[str]
     message_rows: Counter[str]  # outbound email rows per contact
+    text_rows: Counter[str]  # outbound SMS rows per contact
     active_enrollments: Counter[str]
+    text_hours: Counter[int]  # hour of day, US Central, of each text by its plan's clock
 
 
 async def delivered(team: Team, processes: Processes, sessions: Sessions) -> Delivered:
     by_email = {email: contact for contact, (email, _) in team.contacts.items()}
+    by_phone = {phone: contact for contact, (_, phone) in team.contacts.items()}
     emails = Counter(by_email.get(to["email"], "?") for mail in processes.sendgrid.emails
                      for personalization in mail["personalizations"] for to in personalization["to"])
+    texts = Counter(by_phone.get(sms["to"], "?") for sms in processes.twilio.messages)
     async with sessions() as session:
         tasks = Counter(dict((await session.execute(
             select(Task.contact_id, func.count()).group_by(Task.contact_id))).all()))
-        rows = Counter({contact or "?": n for contact, n in (await session.execute(
-            select(Message.contact_id, func.count())
-            .where(Message.direction == "outbound", Message.channel == "email", Message.status != "cancelled")
-            .group_by(Message.contact_id))).all()})
+
+        async def rows(channel: str) -> Counter[str]:
+            return Counter({contact or "?": n for contact, n in (await session.execute(
+                select(Message.contact_id, func.count())
+                .where(Message.direction == "outbound", Message.channel == channel, Message.status != "cancelled")
+                .group_by(Message.contact_id))).all()})
+
+        email_rows, text_rows = await rows("email"), await rows("sms")
+        text_hours = Counter(at.replace(tzinfo=UTC).astimezone(CENTRAL).hour for at in (await session.scalars(
+            select(Message.created_at).where(Message.direction == "outbound", Message.channel == "sms"))).all())
         active = Counter(dict((await session.execute(
             select(Enrollment.contact_id, func.count()).where(Enrollment.status == "active")
             .group_by(Enrollment.contact_id))).all()))
-    return Delivered(emails, tasks, rows, active)
+    return Delivered(emails, texts, tasks, email_rows, text_rows, active, text_hours)
 
 
 def exactly_once(counts: Mapping[str, int], contacts: dict[str, Any], what: str) -> list[str]:
