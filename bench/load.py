@@ -14,10 +14,14 @@ Each client then loops, picking the next request by weight:
     GET /plans · GET /enrollments/{id} · POST /contacts · POST /plans/{id}/enrollments ·
     POST /contacts/{id}/tags · POST /tasks/{id}/complete
 
-after an untimed warm-up. A non-2xx answer or a transport failure is an error; the mix never asks for a
-business refusal (no contact is enrolled twice, no task completed twice), so none is expected. Run with
-`python -m bench.load [--clients C] [--seconds S] [--warmup W] [--database sqlite|postgresql]`. Prints figures
-only; there is no pass/fail.
+after an untimed warm-up, pausing between an answer and its next request for a think time drawn evenly from half
+to one and a half times `--think` (default 1 s, as Locust's `between(0.5, 1.5)`: an agent at work in the app, or
+an integration polling, acts about once a second, so 50 of them offer about 50 requests a second). `--think 0`
+sends the next request as soon as the last is answered: the stack at saturation, where mean latency is only
+clients divided by throughput, so the figures measure capacity, not responsiveness. A non-2xx answer or a
+transport failure is an error; the mix never asks for a business refusal (no contact is enrolled twice, no task
+completed twice), so none is expected. Run with `python -m bench.load [--clients C] [--seconds S] [--warmup W]
+[--think T] [--database sqlite|postgresql]`. Prints figures only; there is no pass/fail.
 """
 
 from __future__ import annotations
@@ -160,13 +164,15 @@ def remember(team: Team, name: str, response: httpx.Response) -> None:
 
 
 async def client(http: httpx.AsyncClient, team: Team, seed: int, measure_from: float, until: float,
-                 tally: Tally) -> None:
-    """One agent's browser: the next request as soon as the last one answered, until `until`; only requests sent
-    from `measure_from` on are counted (one loop across warm-up and measurement, so no client waits for the others
-    between the two)."""
+                 tally: Tally, think: float) -> None:
+    """One agent's browser: the next request a think time after the last one answered, until `until`; only
+    requests sent from `measure_from` on are counted (one loop across warm-up and measurement, so no client waits
+    for the others between the two)."""
     rng = random.Random(seed)
     names, weights = [name for name, _ in MIX], [weight for _, weight in MIX]
     sends = requests_for(http, team, rng)
+    if think:
+        await asyncio.sleep(rng.uniform(0, think))  # the agents do not all start in the same instant
     while (started := time.monotonic()) < until:
         counted = started >= measure_from
         name = rng.choices(names, weights)[0]
@@ -181,14 +187,16 @@ async def client(http: httpx.AsyncClient, team: Team, seed: int, measure_from: f
         except httpx.HTTPError as error:
             if counted:
                 tally.failures[name][type(error).__name__] += 1
-            continue
-        elapsed = time.perf_counter() - clock
-        if response.is_success:
-            remember(team, name, response)
-            if counted:
-                tally.latencies[name].append(elapsed)
-        elif counted:
-            tally.failures[name][str(response.status_code)] += 1
+        else:
+            elapsed = time.perf_counter() - clock
+            if response.is_success:
+                remember(team, name, response)
+                if counted:
+                    tally.latencies[name].append(elapsed)
+            elif counted:
+                tally.failures[name][str(response.status_code)] += 1
+        if think:
+            await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
 
 @dataclass(frozen=True)
@@ -201,7 +209,7 @@ class Cpu:
 
 
 async def drive(base_url: str, team: Team, pids: tuple[int, int], clients: int, seconds: float,
-                warmup: float) -> tuple[Tally, Cpu]:
+                warmup: float, think: float) -> tuple[Tally, Cpu]:
     # The client drops an idle connection before uvicorn's 5 s keep-alive runs out: at equal timeouts the server may
     # close one just as a request goes out on it, and that request fails with a ReadError no real failure caused.
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=2)
@@ -209,7 +217,7 @@ async def drive(base_url: str, team: Team, pids: tuple[int, int], clients: int, 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
         measure_from = time.monotonic() + warmup
         until = measure_from + seconds
-        runs = asyncio.gather(*(client(http, team, i, measure_from, until, tally) for i in range(clients)))
+        runs = asyncio.gather(*(client(http, team, i, measure_from, until, tally, think) for i in range(clients)))
         await asyncio.sleep(warmup)
         before = [cpu_seconds(pid) for pid in (*pids, os.getpid())]
         await runs
@@ -222,9 +230,11 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] if ordered else math.nan
 
 
-def report(tally: Tally, cpu: Cpu, database: DatabaseKind, clients: int, seconds: float, warmup: float) -> None:
-    print(f"\nLoad: {clients} clients for {seconds:.0f} s (after {warmup:.0f} s warm-up) over HTTP to uvicorn, "
-          f"worker in its own process, Temporal dev server, {database}")
+def report(tally: Tally, cpu: Cpu, database: DatabaseKind, clients: int, seconds: float, warmup: float,
+           think: float) -> None:
+    pacing = f"think time {think:g} s on average" if think else "no think time (saturation)"
+    print(f"\nLoad: {clients} clients for {seconds:.0f} s (after {warmup:.0f} s warm-up), {pacing}, over HTTP to "
+          f"uvicorn, worker in its own process, Temporal dev server, {database}")
     header = f"{'endpoint':<30}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}"
     print(header)
     print("-" * len(header))
@@ -252,7 +262,7 @@ def report(tally: Tally, cpu: Cpu, database: DatabaseKind, clients: int, seconds
     print(f"load errors: {total_errors}, worst p95 ms: {worst_p95:.0f}")
 
 
-async def bench(clients: int, seconds: float, warmup: float, database: DatabaseKind) -> None:
+async def bench(clients: int, seconds: float, warmup: float, think: float, database: DatabaseKind) -> None:
     # Enough contacts to enroll and tasks to complete for a run at a few hundred requests a second.
     pool = max(1000, int(clients * (seconds + warmup) * 2))
     async with bench_stack(database) as stack:
@@ -263,11 +273,11 @@ async def bench(clients: int, seconds: float, warmup: float, database: DatabaseK
             print(f"API under uvicorn at {base_url} (pid {api_pid}); setting up the team", flush=True)
             async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
                 team = await set_up_team(http, stack.sessions, pool)
-            tally, cpu = await drive(base_url, team, (api_pid, worker_pid), clients, seconds, warmup)
+            tally, cpu = await drive(base_url, team, (api_pid, worker_pid), clients, seconds, warmup, think)
         api_log = (tmp / "api.log").read_text(errors="replace")
     if any(tally.failures.values()) and api_log.strip():
         print(f"\nthe API's log (its last 3,000 characters):\n{api_log[-3000:]}")
-    report(tally, cpu, database, clients, seconds, warmup)
+    report(tally, cpu, database, clients, seconds, warmup, think)
 
 
 def main() -> None:
@@ -275,10 +285,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--seconds", type=float, default=60, help="measured seconds (default 60)")
     parser.add_argument("--warmup", type=float, default=5, help="untimed warm-up seconds first (default 5)")
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean seconds a client pauses between an answer and its next request (default 1; "
+                             "0: none, the stack at saturation)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite",
                         help="sqlite (a temporary file) or postgresql (127.0.0.1:5432, as make test-postgres)")
     args = parser.parse_args()
-    asyncio.run(bench(args.clients, args.seconds, args.warmup, args.database))
+    if args.think < 0:
+        parser.error("--think: a pause cannot be negative")
+    asyncio.run(bench(args.clients, args.seconds, args.warmup, args.think, args.database))
 
 
 if __name__ == "__main__":

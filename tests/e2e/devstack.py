@@ -30,10 +30,17 @@ FOREIGN = ("DATABASE_URL", "TEMPORAL_ADDRESS", "PUBLIC_BASE_URL", "SMARTPLANS_AD
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen, or the kernel may hand the same
+    port out twice (a second `make dev` once answered its API requests with the Temporal UI's page)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def alive(pid: int) -> bool:
@@ -129,7 +136,7 @@ class DevStack:
 @contextlib.asynccontextmanager
 async def dev_stack(tmp_path: Path, data: Path, *, name: str = "dev") -> AsyncIterator[DevStack]:
     """`make dev` on free ports with `data` as its data folder; ready when it printed its summary."""
-    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+    api_port, temporal_port, ui_port = free_ports(3)
     env = {key: value for key, value in os.environ.items() if key not in FOREIGN}
     env.update(SMARTPLANS_DATA_DIR=str(data), API_PORT=str(api_port), TEMPORAL_PORT=str(temporal_port),
                TEMPORAL_UI_PORT=str(ui_port), MESSAGING_PROVIDER="outbox")

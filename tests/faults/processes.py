@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from config import PROJECT_ROOT, venv_binary
-from tests.e2e.devstack import FOREIGN, alive, free_port
+from tests.e2e.devstack import FOREIGN, alive, free_port, free_ports
 from tests.fakes import FakeSendGrid, FakeTwilio
 from tests.faults.virtual_clock import DEV_SERVER_FLAG
 
@@ -130,8 +130,9 @@ class Processes:
 async def app_processes(tmp: Path, database_url: str, temporal_address: str | None, twilio: FakeTwilio,
                         sendgrid: FakeSendGrid, **extra_env: str) -> AsyncIterator[Processes]:
     """The worker and the API on `temporal_address`, or with no address on a dev server of their own."""
-    processes = Processes(tmp, database_url, temporal_address or f"127.0.0.1:{free_port()}", twilio, sendgrid,
-                          extra_env)
+    temporal_port, api_port = free_ports(2)
+    processes = Processes(tmp, database_url, temporal_address or f"127.0.0.1:{temporal_port}", twilio, sendgrid,
+                          extra_env, api_port=api_port)
     try:
         if temporal_address is None:
             processes.start("temporal")
