@@ -78,7 +78,7 @@ FIRST_STEPS = plan_doc((0, [email("Welcome, {contact.first.name}"), text("Hi {co
                            task("Call {contact.first.name}")]),
                        (30, [email("A month on, {contact.first.name}")]),
                        name="Crash test new lead").model_dump(mode="json")
-# Temporal itself is killed in one test: its contacts' clocks are not moved (no text), only their workflows counted.
+# The Temporal-kill test moves no clock (the server that would move it is the one killed): an email and a task each.
 EMAIL_AND_TASK = plan_doc((0, [email("Welcome, {contact.first.name}"), task("Call {contact.first.name}")]),
                           (30, [email("A month on, {contact.first.name}")]),
                           name="Crash test new lead").model_dump(mode="json")
