@@ -4,8 +4,7 @@ The app's database is PostgreSQL (127.0.0.1:5432, as `make test-postgres`; `--da
 file); Temporal is the dev server persisting to its own SQLite file in a temporary folder; the worker is
 `python worker.py` in its own process. Measured:
 * time to enroll N contacts (written to the database beforehand) in a plan whose first step is a week away —
-  through `POST /plans/{id}/enrollments/batch` (1,000 a request) when the app has that route, otherwise through
-  `services.enrollments.enroll` (row, timeline event, workflow start) C at a time;
+  through `POST /plans/{id}/enrollments/batch` (1,000 a request, C / 10 requests in flight);
 * the worker's RSS once every workflow has loaded its context and sleeps (the NextStepAt search attribute is set
   on all N), and its peak;
 * with them all active: `GET /enrollments/{id}` (a live progress query to the workflow, which replays from history
@@ -25,7 +24,6 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy import select
@@ -41,40 +39,27 @@ from bench.rss import sampled
 from bench.stack import ADMIN_KEY, add_contacts, add_team, worker_process
 from config import Settings
 from db.models import Enrollment
-from services.enrollments import enroll
 from tests.dbtools import DatabaseKind
 from tests.factories import World, add_plan, plan_doc, task
 
-BATCH_ROUTE = "/plans/{plan_id}/enrollments/batch"
 BATCH_SIZE = 1000
 CONTACT_CHUNK = 5000
 SETTLE_LIMIT = 3600.0
 
 
-def has_route(app: object, path: str) -> bool:
-    return any(getattr(route, "path", None) == path for route in getattr(app, "routes", []))
-
-
-async def enroll_all(http: httpx.AsyncClient, auth: dict[str, str], batch: bool, env: WorkflowEnvironment,
-                     sessions: async_sessionmaker[AsyncSession], queue: str, plan_id: str, contacts: list[str],
+async def enroll_all(http: httpx.AsyncClient, auth: dict[str, str], plan_id: str, contacts: list[str],
                      concurrency: int) -> Rate:
-    if batch:
-        chunks = [contacts[i:i + BATCH_SIZE] for i in range(0, len(contacts), BATCH_SIZE)]
+    """Through `POST /plans/{id}/enrollments/batch`, 1,000 a request, `concurrency // 10` requests in flight."""
+    chunks = [contacts[i:i + BATCH_SIZE] for i in range(0, len(contacts), BATCH_SIZE)]
 
-        async def post(index: int) -> None:
-            response = await http.post(f"/plans/{plan_id}/enrollments/batch", headers=auth,
-                                       json={"contact_ids": chunks[index]})
-            if response.status_code != 200:
-                raise RuntimeError(f"batch {index}: {response.status_code} {response.text[:300]}")
+    async def post(index: int) -> None:
+        response = await http.post(f"/plans/{plan_id}/enrollments/batch", headers=auth,
+                                   json={"contact_ids": chunks[index]})
+        if response.status_code != 200:
+            raise RuntimeError(f"batch {index}: {response.status_code} {response.text[:300]}")
 
-        rate = await timed(len(chunks), max(1, concurrency // 10), post)
-        return Rate(len(contacts), rate.seconds)
-
-    async def one(index: int) -> None:
-        await enroll(sessions, env.client, queue, plan_id=plan_id, contact_id=contacts[index], source="manual",
-                     at=datetime.now(UTC))
-
-    return await timed(len(contacts), concurrency, one)
+    rate = await timed(len(chunks), max(1, concurrency // 10), post)
+    return Rate(len(contacts), rate.seconds)
 
 
 async def settled(env: WorkflowEnvironment, plan_id: str, count: int) -> float:
@@ -119,8 +104,7 @@ async def bench(count: int, concurrency: int, samples: int, database: DatabaseKi
             contacts: list[str] = []
             for offset in range(0, count, CONTACT_CHUNK):
                 contacts += await add_contacts(sessions, team_id, agent["id"], min(CONTACT_CHUNK, count - offset))
-            batch = has_route(app, BATCH_ROUTE)
-            rate = await enroll_all(http, auth, batch, env, sessions, queue, plan_id, contacts, concurrency)
+            rate = await enroll_all(http, auth, plan_id, contacts, concurrency)
             settle = await settled(env, plan_id, count)
             rss.sample()
             sleeping_mb = rss.last_kb / 1024
@@ -130,7 +114,7 @@ async def bench(count: int, concurrency: int, samples: int, database: DatabaseKi
             await http.get("/plans", headers=auth)
             enrollment_ms = await latencies(samples, lambda i: http.get(f"/enrollments/{picks[i]}", headers=auth))
             plans_ms = await latencies(samples, lambda i: http.get("/plans", headers=auth))
-    print_table(count, database, batch, rate, settle, sleeping_mb, rss.peak_kb / 1024, samples, enrollment_ms,
+    print_table(count, database, rate, settle, sleeping_mb, rss.peak_kb / 1024, samples, enrollment_ms,
                 plans_ms)
 
 
@@ -139,14 +123,14 @@ async def enrollment_ids(sessions: async_sessionmaker[AsyncSession], plan_id: st
         return list((await session.scalars(select(Enrollment.id).where(Enrollment.plan_id == plan_id))).all())
 
 
-def print_table(count: int, database: str, batch: bool, rate: Rate, settle: float, sleeping_mb: float,
+def print_table(count: int, database: str, rate: Rate, settle: float, sleeping_mb: float,
                 peak_mb: float, samples: int, enrollment: list[float], plans: list[float]) -> None:
     e50, e95 = figures(enrollment)
     p50, p95 = figures(plans)
     rows = [
         ("enrollments (all active, first step a week away)", f"{count}"),
         ("app database / Temporal", f"{database} / dev server, SQLite file"),
-        ("enrolled through", "POST /plans/{id}/enrollments/batch" if batch else "services.enrollments.enroll"),
+        ("enrolled through", "POST /plans/{id}/enrollments/batch, 1,000 a request"),
         ("time to enroll: seconds", f"{rate.seconds:.1f}"),
         ("time to enroll: per second", f"{rate.per_second:.1f}"),
         ("then until all asleep: seconds", f"{settle:.1f}"),
