@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -31,7 +32,6 @@ from api.app import create_app
 from bench.harness import bench_stack
 from bench.stack import ADMIN_KEY, worker_process
 from config import Settings
-from db.session import create_engine_for, create_session_factory
 
 POLL = 0.01
 CLAIM_SECONDS = 10
@@ -82,68 +82,64 @@ async def gathered(count: int, concurrency: int, one: Callable[[int], Awaitable[
     return list(await asyncio.gather(*(gated(i) for i in range(count))))
 
 
-async def bench_leads(env: WorkflowEnvironment, sessions_url: str, queue: str, count: int, deadline_count: int,
-                      concurrency: int) -> tuple[list[float], list[float]]:
-    engine = create_engine_for(sessions_url)
+async def bench_leads(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], queue: str, count: int,
+                      deadline_count: int, concurrency: int) -> tuple[list[float], list[float]]:
     settings = Settings(environment="test", smartplans_admin_key=ADMIN_KEY, temporal_task_queue=queue)
-    app = create_app(settings, temporal=env.client, sessions=create_session_factory(engine))
-    try:
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http:
-            admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
-            team = (await http.post("/teams", json={"name": "Bench Realty"}, headers=admin)).json()["id"]
-            keys: list[dict[str, str]] = []
-            ids: list[str] = []
-            for index, role in enumerate(("rainmaker", "member", "member")):
-                agent = (await http.post(f"/teams/{team}/agents", headers=admin, json={
-                    "first_name": f"Agent{index}", "last_name": "Bench", "email": f"a{index}@example.com",
-                    "role": role, "permission": "unlimited"})).json()
-                keys.append({"Authorization": f"Bearer {agent['api_key']}"})
-                ids.append(agent["id"])
-            # (a) with a long deadline, so no offer expires while it is being looked for; (b) with the shortest.
-            rule = {"title": "Everything", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
-                    "sources": ["bench"], "strategy": "round_robin", "agent_ids": ids, "claim_seconds": 3600}
-            route = await http.post("/routes", headers=keys[0], json=rule)
-            assert route.status_code == 201, route.text
+    app = create_app(settings, temporal=env.client, sessions=sessions)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60) as http:
+        admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        team = (await http.post("/teams", json={"name": "Bench Realty"}, headers=admin)).json()["id"]
+        keys: list[dict[str, str]] = []
+        ids: list[str] = []
+        for index, role in enumerate(("rainmaker", "member", "member")):
+            agent = (await http.post(f"/teams/{team}/agents", headers=admin, json={
+                "first_name": f"Agent{index}", "last_name": "Bench", "email": f"a{index}@example.com",
+                "role": role, "permission": "unlimited"})).json()
+            keys.append({"Authorization": f"Bearer {agent['api_key']}"})
+            ids.append(agent["id"])
+        # (a) with a long deadline, so no offer expires while it is being looked for; (b) with the shortest.
+        rule = {"title": "Everything", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
+                "sources": ["bench"], "strategy": "round_robin", "agent_ids": ids, "claim_seconds": 3600}
+        route = await http.post("/routes", headers=keys[0], json=rule)
+        assert route.status_code == 201, route.text
 
-            async def offered(lead_id: str, headers: dict[str, str]) -> bool:
-                # Each agent holds about a third of `count` open offers here: more than the default page of 100.
-                page = await http.get("/offers", headers=headers, params={"limit": 500})
-                return any(o["lead_id"] == lead_id for o in page.json())
+        async def offered(lead_id: str, headers: dict[str, str]) -> bool:
+            # Each agent holds about a third of `count` open offers here: more than the default page of 100.
+            page = await http.get("/offers", headers=headers, params={"limit": 500})
+            return any(o["lead_id"] == lead_id for o in page.json())
 
-            async def holder_of(lead_id: str) -> dict[str, str]:
-                lead = (await http.get(f"/leads/{lead_id}", headers=keys[0])).json()
-                return keys[ids.index(lead["offers"][-1]["agent_id"])]
+        async def holder_of(lead_id: str) -> dict[str, str]:
+            lead = (await http.get(f"/leads/{lead_id}", headers=keys[0])).json()
+            return keys[ids.index(lead["offers"][-1]["agent_id"])]
 
-            async def first_offer(index: int) -> float:
-                created = await http.post("/leads", headers=keys[0], json={
-                    "source": "bench", "contact": {"first_name": f"Lead{index}", "email": f"l{index}@example.com"}})
-                returned = time.monotonic()
-                lead_id = created.json()["id"]
-                await until(lambda: _has_offers(http, keys[0], lead_id))
-                headers = await holder_of(lead_id)
-                return await until(lambda: offered(lead_id, headers)) - returned
+        async def first_offer(index: int) -> float:
+            created = await http.post("/leads", headers=keys[0], json={
+                "source": "bench", "contact": {"first_name": f"Lead{index}", "email": f"l{index}@example.com"}})
+            returned = time.monotonic()
+            lead_id = created.json()["id"]
+            await until(lambda: _has_offers(http, keys[0], lead_id))
+            headers = await holder_of(lead_id)
+            return await until(lambda: offered(lead_id, headers)) - returned
 
-            first = await gathered(count, concurrency, first_offer)
+        first = await gathered(count, concurrency, first_offer)
 
-            async def next_offer(index: int) -> float:
-                created = await http.post("/leads", headers=keys[0], json={
-                    "source": "bench", "contact": {"first_name": f"Late{index}", "email": f"d{index}@example.com"}})
-                lead_id = created.json()["id"]
-                await until(lambda: _has_offers(http, keys[0], lead_id))
-                lead = (await http.get(f"/leads/{lead_id}", headers=keys[0])).json()
-                deadline = datetime.fromisoformat(lead["offers"][0]["deadline"])
-                await until(lambda: _offers_count(http, keys[0], lead_id, 2), limit=CLAIM_SECONDS + 30)
-                headers = await holder_of(lead_id)
-                seen = await until(lambda: offered(lead_id, headers))
-                return seen - time.monotonic() + (datetime.now(UTC) - deadline).total_seconds()
+        async def next_offer(index: int) -> float:
+            created = await http.post("/leads", headers=keys[0], json={
+                "source": "bench", "contact": {"first_name": f"Late{index}", "email": f"d{index}@example.com"}})
+            lead_id = created.json()["id"]
+            await until(lambda: _has_offers(http, keys[0], lead_id))
+            lead = (await http.get(f"/leads/{lead_id}", headers=keys[0])).json()
+            deadline = datetime.fromisoformat(lead["offers"][0]["deadline"])
+            await until(lambda: _offers_count(http, keys[0], lead_id, 2), limit=CLAIM_SECONDS + 30)
+            headers = await holder_of(lead_id)
+            seen = await until(lambda: offered(lead_id, headers))
+            return seen - time.monotonic() + (datetime.now(UTC) - deadline).total_seconds()
 
-            short = await http.put(f"/routes/{route.json()['id']}", headers=keys[0],
-                                   json={**rule, "claim_seconds": CLAIM_SECONDS})
-            assert short.status_code == 200, short.text
-            later = await gathered(deadline_count, deadline_count, next_offer)
-    finally:
-        await engine.dispose()
+        short = await http.put(f"/routes/{route.json()['id']}", headers=keys[0],
+                               json={**rule, "claim_seconds": CLAIM_SECONDS})
+        assert short.status_code == 200, short.text
+        later = await gathered(deadline_count, deadline_count, next_offer)
     return first, later
 
 
@@ -188,7 +184,7 @@ async def bench(count: int, deadline_count: int, concurrency: int) -> None:
     async with bench_stack("sqlite") as stack:
         queue = f"bench-leads-{uuid.uuid4()}"
         async with worker_process(stack.env, stack.url, queue, stack.tmp / "worker.log"):
-            first, later = await bench_leads(stack.env, stack.url, queue, count, deadline_count, concurrency)
+            first, later = await bench_leads(stack.env, stack.sessions, queue, count, deadline_count, concurrency)
         bare_first, bare_later = await bench_bare(stack.env.client, count, deadline_count, concurrency)
     (a50, a95), (b50, b95) = figures(first), figures(later)
     (ba50, ba95), (bb50, bb95) = figures(bare_first), figures(bare_later)

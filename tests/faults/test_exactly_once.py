@@ -19,6 +19,7 @@ import time as wall
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from tests.factories import email, plan_doc, task, text
 from tests.fakes import FakeSendGrid, FakeTwilio
@@ -34,6 +35,7 @@ from tests.faults.traffic import (
     set_up_team,
 )
 from tests.faults.virtual_clock import Clocks
+from workflows.types import enrollment_workflow_id
 
 CONTACTS = 200
 CONVERGE_SECONDS = 240.0
@@ -52,8 +54,8 @@ async def until_delivered(team: Team, processes: Processes, sessions: Sessions, 
     while True:
         processes.heal()
         got = await delivered(team, processes, sessions)
-        done = got.emails.total() >= expected and got.tasks.total() >= expected
-        done = done and (not texts or got.texts.total() >= expected)
+        done = (got.emails.total() >= expected and got.tasks.total() >= expected
+                and (not texts or got.texts.total() >= expected))
         if done or wall.monotonic() > deadline:
             break
         await asyncio.sleep(1)
@@ -65,33 +67,31 @@ def assert_exactly_once(got: Delivered, team: Team, *, texts: bool) -> None:
     wrong = exactly_once(got.emails, team.contacts, "emails at SendGrid")
     wrong += exactly_once(got.tasks, team.contacts, "tasks")
     wrong += exactly_once(got.active_enrollments, team.contacts, "active enrollments")
-    wrong += exactly_once(got.message_rows, team.contacts, "email rows")
+    wrong += exactly_once(got.message_rows["email"], team.contacts, "email rows")
     if texts:
         wrong += exactly_once(got.texts, team.contacts, "texts at Twilio")
-        wrong += exactly_once(got.text_rows, team.contacts, "text rows")
+        wrong += exactly_once(got.message_rows["sms"], team.contacts, "text rows")
         assert set(got.text_hours) <= set(range(10, 19)), f"texts outside 10:00-19:00 Central: {got.text_hours}"
     kinds = Counter(line.split(": ", 1)[1] for line in wrong)
     assert not wrong, f"{len(wrong)} wrong counts: {dict(kinds)}, e.g. {wrong[:5]}"
 
 
-FIRST_STEPS = plan_doc((0, [email("Welcome, {contact.first.name}"), text("Hi {contact.first.name}, it's Alex"),
-                           task("Call {contact.first.name}")]),
-                       (30, [email("A month on, {contact.first.name}")]),
-                       name="Crash test new lead").model_dump(mode="json")
+def crash_plan(*first_steps: dict[str, Any]) -> dict[str, Any]:
+    """Day 0's steps, then a day-30 email that must still be asleep when the counting is done."""
+    return plan_doc((0, list(first_steps)), (30, [email("A month on, {contact.first.name}")]),
+                    name="Crash test new lead").model_dump(mode="json")
+
+
+FIRST_STEPS = crash_plan(email("Welcome, {contact.first.name}"), text("Hi {contact.first.name}, it's Alex"),
+                         task("Call {contact.first.name}"))
 # The Temporal-kill test moves no clock (the server that would move it is the one killed): an email and a task each.
-EMAIL_AND_TASK = plan_doc((0, [email("Welcome, {contact.first.name}"), task("Call {contact.first.name}")]),
-                          (30, [email("A month on, {contact.first.name}")]),
-                          name="Crash test new lead").model_dump(mode="json")
+EMAIL_AND_TASK = crash_plan(email("Welcome, {contact.first.name}"), task("Call {contact.first.name}"))
 
 
 async def clocks_for(processes: Processes) -> Clocks:
     from temporalio.client import Client
 
     return Clocks(await Client.connect(processes.temporal_address), SKIP)
-
-
-def workflow_of(team: Team, contact_id: str) -> str:
-    return f"enrollment-{team.plan_id}-{contact_id}"
 
 
 async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions) -> tuple[Team, Answers, Delivered]:
@@ -110,7 +110,7 @@ async def burst_with_two_worker_kills(processes: Processes, sessions: Sessions) 
 
     answers = Answers()
     await burst(team, answers, concurrency=20, on_enrolled=crash,
-                on_answered=lambda contact: clocks.move(workflow_of(team, contact)))
+                on_answered=lambda contact: clocks.move(enrollment_workflow_id(team.plan_id, contact)))
     assert len(await clocks.all_moved()) == CONTACTS
     got = await until_delivered(team, processes, sessions, texts=True)
     assert len(kills) == 2
@@ -156,7 +156,7 @@ class TestApiKilledBetweenRowAndStart:
                 await processes.api_answers()
 
             await burst(team, answers, concurrency=20, on_enrolled=crash,
-                        on_answered=lambda contact: clocks.move(workflow_of(team, contact)))
+                        on_answered=lambda contact: clocks.move(enrollment_workflow_id(team.plan_id, contact)))
             moved = await clocks.all_moved()
             got = await until_delivered(team, processes, sessions, texts=True)
 
@@ -211,7 +211,7 @@ async def workflows_running(processes: Processes, team: Team) -> set[str]:
     client = await Client.connect(processes.temporal_address)
     running = set()
     for contact in team.contacts:
-        description = await client.get_workflow_handle(f"enrollment-{team.plan_id}-{contact}").describe()
+        description = await client.get_workflow_handle(enrollment_workflow_id(team.plan_id, contact)).describe()
         if description.status == WorkflowExecutionStatus.RUNNING:
             running.add(contact)
     return running

@@ -147,8 +147,7 @@ class Delivered:
     emails: Counter[str]
     texts: Counter[str]
     tasks: Counter[str]
-    message_rows: Counter[str]  # outbound email rows per contact
-    text_rows: Counter[str]  # outbound SMS rows per contact
+    message_rows: dict[str, Counter[str]]  # channel ("email", "sms") → outbound rows per contact
     active_enrollments: Counter[str]
     text_hours: Counter[int]  # hour of day, US Central, of each text by its plan's clock
 
@@ -158,24 +157,22 @@ async def delivered(team: Team, processes: Processes, sessions: Sessions) -> Del
     by_phone = {phone: contact for contact, (_, phone) in team.contacts.items()}
     emails = Counter(by_email.get(to["email"], "?") for mail in processes.sendgrid.emails
                      for personalization in mail["personalizations"] for to in personalization["to"])
-    texts = Counter(by_phone.get(sms["to"], "?") for sms in processes.twilio.messages)
+    texts = Counter(by_phone.get(message["to"], "?") for message in processes.twilio.messages)
     async with sessions() as session:
         tasks = Counter(dict((await session.execute(
             select(Task.contact_id, func.count()).group_by(Task.contact_id))).all()))
-
-        async def rows(channel: str) -> Counter[str]:
-            return Counter({contact or "?": n for contact, n in (await session.execute(
-                select(Message.contact_id, func.count())
-                .where(Message.direction == "outbound", Message.channel == channel, Message.status != "cancelled")
-                .group_by(Message.contact_id))).all()})
-
-        email_rows, text_rows = await rows("email"), await rows("sms")
+        rows: dict[str, Counter[str]] = {"email": Counter(), "sms": Counter()}
+        for contact, channel, n in (await session.execute(
+                select(Message.contact_id, Message.channel, func.count())
+                .where(Message.direction == "outbound", Message.status != "cancelled")
+                .group_by(Message.contact_id, Message.channel))).all():
+            rows.setdefault(channel, Counter())[contact or "?"] += n
         text_hours = Counter(at.replace(tzinfo=UTC).astimezone(CENTRAL).hour for at in (await session.scalars(
             select(Message.created_at).where(Message.direction == "outbound", Message.channel == "sms"))).all())
         active = Counter(dict((await session.execute(
             select(Enrollment.contact_id, func.count()).where(Enrollment.status == "active")
             .group_by(Enrollment.contact_id))).all()))
-    return Delivered(emails, texts, tasks, email_rows, text_rows, active, text_hours)
+    return Delivered(emails, texts, tasks, rows, active, text_hours)
 
 
 def exactly_once(counts: Mapping[str, int], contacts: dict[str, Any], what: str) -> list[str]:
