@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     worker_database_pool_size: int = Field(default=5, ge=1)
     worker_database_max_overflow: int = Field(default=10, ge=0)
+    # Run workflows in the SDK's sandbox, which re-imports the workflow module for every run and proxies every
+    # payload's serialization through it: about a third of the worker's CPU in a burst (docs/performance.md). On by
+    # default, so tests and `make dev` catch a non-deterministic call the moment it is written; docker-compose turns
+    # it off, with the determinism the sandbox guards proven by the suite (sandboxed) and the replay tests.
+    worker_workflow_sandbox: bool = True
 
     def check_production(self) -> None:
         """Refuse to run outside development with the well-known development secrets."""

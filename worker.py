@@ -17,7 +17,8 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import workflows.enrollment
 import workflows.lead_offer
@@ -74,23 +75,27 @@ def cache_workflow_bytecode(directory: Path) -> None:
 
 
 class WorkerTuning(TypedDict):
-    """The concurrency knobs, shared with bench/bare_worker.py so the burst benchmark's baseline runs alike."""
+    """The worker's knobs, shared with bench/bare_worker.py so the burst benchmark's baseline runs alike."""
 
     max_cached_workflows: int
     max_concurrent_activities: int
     max_concurrent_workflow_tasks: int
+    workflow_runner: WorkflowRunner
 
 
 def worker_tuning(settings: Settings) -> WorkerTuning:
+    runner = SandboxedWorkflowRunner() if settings.worker_workflow_sandbox else UnsandboxedWorkflowRunner()
     return WorkerTuning(max_cached_workflows=settings.worker_max_cached_workflows,
                         max_concurrent_activities=settings.worker_max_concurrent_activities,
-                        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks)
+                        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+                        workflow_runner=runner)
 
 
 def build_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], *,
                  sms: SmsProvider, email: EmailProvider, task_queue: str | None = None) -> Worker:
     queue = task_queue or settings.temporal_task_queue
-    cache_workflow_bytecode(settings.smartplans_data_dir / "pycache")
+    if settings.worker_workflow_sandbox:
+        cache_workflow_bytecode(settings.smartplans_data_dir / "pycache")
     tasks = TaskActivities(sessions)
     messaging = MessagingActivities(sessions, settings, sms, email)
     enrollment = EnrollmentActivities(sessions, client, queue)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from functools import cache
+
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from db.base import utcnow
-from db.models import Contact, Enrollment, Plan
+from db.models import Agent, Contact, Enrollment, Plan, PlanVersion, Team
 from db.queries import plan_version
 from db.session import read_scope, session_scope
 from domain.merge import full_name
@@ -27,9 +30,10 @@ class ContextActivities:
         # Reads only: on SQLite they take no write lock, so a run's first load does not queue behind the API's
         # enrollments (issue 11); what it has to write is written after, in a transaction of one statement.
         async with read_scope(self._sessions) as session:
+            version = await _prefetch(session, request)
             plan = await session.get(Plan, request.plan_id)
             contact = await session.get(Contact, request.contact_id)
-            version = await plan_version(session, request.plan_id, request.plan_version)
+            version = version or await plan_version(session, request.plan_id, request.plan_version)
             if plan is None or contact is None or version is None:
                 raise ApplicationError(
                     f"plan {request.plan_id} v{request.plan_version} or contact {request.contact_id} is gone",
@@ -58,3 +62,31 @@ class ContextActivities:
                 await session.execute(update(Enrollment).where(Enrollment.id == request.enrollment_id).values(behind))
         return context
 
+
+
+async def _prefetch(session: AsyncSession, request: LoadContextInput) -> PlanVersion | None:
+    """Every row the load reads, in one query: the plan, the contact, the version, the enrollment, the team and the
+    agents the labels may name. They land in the session's identity map, where the `session.get` calls of the load
+    (and of `schedule_context` and `label_values`) find them; every start and every reload of every enrollment runs
+    this, and each round trip costs the worker more than its rows (issue 11). A row missing here is looked up, and
+    reported, where it is needed, as before. Returns the version, which is not looked up by key."""
+    row = (await session.execute(_context_query(), {
+        "plan_id": request.plan_id, "contact_id": request.contact_id, "version": request.plan_version,
+        "enrollment_id": request.enrollment_id})).first()
+    session.info["context_rows"] = row  # the identity map holds rows only while something refers to them
+    version: PlanVersion | None = row[2] if row is not None else None
+    return version
+
+
+@cache
+def _context_query() -> Select[Plan, Contact, PlanVersion, Enrollment, Team, Agent, Agent]:
+    """Built once, its values bound at each call."""
+    owner, assignee = aliased(Agent), aliased(Agent)
+    return (select(Plan, Contact, PlanVersion, Enrollment, Team, owner, assignee).select_from(Plan)
+            .outerjoin(Contact, Contact.id == bindparam("contact_id"))
+            .outerjoin(PlanVersion, (PlanVersion.plan_id == Plan.id) & (PlanVersion.version == bindparam("version")))
+            .outerjoin(Enrollment, Enrollment.id == bindparam("enrollment_id"))
+            .outerjoin(Team, Team.id == Plan.team_id)
+            .outerjoin(owner, owner.id == Plan.owner_agent_id)
+            .outerjoin(assignee, assignee.id == Contact.assignee_id)
+            .where(Plan.id == bindparam("plan_id")))

@@ -52,7 +52,9 @@ def child_environment(env: WorkflowEnvironment, database_url: str, task_queue: s
     inherited = {key: value for key, value in os.environ.items() if key not in FOREIGN}
     return {**inherited, "DATABASE_URL": database_url, "TEMPORAL_TASK_QUEUE": task_queue,
             "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "SMARTPLANS_ADMIN_KEY": ADMIN_KEY,
-            "MESSAGING_PROVIDER": "outbox", "ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1"}
+            "MESSAGING_PROVIDER": "outbox", "ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1",
+            # Measured as deployed (docker-compose.yml): workflows outside the SDK's sandbox.
+            "WORKER_WORKFLOW_SANDBOX": os.environ.get("WORKER_WORKFLOW_SANDBOX", "false")}
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -31,12 +32,12 @@ from temporalio.worker import Worker
 
 from bench.bare_chain import BareChainInput, BareChainWorkflow, bare_touch
 from bench.cpu import CpuSeconds, cpu_now
-from config import venv_binary
+from config import Settings, venv_binary
 from db.models import Message, Task
 from db.session import create_engine_for, create_session_factory, session_scope
 from tests.dbtools import make_database
 from tests.factories import add_plan, email, plan_doc, running_worker, seed, task, text
-from worker import GRACEFUL_SHUTDOWN
+from worker import GRACEFUL_SHUTDOWN, worker_tuning
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import EnrollmentInput, EnrollmentResult, RemoveRequest
 
@@ -131,11 +132,22 @@ class BareFigures:
     runs: list[RunHistory]
 
 
+def deployed_settings() -> Settings:
+    """The project's worker as docker-compose deploys it (workflows outside the sandbox), unless the environment
+    says otherwise (WORKER_WORKFLOW_SANDBOX=true measures the sandboxed worker)."""
+    settings = Settings(environment="test")
+    if "WORKER_WORKFLOW_SANDBOX" not in os.environ:
+        settings.worker_workflow_sandbox = False
+    return settings
+
+
 async def bare_chain(env: WorkflowEnvironment, years: int, started_wall: float) -> BareFigures:
-    """The same years of a timer and a trivial activity a day, on the same server with a worker built alike."""
+    """The same years of a timer and a trivial activity a day, on the same server with a worker built alike (the
+    same workflow runner: sandboxed or not as the project's)."""
     queue = f"bare-chain-{uuid.uuid4()}"
     async with Worker(env.client, task_queue=queue, workflows=[BareChainWorkflow], activities=[bare_touch],
-                      graceful_shutdown_timeout=GRACEFUL_SHUTDOWN):
+                      graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+                      workflow_runner=worker_tuning(deployed_settings())["workflow_runner"]):
         days = round(365.25 * years)
         handle = await env.client.start_workflow(
             BareChainWorkflow.run, BareChainInput(days=days, max_history_events=MAX_HISTORY_EVENTS),
@@ -162,7 +174,7 @@ async def bench(years: int) -> None:
             definition = plan_doc(*year_plan_steps(), repeat={"times": "unlimited", "delay_days": 0},
                                   name="A step a day")
             plan_id = await add_plan(sessions, world, definition)
-            async with running_worker(env, sessions) as harness:
+            async with running_worker(env, sessions, settings=deployed_settings()) as harness:
                 handle = await harness.enroll(plan_id, world.contact_id)
                 first_run_id = (await handle.describe()).run_id  # no continue-as-new can have happened yet
                 driving = await drive(env, years, "project", started_wall)

@@ -27,12 +27,17 @@ _READ_ONLY = "smartplans_read_only"
 def normalize_async_url(url: str | URL) -> URL:
     """Accept the URL spellings people paste (`postgresql://`, `postgres://`, `sqlite:///`) for async use.
 
-    Any PostgreSQL driver is mapped to psycopg 3, the only one the project installs.
+    Any PostgreSQL driver is mapped to asyncpg: per round trip its protocol loop costs a fraction of psycopg's
+    async one, and an enrollment by hand is seven round trips (issue 11, docs/performance.md).
     """
     parsed = make_url(url)
     backend = parsed.drivername.split("+", 1)[0]
     if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+psycopg")
+        query = dict(parsed.query)
+        if "sslmode" in query:
+            # libpq's spelling, which hosted databases hand out; asyncpg takes the same modes as `ssl`.
+            query["ssl"] = query.pop("sslmode")
+        return parsed.set(drivername="postgresql+asyncpg", query=query)
     if backend == "sqlite":
         return parsed.set(drivername="sqlite+aiosqlite")
     return parsed
@@ -43,8 +48,11 @@ def sync_url(url: str | URL) -> URL:
     parsed = make_url(url)
     backend = parsed.drivername.split("+", 1)[0]
     if backend in ("postgresql", "postgres"):
-        # psycopg 3 serves both worlds, so no second PostgreSQL driver is needed.
-        return parsed.set(drivername="postgresql+psycopg")
+        # psycopg 3 for sync tooling (Alembic); the application itself runs on asyncpg.
+        query = dict(parsed.query)
+        if "ssl" in query:
+            query["sslmode"] = query.pop("ssl")
+        return parsed.set(drivername="postgresql+psycopg", query=query)
     if backend == "sqlite":
         return parsed.set(drivername="sqlite")
     return parsed

@@ -286,9 +286,11 @@ async def test_sqlite_connection_settings(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("postgresql://u:p@h:5432/d", "postgresql+psycopg://u:p@h:5432/d"),
-        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
-        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u:p@h:5432/d", "postgresql+asyncpg://u:p@h:5432/d"),
+        ("postgres://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql+asyncpg://u@h/d", "postgresql+asyncpg://u@h/d"),
+        ("postgresql://u@h/d?sslmode=require", "postgresql+asyncpg://u@h/d?ssl=require"),
         ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
         ("sqlite+aiosqlite:///x.db", "sqlite+aiosqlite:///x.db"),
     ],

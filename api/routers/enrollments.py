@@ -75,6 +75,9 @@ async def create_enrollment(plan_id: str, body: EnrollmentCreate, agent: Current
                             sessions: SessionsDep, client: TemporalDep, settings: SettingsDep,
                             now: NowDep) -> EnrollmentCreated:
     """R-ENR-1: enroll by hand. 409 when already enrolled, or the plan is inactive or has no steps."""
+    # The plan and the contact in one round trip: held here, the checks below find them in the session (issue 11).
+    _held = (await session.execute(select(Plan, Contact).outerjoin(Contact, Contact.id == body.contact_id)
+                                    .where(Plan.id == plan_id))).first()
     plan = await visible_plan(session, agent, plan_id)
     contact = await team_record(session, Contact, body.contact_id, agent, "contact")
     # One transaction, the caller's key lookup included: the row is committed before its workflow starts.

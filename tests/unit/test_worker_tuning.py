@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from config import Settings
 from worker import worker_tuning
@@ -15,8 +17,16 @@ class TestWorkerTuningComesFromSettings:
         monkeypatch.setenv("WORKER_MAX_CONCURRENT_ACTIVITIES", "7")
         monkeypatch.setenv("WORKER_MAX_CONCURRENT_WORKFLOW_TASKS", "9")
         monkeypatch.setenv("WORKER_MAX_CACHED_WORKFLOWS", "11")
-        assert worker_tuning(Settings()) == {"max_concurrent_activities": 7, "max_concurrent_workflow_tasks": 9,
-                                             "max_cached_workflows": 11}
+        tuning = worker_tuning(Settings())
+        assert (tuning["max_concurrent_activities"], tuning["max_concurrent_workflow_tasks"],
+                tuning["max_cached_workflows"]) == (7, 9, 11)
+
+    def test_workflows_run_in_the_sandbox_unless_the_deployment_turns_it_off(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("WORKER_WORKFLOW_SANDBOX", raising=False)
+        assert isinstance(worker_tuning(Settings())["workflow_runner"], SandboxedWorkflowRunner)
+        monkeypatch.setenv("WORKER_WORKFLOW_SANDBOX", "false")
+        assert isinstance(worker_tuning(Settings())["workflow_runner"], UnsandboxedWorkflowRunner)
 
     def test_a_sticky_cache_needs_at_least_two_workflow_task_slots(self) -> None:
         # The SDK refuses fewer than two with a cache: the setting says so at start, naming the variable.
