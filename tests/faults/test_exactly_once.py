@@ -39,6 +39,9 @@ from workflows.types import enrollment_workflow_id
 
 CONTACTS = 200
 CONVERGE_SECONDS = 240.0
+# Sends one SIGKILL can catch between committing `sending` and calling SendGrid: the worker runs up to 100 activities
+# at once, but the window is a few milliseconds of each send.
+STRANDED_PER_KILL = 10
 # Past the next opening of the text window (at most 19 h away) and then of the office's (at most 24 h more), short of
 # the plan's day 30.
 SKIP = timedelta(days=3)
@@ -54,7 +57,7 @@ async def until_delivered(team: Team, processes: Processes, sessions: Sessions, 
     while True:
         processes.heal()
         got = await delivered(team, processes, sessions)
-        done = (got.emails.total() >= expected and got.tasks.total() >= expected
+        done = (got.emails.total() + len(got.stranded_emails) >= expected and got.tasks.total() >= expected
                 and (not texts or got.texts.total() >= expected))
         if done or wall.monotonic() > deadline:
             break
@@ -63,8 +66,14 @@ async def until_delivered(team: Team, processes: Processes, sessions: Sessions, 
     return await delivered(team, processes, sessions)
 
 
-def assert_exactly_once(got: Delivered, team: Team, *, texts: bool) -> None:
-    wrong = exactly_once(got.emails, team.contacts, "emails at SendGrid")
+def assert_exactly_once(got: Delivered, team: Team, *, texts: bool, kills: int = 0) -> None:
+    """Once each at the fakes and in the database. The one allowed exception is R-COMP-2's for SendGrid, which
+    cannot be asked: an email a SIGKILL caught between committing `sending` and the call stays `unconfirmed` and is
+    never sent again, so it counts as its one attempt; a kill can catch only the sends in that window at that
+    instant, a few at most (STRANDED_PER_KILL)."""
+    stranded = got.stranded_emails
+    assert len(stranded) <= STRANDED_PER_KILL * kills, f"{len(stranded)} emails unconfirmed after {kills} kills"
+    wrong = exactly_once(got.emails + Counter(stranded), team.contacts, "emails at SendGrid")
     wrong += exactly_once(got.tasks, team.contacts, "tasks")
     wrong += exactly_once(got.active_enrollments, team.contacts, "active enrollments")
     wrong += exactly_once(got.message_rows["email"], team.contacts, "email rows")
@@ -125,7 +134,7 @@ class TestWorkerKilled:
             team, answers, got = await burst_with_two_worker_kills(processes, sessions)
         assert answers.enrolled == set(team.contacts)
         assert answers.server_errors == []
-        assert_exactly_once(got, team, texts=True)
+        assert_exactly_once(got, team, texts=True, kills=2)
 
 
 class TestApiKilledBetweenRowAndStart:

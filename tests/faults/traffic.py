@@ -150,6 +150,14 @@ class Delivered:
     message_rows: dict[str, Counter[str]]  # channel ("email", "sms") → outbound rows per contact
     active_enrollments: Counter[str]
     text_hours: Counter[int]  # hour of day, US Central, of each text by its plan's clock
+    unconfirmed_emails: set[str]  # contacts whose email row says an interrupted attempt may have sent it
+
+    @property
+    def stranded_emails(self) -> set[str]:
+        """Emails a killed worker left between committing `sending` and calling SendGrid: `unconfirmed`, and not at
+        SendGrid. SendGrid cannot be asked whether it has a message, so they are never sent again (R-COMP-2: at
+        most once), and the row and the timeline say so."""
+        return {contact for contact in self.unconfirmed_emails if not self.emails.get(contact)}
 
 
 async def delivered(team: Team, processes: Processes, sessions: Sessions) -> Delivered:
@@ -172,7 +180,9 @@ async def delivered(team: Team, processes: Processes, sessions: Sessions) -> Del
         active = Counter(dict((await session.execute(
             select(Enrollment.contact_id, func.count()).where(Enrollment.status == "active")
             .group_by(Enrollment.contact_id))).all()))
-    return Delivered(emails, texts, tasks, rows, active, text_hours)
+        unconfirmed = set((await session.scalars(select(Message.contact_id).where(
+            Message.direction == "outbound", Message.channel == "email", Message.status == "unconfirmed"))).all())
+    return Delivered(emails, texts, tasks, rows, active, text_hours, {c for c in unconfirmed if c is not None})
 
 
 def exactly_once(counts: Mapping[str, int], contacts: dict[str, Any], what: str) -> list[str]:
