@@ -12,7 +12,6 @@ from temporalio.exceptions import ApplicationError
 
 from db.base import utcnow
 from db.models import Agent, Contact, Enrollment, Plan, PlanVersion, Team
-from db.queries import plan_version
 from db.session import read_scope, session_scope
 from domain.merge import full_name
 from domain.plan import PlanDefinition
@@ -33,7 +32,6 @@ class ContextActivities:
             version = await _prefetch(session, request)
             plan = await session.get(Plan, request.plan_id)
             contact = await session.get(Contact, request.contact_id)
-            version = version or await plan_version(session, request.plan_id, request.plan_version)
             if plan is None or contact is None or version is None:
                 raise ApplicationError(
                     f"plan {request.plan_id} v{request.plan_version} or contact {request.contact_id} is gone",
@@ -63,13 +61,13 @@ class ContextActivities:
         return context
 
 
-
 async def _prefetch(session: AsyncSession, request: LoadContextInput) -> PlanVersion | None:
     """Every row the load reads, in one query: the plan, the contact, the version, the enrollment, the team and the
     agents the labels may name. They land in the session's identity map, where the `session.get` calls of the load
     (and of `schedule_context` and `label_values`) find them; every start and every reload of every enrollment runs
     this, and each round trip costs the worker more than its rows (issue 11). A row missing here is looked up, and
-    reported, where it is needed, as before. Returns the version, which is not looked up by key."""
+    reported, where it is needed, as before; the version is returned (it has no key to look up by), None when the
+    plan has no such version."""
     row = (await session.execute(_context_query(), {
         "plan_id": request.plan_id, "contact_id": request.contact_id, "version": request.plan_version,
         "enrollment_id": request.enrollment_id})).first()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -47,14 +48,19 @@ async def temporal_dev_server(db_file: Path | None = None) -> AsyncIterator[Work
         await env.shutdown()
 
 
+def sandbox_as_deployed() -> bool:
+    """Whether the benchmarks' workers run workflows in the SDK's sandbox: not, as docker-compose deploys them,
+    unless WORKER_WORKFLOW_SANDBOX says otherwise (read as `config.Settings` reads it)."""
+    return TypeAdapter(bool).validate_python(os.environ.get("WORKER_WORKFLOW_SANDBOX", "false"))
+
+
 def child_environment(env: WorkflowEnvironment, database_url: str, task_queue: str) -> dict[str, str]:
     """What the worker and the API read (as `make dev` sets it), with the outbox instead of real providers."""
     inherited = {key: value for key, value in os.environ.items() if key not in FOREIGN}
     return {**inherited, "DATABASE_URL": database_url, "TEMPORAL_TASK_QUEUE": task_queue,
             "TEMPORAL_ADDRESS": env.client.service_client.config.target_host, "SMARTPLANS_ADMIN_KEY": ADMIN_KEY,
             "MESSAGING_PROVIDER": "outbox", "ENVIRONMENT": "test", "PYTHONUNBUFFERED": "1",
-            # Measured as deployed (docker-compose.yml): workflows outside the SDK's sandbox.
-            "WORKER_WORKFLOW_SANDBOX": os.environ.get("WORKER_WORKFLOW_SANDBOX", "false")}
+            "WORKER_WORKFLOW_SANDBOX": str(sandbox_as_deployed()).lower()}
 
 
 @asynccontextmanager

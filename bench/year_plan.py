@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -32,6 +31,7 @@ from temporalio.worker import Worker
 
 from bench.bare_chain import BareChainInput, BareChainWorkflow, bare_touch
 from bench.cpu import CpuSeconds, cpu_now
+from bench.stack import sandbox_as_deployed
 from config import Settings, venv_binary
 from db.models import Message, Task
 from db.session import create_engine_for, create_session_factory, session_scope
@@ -133,12 +133,8 @@ class BareFigures:
 
 
 def deployed_settings() -> Settings:
-    """The project's worker as docker-compose deploys it (workflows outside the sandbox), unless the environment
-    says otherwise (WORKER_WORKFLOW_SANDBOX=true measures the sandboxed worker)."""
-    settings = Settings(environment="test")
-    if "WORKER_WORKFLOW_SANDBOX" not in os.environ:
-        settings.worker_workflow_sandbox = False
-    return settings
+    """The project's worker as the other benchmarks run it (`bench.stack.sandbox_as_deployed`)."""
+    return Settings(environment="test", worker_workflow_sandbox=sandbox_as_deployed())
 
 
 async def bare_chain(env: WorkflowEnvironment, years: int, started_wall: float) -> BareFigures:
