@@ -20,6 +20,8 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from db.sqlite_driver import one_trip_dbapi
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _READ_ONLY = "smartplans_read_only"
 
@@ -115,6 +117,8 @@ def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
         # connection instead, first come first served (its pool timeout, 30 s, matches the busy timeout).
         engine_kwargs.setdefault("pool_size", 1)
         engine_kwargs.setdefault("max_overflow", 0)
+    if parsed.get_backend_name() == "sqlite":
+        engine_kwargs.setdefault("module", one_trip_dbapi())  # one trip to the driver's thread per statement
     engine = create_async_engine(parsed, **engine_kwargs)
     install_sqlite_pragmas(engine)
     return engine

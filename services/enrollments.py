@@ -16,7 +16,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, cast
 
 from sqlalchemy import Insert, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -136,12 +137,17 @@ async def plan_refusal(session: AsyncSession, plan: Plan) -> EnrollmentRefused |
     return None
 
 
-def _insert_new(session: AsyncSession, table: Table) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING in the session's dialect: a contact already in the plan is skipped by the
-    unique index on active rows, with no savepoint or error to unwind."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+@cache
+def _insert_new(dialect: str) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id in the session's dialect: a contact already in the plan is skipped
+    by the unique index on active rows, with no savepoint or error to unwind. Built once per dialect, its values bound
+    at each call: every enrollment runs it, and building and keying it anew cost a good part of running it."""
+    table = cast(Table, Enrollment.__table__)
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+_ENROLLED_EVENTS = insert(TimelineEvent)  # the "enrolled" events; built once for the same reason
 
 
 async def record_enrollments(session: AsyncSession, plan: Plan, enrollees: Sequence[Enrollee], *, source: str,
@@ -156,11 +162,9 @@ async def record_enrollments(session: AsyncSession, plan: Plan, enrollees: Seque
                        status="active", source=source, started_at=at, source_key=source_key) for e in enrollees]
     if not rows:
         return []
-    table = Enrollment.__table__
-    assert isinstance(table, Table)
     columns = ("id", "team_id", "plan_id", "contact_id", "plan_version", "workflow_id", "status", "source",
                "started_at", "source_key")
-    inserted = set((await session.execute(_insert_new(session, table).returning(table.c.id),
+    inserted = set((await session.execute(_insert_new(session.get_bind().dialect.name),
                                           [{name: getattr(row, name) for name in columns} for row in rows])).scalars())
     answers: list[Recorded | Result] = []
     events: list[dict[str, Any]] = []
@@ -175,7 +179,7 @@ async def record_enrollments(session: AsyncSession, plan: Plan, enrollees: Seque
                        "detail": f"{label} was added to plan '{plan.name}' ({source})", "at": at,
                        "plan_id": plan.id, "enrollment_id": row.id, "idempotency_key": f"{row.id}:enrolled"})
     if events:
-        await session.execute(insert(TimelineEvent), events)
+        await session.execute(_ENROLLED_EVENTS, events)
     return answers
 
 

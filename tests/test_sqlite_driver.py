@@ -1,0 +1,96 @@
+"""SQLite's one-trip cursor (`db.sqlite_driver`): a statement crosses to aiosqlite's thread once, and SQLAlchemy gets
+from it everything a cursor answers — rows, description, row counts, inserted ids, errors — as from aiosqlite's own.
+
+The rest of the suite runs on it too; these pin what it promises on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite.core
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.session import create_engine_for, create_session_factory, session_scope
+from db.sqlite_driver import OneTripConnection
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'one-trip.db'}")
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL)"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The calls that cross to aiosqlite's thread, by the name of what runs there."""
+    crossed: list[str] = []
+    real: Any = aiosqlite.core.Connection._execute  # untyped in aiosqlite
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        crossed.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    return crossed
+
+
+async def test_a_statement_is_one_trip_and_a_write_transaction_three(engine: AsyncEngine, trips: list[str]) -> None:
+    sessions = create_session_factory(engine)
+    async with session_scope(sessions) as session:
+        await session.execute(text("SELECT 1"))  # warm the pool: connecting makes trips of its own
+    trips.clear()
+    async with session_scope(sessions) as session:
+        assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
+    # BEGIN IMMEDIATE, the statement, COMMIT; the pool's reset finds no transaction and makes no trip.
+    assert trips == ["_run", "_run", "commit"]
+
+
+async def test_rows_description_counts_and_inserted_ids_come_back(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        inserted = await conn.execute(text("INSERT INTO item (name) VALUES ('a')"))
+        assert inserted.lastrowid == 1
+        assert inserted.rowcount == 1
+        many = await conn.execute(text("INSERT INTO item (name) VALUES (:name)"), [{"name": "b"}, {"name": "c"}])
+        assert many.rowcount == 2
+        returned = await conn.execute(text("INSERT INTO item (name) VALUES ('d') RETURNING id, name"))
+        assert returned.all() == [(4, "d")]
+        updated = await conn.execute(text("UPDATE item SET name = name || '!' WHERE id > 2"))
+        assert updated.rowcount == 2
+        result = await conn.execute(text("SELECT id, name FROM item ORDER BY id"))
+        assert list(result.keys()) == ["id", "name"]
+        assert result.fetchmany(2) == [(1, "a"), (2, "b")]
+        assert result.fetchall() == [(3, "c!"), (4, "d!")]
+
+
+async def test_errors_are_sqlalchemys_and_the_transaction_rolls_back(engine: AsyncEngine) -> None:
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        await session.execute(text("INSERT INTO item (name) VALUES ('x')"))
+        with pytest.raises(IntegrityError):
+            await session.execute(text("INSERT INTO item (name) VALUES ('x')"))
+        await session.rollback()
+        with pytest.raises(OperationalError):
+            await session.execute(text("SELECT nothing FROM nowhere"))
+        await session.rollback()
+    async with session_scope(sessions) as session:
+        assert (await session.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
+        await session.execute(text("INSERT INTO item (name) VALUES ('x')"))  # the connection is still good
+    async with engine.connect() as conn:
+        assert isinstance((await conn.get_raw_connection()).dbapi_connection, OneTripConnection)
+
+
+async def test_streaming_still_reads_through_a_server_side_cursor(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO item (name) VALUES (:name)"), [{"name": f"n{i}"} for i in range(5)])
+    async with engine.connect() as conn:
+        streamed = await conn.stream(text("SELECT name FROM item ORDER BY id"))
+        assert [row.name async for row in streamed] == [f"n{i}" for i in range(5)]
