@@ -48,37 +48,19 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor holding no driver cursor between statements: each `execute` is one trip that brings back
     everything SQLAlchemy asks of a cursor afterwards."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
+    # Plain attributes here, where aiosqlite's cursor has properties reading its driver cursor.
+    __slots__ = ("description", "rowcount", "lastrowid", "arraysize")
+    description: Description
+    rowcount: int
+    lastrowid: Any  # sqlite3 gives None before any insert; SQLAlchemy annotates int
+    arraysize: int
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:  # no trip to open a cursor
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
         self._soft_closed_memoized = EMPTY_DICT
         self._rows = collections.deque()
-        self._description: Description = None
-        self._rowcount = -1
-        self._lastrowid: int | None = None
-        self._arraysize = 1
-
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> Any:
-        return self._lastrowid
-
-    @property
-    def arraysize(self) -> int:
-        return self._arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._arraysize = value
+        self.description, self.rowcount, self.lastrowid, self.arraysize = None, -1, None, 1
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         await self._answer(operation, parameters, many=False)
@@ -89,7 +71,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     async def _answer(self, operation: str, parameters: Any, *, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             answer: Answer = await self._connection._execute(_run, self._connection, operation, parameters, many)
-        self._description, rows, self._rowcount, self._lastrowid = answer
+        self.description, rows, self.rowcount, self.lastrowid = answer
         self._rows = collections.deque(rows)
 
     async def _async_soft_close(self) -> None:
@@ -102,7 +84,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return None
 
     def nextset(self) -> None:
-        raise NotImplementedError("SQLite returns one result set per statement")
+        return None  # SQLite answers a statement with one result set: there is never a next one
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
