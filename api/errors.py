@@ -105,6 +105,15 @@ RETRY_AFTER_SECONDS = 5
 # What a Temporal call answers while the server is down, restarting or overloaded: worth retrying, not a bug.
 _TEMPORAL_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED}
 _LAZY_CONNECT_FAILED = "Failed client connect"  # a lazy client's first call while the server is unreachable
+# A server just (re)started can refuse a start for a search attribute it has registered but not yet loaded
+# (temporalio/temporal#6195); the worker registers any that are really missing when it starts. Worth retrying.
+_ATTRIBUTES_NOT_LOADED = "has no mapping defined for search attribute"
+
+
+def temporal_unready(err: RPCError) -> bool:
+    """Temporal is down, restarting, overloaded or still loading its search attributes: a retry will do."""
+    return err.status in _TEMPORAL_DOWN or (
+        err.status == RPCStatusCode.INVALID_ARGUMENT and _ATTRIBUTES_NOT_LOADED in err.message)
 
 
 def unavailable(what: str) -> JSONResponse:
@@ -149,7 +158,7 @@ def install(app: FastAPI) -> None:
 
     async def temporal_down(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RPCError)
-        return unavailable("Temporal") if exc.status in _TEMPORAL_DOWN else _internal_error(exc)
+        return unavailable("Temporal") if temporal_unready(exc) else _internal_error(exc)
 
     async def runtime_error(_: Request, exc: Exception) -> JSONResponse:
         return unavailable("Temporal") if str(exc).startswith(_LAZY_CONNECT_FAILED) else _internal_error(exc)

@@ -155,7 +155,9 @@ async def bare_chain(env: WorkflowEnvironment, years: int, started_wall: float) 
     return BareFigures(driving=driving, days_run=days_run, runs=runs)
 
 
-async def bench(years: int) -> None:
+async def one_round(years: int) -> float:
+    """The bare chain, then the project, on one fresh test server and database; prints the table and returns the
+    round's ratio."""
     started_wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="smartplans-bench-") as tmp:
         url, cleanup = make_database("sqlite", Path(tmp))
@@ -187,8 +189,19 @@ async def bench(years: int) -> None:
             await env.shutdown()
             await engine.dispose()
             cleanup()
-    report(years=years, wall=time.perf_counter() - started_wall, driving=driving, sim_end=sim_end, result=result,
-           runs=runs, messages=messages, tasks=tasks, bare=bare)
+    return report(years=years, wall=time.perf_counter() - started_wall, driving=driving, sim_end=sim_end,
+                  result=result, runs=runs, messages=messages, tasks=tasks, bare=bare)
+
+
+async def bench(years: int, rounds: int) -> None:
+    """`rounds` rounds, each side by side on a fresh server; the figure of merit is their median. One round's ratio
+    swings by a tenth on this machine with nothing changed (docs/performance.md), more than most changes move it."""
+    ratios = []
+    for round_ in range(rounds):
+        print(f"round {round_ + 1} of {rounds}", flush=True)
+        ratios.append(await one_round(years))
+    print(f"\nratio project/bare per round: {' '.join(f'{ratio:.2f}' for ratio in ratios)}")
+    print(f"ratio project/bare: {statistics.median(ratios):.2f}")
 
 
 def busy_per_day(runs: list[RunHistory], days: float) -> str:
@@ -202,7 +215,7 @@ def days_between(start: datetime, end: datetime) -> float:
 
 
 def report(*, years: int, wall: float, driving: Drive, sim_end: datetime, result: EnrollmentResult,
-           runs: list[RunHistory], messages: int, tasks: int, bare: BareFigures) -> None:
+           runs: list[RunHistory], messages: int, tasks: int, bare: BareFigures) -> float:
     sim_days = days_between(driving.sim_start, sim_end)
     bare_days = days_between(bare.driving.sim_start, bare.driving.sim_end)
     events = [run.events for run in runs]
@@ -249,14 +262,16 @@ def report(*, years: int, wall: float, driving: Drive, sim_end: datetime, result
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
     # Speed is simulated time per wall second: project/bare is the bare chain's seconds per year over the project's.
-    print(f"ratio project/bare: {bare_year / project_year:.2f}")
+    print(f"{'ratio project/bare (this round)':<{width}}  {bare_year / project_year:.2f}")
+    return bare_year / project_year
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--years", type=int, default=3, help="simulated years to run (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each on a fresh server (default 3)")
     args = parser.parse_args()
-    asyncio.run(bench(args.years))
+    asyncio.run(bench(args.years, args.rounds))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -68,3 +68,11 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UtcDateTime()}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for the plain inserts of hot paths: a statement on the table skips the ORM's bulk-insert
+    machinery, which costs more than running the statement (issue 11, docs/performance.md)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -9,11 +9,12 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, func, select
+from sqlalchemy import ColumnElement, Executable, Select, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import table_of
 from db.models import Agent, Message, PlanVersion, TimelineEvent
 from domain.credits import utc_month
 from domain.ids import new_id
@@ -39,9 +40,12 @@ async def write_timeline(session: AsyncSession, *, team_id: str, contact_id: str
 
 @cache
 def _timeline_insert(dialect: str) -> Executable:
-    """Built once per database: the values are bound at each call, so the statement is not built and keyed anew."""
+    """Built once per database: the values are bound at each call, so the statement is not built and keyed anew. On
+    the table, not the mapped class: the ORM's bulk-insert path around the same statement cost more than running it,
+    and nothing reads the event back in the transaction."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert(TimelineEvent).on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
+    table = table_of(TimelineEvent)
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.idempotency_key])
 
 
 async def rainmaker_of(session: AsyncSession, team_id: str) -> Agent | None:
@@ -49,18 +53,30 @@ async def rainmaker_of(session: AsyncSession, team_id: str) -> Agent | None:
         select(Agent).where(Agent.team_id == team_id, Agent.role == "rainmaker").order_by(Agent.created_at).limit(1))
 
 
-def _counted_in_month(at: datetime) -> list[ColumnElement[bool]]:
+def _counted_in_month() -> list[ColumnElement[bool]]:
     """What a month's sends are, for the quota check and the credits report alike (R-EMAIL-3, R-TEAM-4): outbound
-    messages handed to a provider or the outbox, created (the plan's instant) in the calendar month (UTC) of `at`."""
+    messages handed to a provider or the outbox, created (the plan's instant) in the calendar month (UTC) bound as
+    `month_start` and `month_end` (`_month_values`)."""
+    return [Message.direction == "outbound", Message.status.in_(QUOTA_STATUSES),
+            Message.created_at >= bindparam("month_start"), Message.created_at < bindparam("month_end")]
+
+
+def _month_values(at: datetime) -> dict[str, datetime]:
     start, end = utc_month(at)
-    return [Message.direction == "outbound", Message.status.in_(QUOTA_STATUSES), Message.created_at >= start,
-            Message.created_at < end]
+    return {"month_start": start, "month_end": end}
+
+
+@cache
+def _emails_in_month_query() -> Select[int]:
+    """Built once, its values bound at each call: every email step's first attempt counts its sender's month, and
+    building this select cost more than running it (issue 11, docs/performance.md)."""
+    return select(func.count()).select_from(Message).where(
+        Message.agent_id == bindparam("agent_id"), Message.channel == "email", *_counted_in_month())
 
 
 async def emails_sent_in_month(session: AsyncSession, agent_id: str, at: datetime) -> int:
     """Outbound emails of one sender in the calendar month (UTC) of `at`, for the quota (R-EMAIL-3)."""
-    count = await session.scalar(select(func.count()).select_from(Message).where(
-        Message.agent_id == agent_id, Message.channel == "email", *_counted_in_month(at)))
+    count = await session.scalar(_emails_in_month_query(), {"agent_id": agent_id, **_month_values(at)})
     return int(count or 0)
 
 
@@ -75,8 +91,8 @@ async def sent_in_month(session: AsyncSession, agent_ids: Sequence[str], at: dat
     what `emails_sent_in_month` counts for the quota. Agents without sends are absent."""
     rows = await session.execute(
         select(Message.agent_id, Message.channel, func.count()).where(
-            Message.agent_id.in_(agent_ids), Message.channel.in_(("email", "sms")), *_counted_in_month(at))
-        .group_by(Message.agent_id, Message.channel))
+            Message.agent_id.in_(agent_ids), Message.channel.in_(("email", "sms")), *_counted_in_month())
+        .group_by(Message.agent_id, Message.channel), _month_values(at))
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for agent_id, channel, count in rows:
         counts[str(agent_id)][channel] = int(count)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from db.sqlite_driver import one_trip_dbapi
+from db.sqlite_driver import OneTripConnection, one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _READ_ONLY = "smartplans_read_only"
@@ -91,7 +91,12 @@ def _sqlite_begin(conn: Connection) -> None:
     # that reads and then writes fails instantly with SQLITE_BUSY under WAL when another writer got in
     # first, and no timeout helps. Transactions here are short, so serialising them costs little. One that
     # only reads (`read_scope`) takes no lock: under WAL it reads a snapshot while a writer works.
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
+    begin = "BEGIN" if conn.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE"
+    driver = conn.connection.dbapi_connection
+    if isinstance(driver, OneTripConnection):
+        driver.begin_with_next_statement(begin)  # in the trip of the transaction's first statement
+    else:
+        conn.exec_driver_sql(begin)
 
 
 def install_sqlite_pragmas(engine: AsyncEngine) -> None:

@@ -30,10 +30,13 @@ Description = tuple[tuple[Any, ...], ...] | None
 Answer = tuple[Description, list[Any], int, int | None]
 
 
-def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> Answer:
-    """On the driver's thread: the whole statement, its rows read before the cursor closes."""
+def _run(connection: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool) -> Answer:
+    """On the driver's thread: the transaction's BEGIN if it is the first statement, then the whole statement, its
+    rows read before the cursor closes."""
     cursor = connection._conn.cursor()  # noqa: SLF001 — the sqlite3 connection, only ever touched on this thread
     try:
+        if begin is not None:
+            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         else:
@@ -69,8 +72,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         await self._answer(operation, seq_of_parameters, many=True)
 
     async def _answer(self, operation: str, parameters: Any, *, many: bool) -> None:
-        async with self._adapt_connection._execute_mutex:
-            answer: Answer = await self._connection._execute(_run, self._connection, operation, parameters, many)
+        connection = self._adapt_connection
+        async with connection._execute_mutex:
+            begin = connection.take_begin() if isinstance(connection, OneTripConnection) else None
+            answer: Answer = await self._connection._execute(_run, self._connection, begin, operation, parameters,
+                                                             many)
         self.description, rows, self.rowcount, self.lastrowid = answer
         self._rows = collections.deque(rows)
 
@@ -88,10 +94,39 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """A connection whose transactions open in the trip of their first statement (`begin_with_next_statement`)."""
+
+    __slots__ = ("_begin",)
     _cursor_cls = OneTripCursor  # type: ignore[assignment]  # a subclass; the base annotates its own class
 
+    def __init__(self, dbapi: Any, connection: Any) -> None:  # an aiosqlite connection, as the base class takes it
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def begin_with_next_statement(self, begin: str) -> None:
+        """Run `begin` (`BEGIN IMMEDIATE` or `BEGIN`) on the driver's thread just before the next statement, in the
+        same trip. SQLAlchemy begins a transaction as its first statement is about to run, so the lock is taken
+        exactly when it was before, one trip sooner; an error opening it is that statement's error."""
+        self._begin = begin
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            # A streaming cursor makes trips of its own: its transaction is opened first, in a trip of its own.
+            OneTripCursor(self).execute(self.take_begin())
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self._begin is not None:  # the transaction never ran a statement: nothing was opened, nothing to commit
+            self._begin = None
+            return
+        super().commit()
+
     def rollback(self) -> None:
+        self._begin = None
         # Nothing to roll back is common (the pool's reset after a commit): answered here, without a trip.
         if self._connection._connection is not None and self._connection.in_transaction:
             super().rollback()

@@ -6,6 +6,7 @@ The rest of the suite runs on it too; these pin what it promises on its own.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -43,15 +44,44 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return crossed
 
 
-async def test_a_statement_is_one_trip_and_a_write_transaction_three(engine: AsyncEngine, trips: list[str]) -> None:
+async def test_a_statement_is_one_trip_and_a_write_transaction_two(engine: AsyncEngine, trips: list[str]) -> None:
     sessions = create_session_factory(engine)
     async with session_scope(sessions) as session:
         await session.execute(text("SELECT 1"))  # warm the pool: connecting makes trips of its own
     trips.clear()
     async with session_scope(sessions) as session:
         assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
-    # BEGIN IMMEDIATE, the statement, COMMIT; the pool's reset finds no transaction and makes no trip.
-    assert trips == ["_run", "_run", "commit"]
+    # BEGIN IMMEDIATE with the statement, then COMMIT; the pool's reset finds no transaction and makes no trip.
+    assert trips == ["_run", "commit"]
+    trips.clear()
+    async with session_scope(sessions) as session:
+        await session.connection()  # begun, and nothing run in it: nothing opened, committed or rolled back
+    assert trips == []
+
+
+async def test_the_write_lock_is_held_from_the_first_statement(engine: AsyncEngine, tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE still opens the transaction: from its first statement, even a read, no other writer gets in
+    (the busy timeout waits for the lock there, not at a later write)."""
+    sessions = create_session_factory(engine)
+    other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0, isolation_level=None)
+    try:
+        async with session_scope(sessions) as session:
+            await session.execute(text("SELECT count(*) FROM item"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        async with engine.connect() as conn:  # the pool's one connection: wait 50 ms for the lock, not 30 s
+            await conn.exec_driver_sql("PRAGMA busy_timeout=50")
+        other.execute("BEGIN IMMEDIATE")  # released at commit
+        other.execute("INSERT INTO item (name) VALUES ('other')")
+        with pytest.raises(OperationalError, match="locked"):
+            async with session_scope(sessions) as session:
+                # The BEGIN that cannot get the lock fails as the statement it came with, after the busy timeout.
+                await session.execute(text("SELECT 1"))
+        other.execute("COMMIT")
+        async with session_scope(sessions) as session:  # the connection is good again
+            assert (await session.execute(text("SELECT name FROM item"))).scalars().all() == ["other"]
+    finally:
+        other.close()
 
 
 async def test_rows_description_counts_and_inserted_ids_come_back(engine: AsyncEngine) -> None:
@@ -94,3 +124,9 @@ async def test_streaming_still_reads_through_a_server_side_cursor(engine: AsyncE
     async with engine.connect() as conn:
         streamed = await conn.stream(text("SELECT name FROM item ORDER BY id"))
         assert [row.name async for row in streamed] == [f"n{i}" for i in range(5)]
+    async with engine.begin() as conn:  # a stream as a transaction's first statement opens the transaction first
+        streamed = await conn.stream(text("SELECT count(*) FROM item"))
+        assert [row[0] async for row in streamed] == [5]
+        await conn.execute(text("INSERT INTO item (name) VALUES ('after')"))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM item"))).scalar_one() == 6

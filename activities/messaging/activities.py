@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import insert, inspect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -28,7 +29,7 @@ from activities.messaging.compose import compose_email
 from activities.messaging.providers import EmailProvider, ProviderError, ProviderReceipt, SmsProvider, SmsRequest
 from activities.parties import Parties, load_parties, load_step_rows
 from config import Settings
-from db.base import utcnow
+from db.base import table_of, utcnow
 from db.models import Agent, Contact, Design, Message
 from db.queries import emails_sent_in_month, plan_version, write_timeline
 from db.session import session_scope
@@ -46,6 +47,8 @@ _DONE = ("sent", "recorded", "delivered", "undelivered", "unconfirmed")
 # (refused by the provider); unconfirmed (an interrupted send that cannot be asked about); cancelled (a later attempt
 # found the contact opted out, unsubscribed or removed before anything reached the provider).
 _RECONCILE_SLACK = timedelta(minutes=10)
+_MESSAGE_INSERT = insert(table_of(Message))
+_MESSAGE_COLUMNS = tuple(table_of(Message).columns)
 
 
 class MessagingActivities:
@@ -78,11 +81,11 @@ class MessagingActivities:
                 body = render(text_for_repeat(spec, step.repeat), parties.merge_values())
                 message = _new_message(step, parties, "sms", self._sms.name, to=parties.contact.phone or "",
                                        sender=parties.agent.twilio_from_number or "", subject=None, body=body)
-                session.add(message)
             request = await self._sms_request(session, message)
             if self._sms.name == "outbox":
                 return await _complete(session, step, message, self._sms.send(request), "Text", "")
             message.status = "sending"  # committed before the provider is called
+            session.add(message)
         return await self._send(step, message, "sms", send=lambda: self._sms.send(request))
 
     @activity.defn
@@ -110,11 +113,11 @@ class MessagingActivities:
             if refusal is None and message is None:
                 message = _new_message(step, parties, "email", self._email.name, to=request.to_email,
                                        sender=request.from_email, subject=request.subject, body=request.text)
-                session.add(message)
             if message is not None and refusal is None:
                 if self._email.name == "outbox":
                     return await _complete(session, step, message, self._email.send(request), "Email", "")
                 message.status = "sending"  # committed before the provider is called
+                session.add(message)
         if refusal is not None or message is None:
             assert refusal is not None
             raise refusal  # only now: the failure's timeline event is committed
@@ -284,11 +287,20 @@ async def _complete(session: AsyncSession, step: StepInput, message: Message, re
     message.status = "recorded" if receipt.provider == "outbox" else "sent"
     # The outbox sends nothing: a recorded message has no `sent_at` (its `created_at` says when it was due).
     message.sent_at = None if message.status == "recorded" else utcnow()
+    if inspect(message).transient:
+        # A message recorded by the attempt that created it (the outbox) is written once, complete, by a plain
+        # insert: the session's unit of work costs several times the statement (issue 11, docs/performance.md).
+        await session.execute(_MESSAGE_INSERT, [_columns(message)])
     verb = "recorded in the outbox" if message.status == "recorded" else f"sent via {receipt.provider}"
     detail = f"{noun} to {message.to_address} {verb}" + (f" ({how})" if how else "")
     await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
     channel: Channel = "sms" if message.channel == "sms" else "email"
     return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
+
+
+def _columns(message: Message) -> dict[str, object]:
+    """The columns set on a new message; the others take their defaults in the insert."""
+    return {column.key: message.__dict__[column.key] for column in _MESSAGE_COLUMNS if column.key in message.__dict__}
 
 
 async def _skip(session: AsyncSession, step: StepInput, detail: str) -> StepOutcome:

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor, OutboundInterceptor, StartWorkflowInput, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -80,6 +82,34 @@ class TestTemporalDown:
         async with session_scope(sessions) as session:
             rows = (await session.execute(Enrollment.__table__.select())).all()
         assert [(row.status, row.end_reason) for row in rows] == [("removed", "start_failed")] * 2
+
+
+class _SearchAttributesNotLoaded(Interceptor):
+    """What a Temporal server just restarted answers a start before its search attributes are loaded
+    (temporalio/temporal#6195): the server's refusal, not our code's."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        class Refuse(OutboundInterceptor):
+            async def start_workflow(self, input: StartWorkflowInput) -> WorkflowHandle[Any, Any]:
+                raise RPCError("Namespace default has no mapping defined for search attribute EnrollmentStatus",
+                               RPCStatusCode.INVALID_ARGUMENT, b"")
+
+        return Refuse(next)
+
+
+class TestTemporalRestarting:
+    async def test_a_start_refused_for_search_attributes_not_yet_loaded_answers_503_not_500(
+            self, sessions: async_sessionmaker[AsyncSession], env: WorkflowEnvironment) -> None:
+        config = env.client.config()
+        config["interceptors"] = [_SearchAttributesNotLoaded()]
+        async with app_client(sessions, Client(**config)) as client:
+            key, plan = await rainmaker_and_plan(client)
+            contact = (await client.post("/contacts", headers=key, json={"first_name": "Dana"})).json()["id"]
+            answer = await client.post(f"/plans/{plan}/enrollments", headers=key, json={"contact_id": contact})
+            assert_unavailable(answer, "Temporal")
+        async with session_scope(sessions) as session:
+            rows = (await session.execute(Enrollment.__table__.select())).all()
+        assert [(row.status, row.end_reason) for row in rows] == [("removed", "start_failed")]
 
 
 class TestDatabaseDown:
