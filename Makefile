@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.schedule
+	$(PY) -m bench.steps
 	$(PY) -m bench.year_plan
 	$(PY) -m bench.leads
 	$(PY) -m bench.load --clients 50 --seconds 60

@@ -1,4 +1,4 @@
-"""SQLite for the async engine with one trip to the driver's thread per statement.
+"""SQLite for the async engine with one trip to the driver's thread per transaction, and one for its commit.
 
 aiosqlite runs the sqlite3 connection on a thread of its own, and every call crosses to it and back: a queue put, a
 wake-up of that thread, and a wake-up of the event loop with the answer. SQLAlchemy's adapter makes four such trips
@@ -6,6 +6,14 @@ per statement (open a cursor, execute, fetch, close) and three for our `BEGIN IM
 a small machine with the Temporal worker's threads busy, more than the statement itself: a plan step's transaction
 made about twenty. Here a statement is one trip: the cursor is opened, executed, read to the end and closed on the
 driver's thread, and the adapter answers `description`, `rowcount`, `lastrowid` and the rows from what came back.
+
+A transaction's `BEGIN` travels with its first statement (`OneTripConnection.begin_with_next_statement`), and the
+statements after it make no trip at all: they run on the event loop's thread. That first trip is where SQLite may
+wait, up to the busy timeout, for the file's write lock (`BEGIN IMMEDIATE`); once a transaction holds it, or reads a
+WAL snapshot, a statement never waits for another process, and our statements take micro- to milliseconds, less
+than the two thread wake-ups a trip costs. `COMMIT`, which may checkpoint the WAL to disk, still goes to the driver's
+thread. Only one of the two threads touches the connection at a time: a trip has finished with it before the event
+loop runs again, and the adapter's mutex orders the statements (hence `check_same_thread=False`).
 
 Only the buffered cursor changes; the server-side cursor (`stream()`), transactions, errors and the driver are
 SQLAlchemy's and aiosqlite's own. SQLite serves development and tests; PostgreSQL (asyncpg) is unaffected.
@@ -16,7 +24,7 @@ from __future__ import annotations
 import collections
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -31,9 +39,9 @@ Answer = tuple[Description, list[Any], int, int | None]
 
 
 def _run(connection: aiosqlite.Connection, begin: str | None, operation: str, parameters: Any, many: bool) -> Answer:
-    """On the driver's thread: the transaction's BEGIN if it is the first statement, then the whole statement, its
-    rows read before the cursor closes."""
-    cursor = connection._conn.cursor()  # noqa: SLF001 — the sqlite3 connection, only ever touched on this thread
+    """The transaction's BEGIN if this is its first statement, then the whole statement, its rows read before the
+    cursor closes: on the driver's thread for a transaction's first statement, on the event loop's after it."""
+    cursor = connection._conn.cursor()  # noqa: SLF001 — the sqlite3 connection, touched by one thread at a time
     try:
         if begin is not None:
             cursor.execute(begin)
@@ -75,8 +83,12 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         connection = self._adapt_connection
         async with connection._execute_mutex:
             begin = connection.take_begin() if isinstance(connection, OneTripConnection) else None
-            answer: Answer = await self._connection._execute(_run, self._connection, begin, operation, parameters,
-                                                             many)
+            driver = cast(aiosqlite.Connection, self._connection)
+            if begin is None and driver.in_transaction:  # the lock is held: nothing to wait for
+                answer: Answer = _run(driver, None, operation, parameters, many)
+            else:
+                answer = await driver._execute(  # type: ignore[no-untyped-call]  # untyped in aiosqlite
+                    _run, driver, begin, operation, parameters, many)
         self.description, rows, self.rowcount, self.lastrowid = answer
         self._rows = collections.deque(rows)
 
@@ -136,6 +148,7 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
     """aiosqlite as SQLAlchemy adapts it, with `OneTripConnection` for its connections."""
 
     def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        kw.setdefault("check_same_thread", False)  # a transaction's later statements run on the event loop's thread
         adapted = super().connect(*arg, **kw)
         return OneTripConnection(self, adapted._connection)
 

@@ -31,6 +31,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from db.base import table_of
 from db.models import Contact, Enrollment, Plan, TimelineEvent
 from db.queries import plan_version
 from db.session import session_scope
@@ -147,7 +148,8 @@ def _insert_new(dialect: str) -> Insert:
     return dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
 
 
-_ENROLLED_EVENTS = insert(TimelineEvent)  # the "enrolled" events; built once for the same reason
+# The "enrolled" events: built once for the same reason, on the table (`table_of`): nothing reads them back here.
+_ENROLLED_EVENTS = insert(table_of(TimelineEvent))
 
 
 async def record_enrollments(session: AsyncSession, plan: Plan, enrollees: Sequence[Enrollee], *, source: str,

@@ -6,6 +6,7 @@ The rest of the suite runs on it too; these pin what it promises on its own.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -44,7 +45,7 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return crossed
 
 
-async def test_a_statement_is_one_trip_and_a_write_transaction_two(engine: AsyncEngine, trips: list[str]) -> None:
+async def test_a_write_transaction_is_two_trips_however_many_statements(engine: AsyncEngine, trips: list[str]) -> None:
     sessions = create_session_factory(engine)
     async with session_scope(sessions) as session:
         await session.execute(text("SELECT 1"))  # warm the pool: connecting makes trips of its own
@@ -52,6 +53,13 @@ async def test_a_statement_is_one_trip_and_a_write_transaction_two(engine: Async
     async with session_scope(sessions) as session:
         assert (await session.execute(text("SELECT 41 + 1"))).scalar_one() == 42
     # BEGIN IMMEDIATE with the statement, then COMMIT; the pool's reset finds no transaction and makes no trip.
+    assert trips == ["_run", "commit"]
+    trips.clear()
+    async with session_scope(sessions) as session:
+        await session.execute(text("INSERT INTO item (name) VALUES ('a')"))
+        await session.execute(text("INSERT INTO item (name) VALUES ('b')"))
+        assert (await session.execute(text("SELECT count(*) FROM item"))).scalar_one() == 2
+    # Once the transaction holds the lock, its statements run where they are called: still two trips.
     assert trips == ["_run", "commit"]
     trips.clear()
     async with session_scope(sessions) as session:
@@ -80,6 +88,38 @@ async def test_the_write_lock_is_held_from_the_first_statement(engine: AsyncEngi
         other.execute("COMMIT")
         async with session_scope(sessions) as session:  # the connection is good again
             assert (await session.execute(text("SELECT name FROM item"))).scalars().all() == ["other"]
+    finally:
+        other.close()
+
+
+async def test_waiting_for_the_lock_leaves_the_event_loop_free(engine: AsyncEngine, tmp_path: Path) -> None:
+    """The one statement that can wait for another process (its transaction's first, with the BEGIN) waits on the
+    driver's thread: the event loop goes on meanwhile, and the statement runs once the lock is released."""
+    sessions = create_session_factory(engine)
+    other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0, isolation_level=None)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def release_later() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO item (name) VALUES ('first')")
+        ticker, releaser = asyncio.create_task(tick()), asyncio.create_task(release_later())
+        async with session_scope(sessions) as session:
+            await session.execute(text("INSERT INTO item (name) VALUES ('second')"))
+            names = (await session.execute(text("SELECT name FROM item ORDER BY id"))).scalars().all()
+        ticker.cancel()
+        await releaser
+        assert names == ["first", "second"]
+        assert ticks >= 10, f"the event loop ran {ticks} times in 0.3 s of waiting"
     finally:
         other.close()
 
