@@ -123,7 +123,7 @@ def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
         engine_kwargs.setdefault("pool_size", 1)
         engine_kwargs.setdefault("max_overflow", 0)
     if parsed.get_backend_name() == "sqlite":
-        engine_kwargs.setdefault("module", one_trip_dbapi())  # one trip to the driver's thread per statement
+        engine_kwargs.setdefault("module", one_trip_dbapi())  # a transaction: one trip to the driver's thread + commit
     engine = create_async_engine(parsed, **engine_kwargs)
     install_sqlite_pragmas(engine)
     return engine

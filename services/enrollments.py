@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import Insert, Table, insert, select, update
+from sqlalchemy import Insert, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -143,7 +143,7 @@ def _insert_new(dialect: str) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id in the session's dialect: a contact already in the plan is skipped
     by the unique index on active rows, with no savepoint or error to unwind. Built once per dialect, its values bound
     at each call: every enrollment runs it, and building and keying it anew cost a good part of running it."""
-    table = cast(Table, Enrollment.__table__)
+    table = table_of(Enrollment)
     dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
 

@@ -1,5 +1,6 @@
-"""SQLite's one-trip cursor (`db.sqlite_driver`): a statement crosses to aiosqlite's thread once, and SQLAlchemy gets
-from it everything a cursor answers — rows, description, row counts, inserted ids, errors — as from aiosqlite's own.
+"""SQLite's one-trip cursor (`db.sqlite_driver`): a transaction crosses to aiosqlite's thread once with its BEGIN and
+first statement and once to commit, and SQLAlchemy gets everything a cursor answers — rows, description, row counts,
+inserted ids, errors — as from aiosqlite's own.
 
 The rest of the suite runs on it too; these pin what it promises on its own.
 """
