@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     default_email_quota: int = 5000
 
+    # PostgreSQL connections each API process keeps open; requests beyond them wait for one (SQLite: always one).
+    api_database_pool_size: int = Field(default=15, ge=1)
+
     # Workflows the worker keeps in memory between their tasks (Temporal's sticky cache; the SDK's default). At least
     # one: the first context load is a local activity, whose workflow must stay cached while it runs.
     worker_max_cached_workflows: int = Field(default=1000, ge=1)

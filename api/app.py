@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
         engine = None
         factory = sessions
         if factory is None:
-            engine = create_engine_for(config.database_url)
+            engine = create_engine_for(config.database_url, postgres_pool_size=config.api_database_pool_size)
             factory = create_session_factory(engine)
         client = temporal or await connect(config, lazy=True)
         app.state.smartplans = AppState(settings=config, sessions=factory, temporal=client, clock=clock or wall_clock)

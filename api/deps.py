@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -89,6 +89,10 @@ class Principal:
         return self.agent is None
 
 
+# Built once, the key's hash bound per request: building the select cost about a sixth of the lookup (issue 11).
+_AGENT_BY_KEY = select(Agent).where(Agent.api_key_hash == bindparam("key_hash"))
+
+
 async def get_principal(request: Request, session: SessionDep, state: StateDep,
                         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     if credentials is None or not credentials.credentials:
@@ -96,7 +100,7 @@ async def get_principal(request: Request, session: SessionDep, state: StateDep,
     key = credentials.credentials
     if same_secret(key, state.settings.smartplans_admin_key):
         return Principal(agent=None)
-    agent = await session.scalar(select(Agent).where(Agent.api_key_hash == hash_api_key(key)))
+    agent = await session.scalar(_AGENT_BY_KEY, {"key_hash": hash_api_key(key)})
     if agent is not None:
         return Principal(agent=agent)
     client = request.client.host if request.client else "unknown"

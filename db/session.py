@@ -17,12 +17,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.sqlite_driver import OneTripConnection, one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL connections a process keeps open by default, none beyond (see `create_engine_for`).
+POSTGRES_POOL_SIZE = 15
 _READ_ONLY = "smartplans_read_only"
 
 
@@ -107,15 +110,18 @@ def install_sqlite_pragmas(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
 
 
-def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
+def create_engine_for(url: str, *, postgres_pool_size: int = POSTGRES_POOL_SIZE, **engine_kwargs: Any) -> AsyncEngine:
     """An async engine for `url`, normalised to the project's async drivers and configured per backend."""
     parsed = normalize_async_url(url)
     path = sqlite_file(parsed)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     if parsed.get_backend_name() == "postgresql":
-        # Connections can be cut by server restarts or idle timeouts between worker activities.
-        engine_kwargs.setdefault("pool_pre_ping", True)
+        # No overflow: SQLAlchemy closes an overflow connection as soon as it is returned, so under load every
+        # checkout past the pool's size forked a server backend and prepared its statements afresh (a tenth of an
+        # enrollment's API samples, docs/performance.md). Past the pool, callers queue for a connection instead.
+        engine_kwargs.setdefault("pool_size", postgres_pool_size)
+        engine_kwargs.setdefault("max_overflow", 0)
     elif path is not None:
         # Every transaction but a read takes the file's one write lock, so more connections would only wait in
         # SQLite's busy handler, which polls with sleeps of up to 100 ms: a process's transactions queue for its one
@@ -126,7 +132,23 @@ def create_engine_for(url: str, **engine_kwargs: Any) -> AsyncEngine:
         engine_kwargs.setdefault("module", one_trip_dbapi())  # a transaction: one trip to the driver's thread + commit
     engine = create_async_engine(parsed, **engine_kwargs)
     install_sqlite_pragmas(engine)
+    if parsed.get_backend_name() == "postgresql" and not engine_kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
     return engine
+
+
+def _drop_closed_connection(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+    """Replace, at checkout, a pooled connection the server has closed (a restart, an idle timeout, an
+    administrator's `pg_terminate_backend`), so the request that takes it still gets a working one.
+
+    asyncpg notices the server's close as the event loop reads the socket's end, so a flag check does what
+    `pool_pre_ping` did with three round trips (BEGIN, a ping, ROLLBACK) on every checkout: two fifths of an
+    enrollment's key lookup (docs/performance.md). Raising `DisconnectionError` here makes the pool discard the
+    connection and check out another, opening a new one if need be.
+    """
+    driver = record.driver_connection  # asyncpg's connection: only PostgreSQL engines listen
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the database server closed this pooled connection")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
