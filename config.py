@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     # overflow). Chosen with bench/burst.py; the figures and the reasons are in docs/performance.md.
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
     worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
-    worker_database_pool_size: int = Field(default=5, ge=1)
-    worker_database_max_overflow: int = Field(default=10, ge=0)
+    worker_database_pool_size: int = Field(default=15, ge=1)
+    worker_database_max_overflow: int = Field(default=0, ge=0)  # an overflow connection is closed when returned
     # Run workflows in the SDK's sandbox, which re-imports the workflow module for every run and proxies every
     # payload's serialization through it: about a third of the worker's CPU in a burst (docs/performance.md). On by
     # default, so tests and `make dev` catch a non-deterministic call the moment it is written; docker-compose turns

@@ -182,7 +182,8 @@ def print_table(count: int, concurrency: int, database: str, tuning: dict[str, s
 TUNING_OPTIONS = (("max_activities", "WORKER_MAX_CONCURRENT_ACTIVITIES"),
                   ("max_workflow_tasks", "WORKER_MAX_CONCURRENT_WORKFLOW_TASKS"),
                   ("max_cached", "WORKER_MAX_CACHED_WORKFLOWS"),
-                  ("pool_size", "WORKER_DATABASE_POOL_SIZE"))
+                  ("pool_size", "WORKER_DATABASE_POOL_SIZE"),
+                  ("max_overflow", "WORKER_DATABASE_MAX_OVERFLOW"))
 
 
 def main() -> None:
