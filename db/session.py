@@ -118,8 +118,8 @@ def create_engine_for(url: str, *, postgres_pool_size: int = POSTGRES_POOL_SIZE,
         path.parent.mkdir(parents=True, exist_ok=True)
     if parsed.get_backend_name() == "postgresql":
         # No overflow: SQLAlchemy closes an overflow connection as soon as it is returned, so under load every
-        # checkout past the pool's size forked a server backend and prepared its statements afresh (a tenth of an
-        # enrollment's API samples, docs/performance.md). Past the pool, callers queue for a connection instead.
+        # checkout past the pool's size forked a server backend and prepared its statements afresh (a twentieth of
+        # an enrollment's API samples, docs/performance.md). Past the pool, callers queue for a connection instead.
         engine_kwargs.setdefault("pool_size", postgres_pool_size)
         engine_kwargs.setdefault("max_overflow", 0)
     elif path is not None:
@@ -132,7 +132,7 @@ def create_engine_for(url: str, *, postgres_pool_size: int = POSTGRES_POOL_SIZE,
         engine_kwargs.setdefault("module", one_trip_dbapi())  # a transaction: one trip to the driver's thread + commit
     engine = create_async_engine(parsed, **engine_kwargs)
     install_sqlite_pragmas(engine)
-    if parsed.get_backend_name() == "postgresql" and not engine_kwargs.get("pool_pre_ping"):
+    if parsed.get_backend_name() == "postgresql":
         event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
     return engine
 

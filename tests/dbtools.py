@@ -26,7 +26,7 @@ DatabaseKind = Literal["sqlite", "postgresql"]
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def _admin_conninfo() -> str:
+def admin_conninfo() -> str:
     return make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -34,7 +34,7 @@ def _admin_conninfo() -> str:
 def postgres_available() -> bool:
     """Whether PostgreSQL tests can run here; checked once so a missing server costs one timeout."""
     try:
-        with psycopg.connect(_admin_conninfo(), connect_timeout=3, autocommit=True) as conn:
+        with psycopg.connect(admin_conninfo(), connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error:
         return False
@@ -44,11 +44,11 @@ def postgres_available() -> bool:
 def _create_postgres_database() -> tuple[str, Callable[[], None]]:
     name = f"smartplans_test_{uuid.uuid4().hex[:16]}"
     # CREATE/DROP DATABASE cannot run inside a transaction block, hence autocommit.
-    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+    with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def drop() -> None:
-        with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+        with psycopg.connect(admin_conninfo(), autocommit=True) as conn:
             # FORCE ends connections a test forgot to close instead of failing the teardown.
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 

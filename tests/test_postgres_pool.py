@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.app import create_app
 from config import Settings
 from db.session import create_engine_for, create_session_factory, session_scope
-from tests.dbtools import _admin_conninfo, make_database
+from tests.dbtools import admin_conninfo, make_database
 
 POOL = 3
 
@@ -50,6 +50,17 @@ def _opened(engine: AsyncEngine) -> list[object]:
     return opened
 
 
+async def _transactions(engine: AsyncEngine, count: int) -> None:
+    """`count` short transactions at once, each holding a connection for a moment."""
+    sessions = create_session_factory(engine)
+
+    async def transaction() -> None:
+        async with session_scope(sessions) as session:
+            await session.execute(text("SELECT pg_sleep(0.02)"))
+
+    await asyncio.gather(*(transaction() for _ in range(count)))
+
+
 async def _backend_pid(engine: AsyncEngine) -> int:
     async with session_scope(create_session_factory(engine)) as session:
         pid = await session.scalar(text("SELECT pg_backend_pid()"))
@@ -60,7 +71,7 @@ async def _backend_pid(engine: AsyncEngine) -> int:
 def _terminate(database: str) -> None:
     """What a restart or an administrator does to the engine's connections: end them from the server's side, and
     wait until their backends are gone."""
-    with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
+    with psycopg.connect(admin_conninfo(), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
                       "AND pid <> pg_backend_pid()", (database,))
         deadline = time.monotonic() + 10
@@ -74,15 +85,9 @@ async def test_connections_are_opened_once_and_kept(engine: AsyncEngine) -> None
     """More transactions at once than the pool holds wait for a connection: none is opened beyond the pool's size,
     and none is closed when it comes back, so a second wave opens nothing."""
     opened = _opened(engine)
-    sessions = create_session_factory(engine)
-
-    async def transaction() -> None:
-        async with session_scope(sessions) as session:
-            await session.execute(text("SELECT pg_sleep(0.02)"))
-
-    await asyncio.gather(*(transaction() for _ in range(4 * POOL)))
+    await _transactions(engine, 4 * POOL)
     assert len(opened) == POOL
-    await asyncio.gather(*(transaction() for _ in range(4 * POOL)))
+    await _transactions(engine, 4 * POOL)
     assert len(opened) == POOL
 
 
@@ -107,11 +112,5 @@ async def test_the_api_keeps_as_many_connections_as_api_database_pool_size(datab
     async with app.router.lifespan_context(app):
         engine = app.state.smartplans.sessions.kw["bind"]
         opened = _opened(engine)
-        sessions = create_session_factory(engine)
-
-        async def transaction() -> None:
-            async with session_scope(sessions) as session:
-                await session.execute(text("SELECT pg_sleep(0.02)"))
-
-        await asyncio.gather(*(transaction() for _ in range(6)))
+        await _transactions(engine, 6)
     assert len(opened) == 2
