@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
 from activities.messaging.outbox import OutboxEmailProvider, OutboxSmsProvider
@@ -152,11 +152,13 @@ async def live_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[Asy
 @asynccontextmanager
 async def running_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], *,
                          sms: SmsProvider | None = None, email: EmailProvider | None = None,
-                         settings: Settings | None = None, task_queue: str | None = None) -> AsyncIterator[Harness]:
-    """A worker on a fresh task queue, so no test sees another's workflows (or on `task_queue`: a restarted one)."""
+                         settings: Settings | None = None, task_queue: str | None = None,
+                         client: Client | None = None) -> AsyncIterator[Harness]:
+    """A worker on a fresh task queue, so no test sees another's workflows (or on `task_queue`: a restarted one);
+    `client` gives the worker the interceptors of a client built on the environment's connection."""
     harness = Harness(env, sessions, task_queue or f"test-{uuid.uuid4()}", settings or Settings(environment="test"))
     await ensure_search_attributes(env.client, "default")
-    worker = build_worker(env.client, harness.settings, sessions, sms=sms or OutboxSmsProvider(),
+    worker = build_worker(client or env.client, harness.settings, sessions, sms=sms or OutboxSmsProvider(),
                           email=email or OutboxEmailProvider(), task_queue=harness.task_queue)
     async with worker:
         yield harness

@@ -77,7 +77,7 @@ class TestRTxt4StopDuringARetry:
         async with live_worker(env, sessions, twilio) as h:
             await at_central(h, 2027, 2, 3, 11)
             handle = await h.enroll(plan_id, world.contact_id)
-            await env.sleep(timedelta(seconds=30))
+            await env.sleep(timedelta(seconds=40))  # attempts at 0, 2, 6, 14 and 30 s: the opt-out comes between two
             assert await attempts_failed(handle) >= 2
             async with session_scope(sessions) as session:  # what the STOP webhook writes
                 contact = await session.get(Contact, world.contact_id)
@@ -102,7 +102,7 @@ class TestREnr2RemovalDuringARetry:
         async with live_worker(env, sessions, twilio) as h:
             await at_central(h, 2027, 2, 3, 11)
             handle = await h.enroll(plan_id, world.contact_id)
-            await env.sleep(timedelta(seconds=30))
+            await env.sleep(timedelta(seconds=40))  # attempts at 0, 2, 6, 14 and 30 s: the removal comes between two
             assert await attempts_failed(handle) >= 2
             done = await handle.execute_update(EnrollmentWorkflow.remove_now, RemoveRequest(detail="by Alex"))
             assert (done.status, done.reason) == ("removed", "removed")

@@ -74,6 +74,15 @@ async def test_a_run_started_before_the_first_load_became_local_still_replays() 
     await replayer.replay_workflow(recorded)
 
 
+async def test_a_run_that_cancelled_a_task_step_on_removal_still_replays() -> None:
+    """A removal during a database step no longer asks the server to cancel it (behind a patch); a run recorded when
+    it did (its history holds the cancellation request) replays through the current code unchanged."""
+    recorded = WorkflowHistory.from_json("enrollment-removal-cancelled-a-task",
+                                         (HISTORIES / "enrollment-removal-cancelled-a-task.json").read_text())
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in [e.event_type for e in recorded.events]
+    await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(recorded)
+
+
 async def test_the_first_context_load_runs_inside_the_first_workflow_task(
         env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> None:
     """Issue 11: starting an enrollment costs the server one workflow task, which loads the context (a local activity,
