@@ -264,7 +264,7 @@ async def start_workflow(client: Client, task_queue: str, row: Enrollment, plan:
             EnrollmentWorkflow.run,
             EnrollmentInput(enrollment_id=row.id, plan_id=plan.id, contact_id=row.contact_id, team_id=plan.team_id,
                             agent_id=plan.owner_agent_id, plan_version=row.plan_version,
-                            enrolled_at=row.started_at),
+                            enrolled_at=row.started_at, first_load_local=True),
             id=row.workflow_id, task_queue=task_queue, search_attributes=attributes,
             static_summary=f"{contact_name or row.contact_id} in {plan.name}",
             memo={ENROLLMENT_MEMO: row.id},

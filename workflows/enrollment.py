@@ -76,7 +76,9 @@ RETRY_MAX = timedelta(minutes=10)
 BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                                 maximum_interval=timedelta(minutes=5))
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
-FIRST_LOAD_LOCAL = "first-context-load-local"  # runs started before it loaded their context as a normal activity
+# Runs started before it loaded their context as a normal activity. Runs started since say so in their input
+# (`EnrollmentInput.first_load_local`) instead of asking for the patch; runs in between asked, and still do.
+FIRST_LOAD_LOCAL = "first-context-load-local"
 # A database step cannot hear a cancellation (it never heartbeats), so a removal during one waits for it instead of
 # asking the server to cancel it; runs that asked before this keep asking on replay. The request was useless, and the
 # time-skipping test server wedges a run whose activity completes in the same workflow task as the request
@@ -321,7 +323,7 @@ class EnrollmentWorkflow:
     async def _load(self, version: int, *, first: bool = False) -> EnrollmentContext:
         request = LoadContextInput(plan_id=self._input.plan_id, contact_id=self._input.contact_id, plan_version=version,
                                    workflow_id=workflow.info().workflow_id, enrollment_id=self._input.enrollment_id)
-        if first and workflow.patched(FIRST_LOAD_LOCAL):
+        if first and (self._input.first_load_local or workflow.patched(FIRST_LOAD_LOCAL)):
             # A run's first load is a local activity: it runs inside the run's first workflow task, so starting an
             # enrollment costs the server one workflow task instead of two plus an activity task (issue 11).
             ctx = await workflow.execute_local_activity_method(
@@ -367,7 +369,8 @@ class EnrollmentWorkflow:
         if self._pending():
             return
         workflow.continue_as_new(self._input.model_copy(update={
-            "cursor": cursor, "channels_sent": sorted(self._channels), "steps_done_total": self._steps_done_total}))
+            "cursor": cursor, "channels_sent": sorted(self._channels), "steps_done_total": self._steps_done_total,
+            "first_load_local": True}))
 
     async def _timeline(self, kind: str, detail: str, key: str, step_id: str | None = None) -> None:
         await workflow.execute_activity_method(

@@ -65,6 +65,10 @@ class EnrollmentInput(BaseModel):
     # Continue-as-new once a run's history reaches this many events, so an unlimited plan runs for years: well under
     # 4,096 (a step adds about a dozen), and few enough runs that starting one (reloading the plan) stays rare.
     max_history_events: int = 3000
+    # True for runs started by this code (and every run after a continue-as-new): the first context load is a local
+    # activity without asking `workflow.patched`, whose marker and `TemporalChangeVersion` upsert cost each start two
+    # events and a visibility write. False (the default) in runs started before: they keep asking, as they did.
+    first_load_local: bool = False
 
 
 class EnrollmentResult(BaseModel):

@@ -83,6 +83,15 @@ async def test_a_run_that_cancelled_a_task_step_on_removal_still_replays() -> No
     await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(recorded)
 
 
+async def test_a_run_that_asked_for_the_first_load_patch_still_replays() -> None:
+    """Runs started between the local first load and `first_load_local` asked `workflow.patched` (a marker and a
+    `TemporalChangeVersion` upsert in their first task); with the input's flag unset they replay unchanged."""
+    recorded = WorkflowHistory.from_json("enrollment-first-load-patched",
+                                         (HISTORIES / "enrollment-first-load-patched.json").read_text())
+    assert EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES in [e.event_type for e in recorded.events[:7]]
+    await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(recorded)
+
+
 async def test_the_first_context_load_runs_inside_the_first_workflow_task(
         env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> None:
     """Issue 11: starting an enrollment costs the server one workflow task, which loads the context (a local activity,
@@ -97,9 +106,13 @@ async def test_the_first_context_load_runs_inside_the_first_workflow_task(
             return EventType.EVENT_TYPE_TIMER_STARTED in events
 
         await eventually(waiting)
-        events = [e.event_type for e in (await handle.fetch_history()).events]
+        history = (await handle.fetch_history()).events
+        events = [e.event_type for e in history]
         assert events.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
         assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events
-        assert EventType.EVENT_TYPE_MARKER_RECORDED in events
+        assert events.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 1  # the local activity's; no patch marker
+        upserted = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+                    for e in history if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+        assert upserted == [{"NextStep", "NextStepAt"}]  # the next step for the UI; no TemporalChangeVersion
         await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(
             await handle.fetch_history())
