@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.messaging.outbox import OutboxEmailProvider, OutboxSmsProvider
 from activities.messaging.providers import EmailProvider, SmsProvider
@@ -205,3 +207,8 @@ async def run_histories(env: WorkflowEnvironment, workflow_id: str) -> list[Work
         run_id = (last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
                   if last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW else None)
     return histories
+
+
+async def replays(history: WorkflowHistory) -> None:
+    """`history` replays through the current enrollment workflow code (raises on nondeterminism)."""
+    await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(history)

@@ -13,12 +13,10 @@ from temporalio import client as temporal_client
 from temporalio import worker as temporal_worker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from db.models import Enrollment, Task, TimelineEvent
-from tests.factories import add_plan, eventually, next_local, plan_doc, running_worker, seed, task
+from tests.factories import add_plan, eventually, next_local, plan_doc, replays, running_worker, seed, task
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import RemoveRequest
 
@@ -64,9 +62,9 @@ class TestREnr2RemovalDuringADatabaseStep:
 
             async def signal_handled() -> bool:
                 kinds = [e.event_type async for e in handle.fetch_history_events()]
-                signalled = kinds.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) \
-                    if EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED in kinds else len(kinds)
-                return EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in kinds[signalled:]
+                signalled = EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+                return signalled in kinds and \
+                    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in kinds[kinds.index(signalled):]
 
             await eventually(signal_handled)  # the workflow has decided what the removal means for the step
             hold.release.set()
@@ -80,5 +78,4 @@ class TestREnr2RemovalDuringADatabaseStep:
             assert event.detail == "Dana Smith left the plan because it was deactivated 'Test Plan'"
             kinds = [e.event_type async for e in handle.fetch_history_events()]
             assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED not in kinds
-            await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(
-                await handle.fetch_history())
+            await replays(await handle.fetch_history())

@@ -8,9 +8,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from db.models import Message, Plan
 from db.session import session_scope
@@ -21,6 +19,7 @@ from tests.factories import (
     eventually,
     next_local,
     plan_doc,
+    replays,
     run_histories,
     running_worker,
     seed,
@@ -53,43 +52,43 @@ async def test_every_run_of_an_edited_repeating_enrollment_replays(
         result = await h.finish(handle)
         assert result.repeat >= 2
 
-        replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter)
         histories = await run_histories(env, handle.id)
         for history in histories:
-            await replayer.replay_workflow(history)
+            await replays(history)
         assert len(histories) >= 3
 
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
+def recorded(name: str) -> WorkflowHistory:
+    """A history recorded by earlier code, kept in `histories/` so later code must keep replaying it."""
+    return WorkflowHistory.from_json(name, (HISTORIES / f"{name}.json").read_text())
+
+
 async def test_a_run_started_before_the_first_load_became_local_still_replays() -> None:
     """Issue 11: a run's first context load is a local activity, behind a patch; a run recorded before (its first
     load an activity task) replays through the current code unchanged."""
-    recorded = WorkflowHistory.from_json("enrollment-before-issue-11",
-                                         (HISTORIES / "enrollment-before-issue-11.json").read_text())
-    first_task = [e.event_type for e in recorded.events[:7]]
+    history = recorded("enrollment-before-issue-11")
+    first_task = [e.event_type for e in history.events[:7]]
     assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED in first_task
-    replayer = Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter)
-    await replayer.replay_workflow(recorded)
+    await replays(history)
 
 
 async def test_a_run_that_cancelled_a_task_step_on_removal_still_replays() -> None:
     """A removal during a database step no longer asks the server to cancel it (behind a patch); a run recorded when
     it did (its history holds the cancellation request) replays through the current code unchanged."""
-    recorded = WorkflowHistory.from_json("enrollment-removal-cancelled-a-task",
-                                         (HISTORIES / "enrollment-removal-cancelled-a-task.json").read_text())
-    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in [e.event_type for e in recorded.events]
-    await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(recorded)
+    history = recorded("enrollment-removal-cancelled-a-task")
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED in [e.event_type for e in history.events]
+    await replays(history)
 
 
 async def test_a_run_that_asked_for_the_first_load_patch_still_replays() -> None:
     """Runs started between the local first load and `first_load_local` asked `workflow.patched` (a marker and a
     `TemporalChangeVersion` upsert in their first task); with the input's flag unset they replay unchanged."""
-    recorded = WorkflowHistory.from_json("enrollment-first-load-patched",
-                                         (HISTORIES / "enrollment-first-load-patched.json").read_text())
-    assert EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES in [e.event_type for e in recorded.events[:7]]
-    await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(recorded)
+    history = recorded("enrollment-first-load-patched")
+    assert EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES in [e.event_type for e in history.events[:7]]
+    await replays(history)
 
 
 async def test_the_first_context_load_runs_inside_the_first_workflow_task(
@@ -114,5 +113,4 @@ async def test_the_first_context_load_runs_inside_the_first_workflow_task(
         upserted = [set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
                     for e in history if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
         assert upserted == [{"NextStep", "NextStepAt"}]  # the next step for the UI; no TemporalChangeVersion
-        await Replayer(workflows=[EnrollmentWorkflow], data_converter=pydantic_data_converter).replay_workflow(
-            await handle.fetch_history())
+        await replays(await handle.fetch_history())
