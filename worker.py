@@ -8,9 +8,10 @@ import logging
 import py_compile
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
@@ -158,9 +159,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker on task queue %r at %s (messaging: %s)",
-                                     settings.temporal_task_queue, settings.temporal_address,
-                                     settings.messaging_provider)
+    log.info("worker on task queue %r at %s (messaging: %s; event loop: %s)",
+             settings.temporal_task_queue, settings.temporal_address, settings.messaging_provider,
+             type(loop).__module__.split(".")[0])
     async with worker:
         reconciler = asyncio.create_task(reconcile_forever(sessions, client, settings.temporal_task_queue))
         await stop.wait()
@@ -168,5 +169,25 @@ async def main() -> None:
     await engine.dispose()
 
 
+def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The worker's loop, chosen as uvicorn's `--loop` chooses the API's: uvloop where it is installed (`auto`), the
+    standard library's when asked (`asyncio`, or where uvloop cannot be installed). None is asyncio's default."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise
+        return None
+    return uvloop.new_event_loop
+
+
+def run_on_chosen_loop(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run `entry()` on the loop `WORKER_EVENT_LOOP` chooses: this worker, and the benchmarks' bare worker alike."""
+    with asyncio.Runner(loop_factory=event_loop_factory(get_settings().worker_event_loop)) as runner:
+        runner.run(entry())
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_on_chosen_loop(main)

@@ -13,6 +13,7 @@ asleep. The team's office is in a zone where it is 10:00–14:00 now, so the ema
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import signal
 import time as wall
@@ -135,6 +136,10 @@ class TestWorkerKilled:
         assert answers.enrolled == set(team.contacts)
         assert answers.server_errors == []
         assert_exactly_once(got, team, texts=True, kills=2)
+        if importlib.util.find_spec("uvloop") is not None:  # the worker as deployed, on uvloop (WORKER_EVENT_LOOP)
+            said = processes.log("worker").read_text(errors="replace")
+            assert "event loop: uvloop" in said
+            assert "event loop: asyncio" not in said
 
 
 class TestApiKilledBetweenRowAndStart:

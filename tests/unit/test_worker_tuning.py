@@ -9,7 +9,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from config import Settings
-from worker import worker_tuning
+from worker import event_loop_factory, worker_tuning
 
 
 class TestWorkerTuningComesFromSettings:
@@ -36,3 +36,27 @@ class TestWorkerTuningComesFromSettings:
     def test_the_database_pool_has_at_least_one_connection(self) -> None:
         with pytest.raises(ValidationError, match="worker_database_pool_size"):
             Settings(worker_database_pool_size=0)
+
+
+class TestTheWorkersEventLoop:
+    """The worker runs on uvloop where it is installed (a tenth less CPU per enrollment), as uvicorn runs the API;
+    `WORKER_EVENT_LOOP=asyncio` is the way back to the standard library's loop."""
+
+    def test_auto_is_uvloop_where_it_is_installed(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed on Windows")
+        monkeypatch.delenv("WORKER_EVENT_LOOP", raising=False)
+        factory = event_loop_factory(Settings().worker_event_loop)
+        assert factory is uvloop.new_event_loop
+        loop = factory()
+        try:
+            assert isinstance(loop, uvloop.Loop)
+        finally:
+            loop.close()
+
+    def test_asyncio_is_the_standard_librarys_loop(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("WORKER_EVENT_LOOP", "asyncio")
+        assert event_loop_factory(Settings().worker_event_loop) is None  # asyncio.Runner's default loop
+
+    def test_an_unknown_loop_is_refused_naming_the_setting(self) -> None:
+        with pytest.raises(ValidationError, match="worker_event_loop"):
+            Settings(worker_event_loop="trio")
