@@ -162,7 +162,8 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
     async with factory() as session:
         try:
             yield session
-            await session.commit()
+            if session.in_transaction():  # a block that committed itself (enrolling does) has nothing left to commit
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise
