@@ -16,7 +16,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
-COPY config.py worker.py ./
+COPY config.py worker.py gc_tuning.py ./
 COPY domain ./domain
 COPY db ./db
 COPY activities ./activities

@@ -35,6 +35,7 @@ from activities.tasks import TaskActivities
 from activities.timeline import TimelineActivities
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
+from gc_tuning import settle_collector
 from services.reconcile import reconcile_forever
 from services.temporal import connect
 from workflows.enrollment import EnrollmentWorkflow
@@ -183,11 +184,14 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
     return uvloop.new_event_loop
 
 
-def run_on_chosen_loop(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run `entry()` on the loop `WORKER_EVENT_LOOP` chooses: this worker, and the benchmarks' bare worker alike."""
-    with asyncio.Runner(loop_factory=event_loop_factory(get_settings().worker_event_loop)) as runner:
+def run_worker_process(entry: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """A worker process's life, this worker's and the benchmarks' bare worker's alike: the garbage collector settled
+    (everything is imported by now: start-up is done), then `entry()` on the loop `WORKER_EVENT_LOOP` chooses."""
+    settings = get_settings()
+    settle_collector(settings.process_gc_threshold)
+    with asyncio.Runner(loop_factory=event_loop_factory(settings.worker_event_loop)) as runner:
         runner.run(entry())
 
 
 if __name__ == "__main__":
-    run_on_chosen_loop(main)
+    run_worker_process(main)

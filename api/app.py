@@ -28,6 +28,7 @@ from api.routers import (
 )
 from config import Settings, get_settings
 from db.session import create_engine_for, create_session_factory
+from gc_tuning import settle_collector
 from services.temporal import connect
 
 DESCRIPTION = """Drip plans (SmartPlans) and lead routing for real-estate teams, on Temporal.
@@ -67,8 +68,10 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
                sessions: async_sessionmaker[AsyncSession] | None = None,
                clock: Callable[[], Awaitable[datetime]] | None = None) -> FastAPI:
     """Tests pass their own Temporal client, session factory and clock; in production all come from settings and the
-    wall clock."""
+    wall clock. Called with nothing, as uvicorn's `--factory` calls it, the app is its process's own: once started,
+    it settles the process's garbage collector (`gc_tuning`)."""
     config = settings or get_settings()
+    owns_process = settings is None and temporal is None and sessions is None and clock is None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +83,8 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
             factory = create_session_factory(engine)
         client = temporal or await connect(config, lazy=True)
         app.state.smartplans = AppState(settings=config, sessions=factory, temporal=client, clock=clock or wall_clock)
+        if owns_process:
+            settle_collector(config.process_gc_threshold)
         try:
             yield
         finally:

@@ -1,8 +1,8 @@
 """The burst benchmark's baseline: a worker process running only a bare sleep-then-one-activity workflow.
 
-It is tuned exactly as `python worker.py` is (`worker.worker_tuning`, from the same WORKER_MAX_… settings) and runs on
-the same event loop (`WORKER_EVENT_LOOP`), so bench/burst.py compares the enrollment workflow with the floor Temporal
-and the SDK set, not two configurations.
+It is tuned exactly as `python worker.py` is (`worker.worker_tuning`, from the same WORKER_MAX_… settings), runs on
+the same event loop (`WORKER_EVENT_LOOP`) and settles its garbage collector the same way (`PROCESS_GC_THRESHOLD`),
+so bench/burst.py compares the enrollment workflow with the floor Temporal and the SDK set, not two configurations.
 Run by the benchmark as `python -m bench.bare_worker`; it reads TEMPORAL_ADDRESS and TEMPORAL_TASK_QUEUE.
 """
 
@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from config import get_settings
 from services.temporal import connect
-from worker import run_on_chosen_loop, worker_tuning
+from worker import run_worker_process, worker_tuning
 
 log = logging.getLogger("bench.bare_worker")
 
@@ -64,4 +64,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    run_on_chosen_loop(main)  # the event loop too is the worker's
+    run_worker_process(main)  # the garbage collector and the event loop too are the worker's

@@ -55,6 +55,7 @@ from config import Settings
 from db.models import Enrollment, Plan
 from db.session import session_scope
 from domain.ids import new_id
+from gc_tuning import settle_collector
 from services.enrollments import START_CONCURRENCY, start_workflow
 from tests.dbtools import DatabaseKind
 from tests.factories import World, add_plan, plan_doc, running_worker, task
@@ -224,6 +225,7 @@ async def scene_for(env: WorkflowEnvironment, sessions: async_sessionmaker[Async
     app = create_app(settings, temporal=env.client, sessions=sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=300) as http:
+        settle_collector(settings.process_gc_threshold)  # this process plays the API's, started: as it does
         team_id, agent = await add_team(http)
         plan_id = await add_plan(sessions, World(team_id, agent["id"], agent["id"], ""),
                                  plan_doc((7, [task("Call {contact.first.name}")]), name="Bench plan"))

@@ -39,6 +39,7 @@ from bench.rss import sampled
 from bench.stack import ADMIN_KEY, add_contacts, add_team, worker_process
 from config import Settings
 from db.models import Enrollment
+from gc_tuning import settle_collector
 from tests.dbtools import DatabaseKind
 from tests.factories import World, add_plan, plan_doc, task
 
@@ -97,6 +98,7 @@ async def bench(count: int, concurrency: int, samples: int, database: DatabaseKi
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=120) as http, \
                 worker_process(env, url, queue, tmp / "worker.log") as process, sampled(process) as rss:
+            settle_collector(settings.process_gc_threshold)  # this process plays the API's, started: as it does
             team_id, agent = await add_team(http)
             auth = {"Authorization": f"Bearer {agent['api_key']}"}
             plan_id = await add_plan(sessions, World(team_id, agent["id"], agent["id"], ""),

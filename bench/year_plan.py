@@ -35,6 +35,7 @@ from bench.stack import sandbox_as_deployed
 from config import Settings, venv_binary
 from db.models import Message, Task
 from db.session import create_engine_for, create_session_factory, session_scope
+from gc_tuning import settle_collector
 from tests.dbtools import make_database
 from tests.factories import add_plan, email, plan_doc, running_worker, seed, task, text
 from worker import GRACEFUL_SHUTDOWN, worker_tuning
@@ -271,6 +272,8 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=3, help="simulated years to run (default 3)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each on a fresh server (default 3)")
     args = parser.parse_args()
+    # This process plays the worker's, for the bare chain and the project alike: its collector is settled as theirs.
+    settle_collector(deployed_settings().process_gc_threshold)
     asyncio.run(bench(args.years, args.rounds))
 
 
