@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # The API's and the worker's garbage collector once started (gc_tuning.py): start-up's objects frozen out of
     # every collection, and the youngest generation collected after this many new objects (Python: 700). 0 leaves
     # Python's collector as it is. The collector's CPU per enrollment: the API's 0.24 -> 0.04 ms, the worker's
-    # 1.1 -> 0.4 ms; 10,000 would save a little more and cost the worker 170 MB more in a burst, 2,000 cost 30 MB
+    # 1.1 -> 0.4 ms; 10,000 would save a little more and cost the worker 170 MB more in a burst, 2,000 cost 35 MB
     # (docs/performance.md, "The garbage collector").
     process_gc_threshold: int = Field(default=2_000, ge=0)
 

@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import gc
 
-# Python's own threshold for the youngest generation, which `settle_collector(0)` leaves as it is.
-PYTHON_DEFAULT_THRESHOLD = 700
-
 
 def settle_collector(young_threshold: int) -> None:
     """Freeze what start-up built out of every later collection, and collect the youngest generation after

@@ -1,7 +1,7 @@
 """Issue 11: the API's and the worker's garbage collector, settled once their start-up is done (gc_tuning.py).
 
 What start-up built is frozen out of every later collection and the youngest generation is collected after
-PROCESS_GC_THRESHOLD new objects (default 10,000; Python's is 700); 0 leaves Python's collector as it is. The
+PROCESS_GC_THRESHOLD new objects (default 2,000; Python's is 700); 0 leaves Python's collector as it is. The
 figures are in docs/performance.md, "The garbage collector"."""
 
 from __future__ import annotations
