@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import can_manage_team
 from api.errors import Forbidden, NotFound
-from db.models import Agent, Plan
+from db.models import Agent, Contact, Plan
+from domain.merge import full_name
+from services.enrollments import Enrollee, PlanFacts, PlanRecord
 
 
 class _TeamOwned(Protocol):
@@ -35,7 +38,7 @@ async def team_record(session: AsyncSession, model: type[Record], ident: str, ag
 TEAM_PLAN_ROLE = "team plans are created and edited by the Rainmaker or enhanced/unlimited members (R-TEAM-1)"
 
 
-def sees_plan(agent: Agent, plan: Plan) -> bool:
+def sees_plan(agent: Agent, plan: PlanFacts) -> bool:
     return plan.team_id == agent.team_id and (plan.team_plan or plan.owner_agent_id == agent.id)
 
 
@@ -51,3 +54,23 @@ async def editable_plan(session: AsyncSession, agent: Agent, plan_id: str) -> Pl
     if plan.team_plan and not can_manage_team(agent):
         raise Forbidden(TEAM_PLAN_ROLE)
     return plan
+
+
+# Built once, its values bound per request. Plain columns, not ORM entities: entities (loaded, kept in the session,
+# looked up again, expired at commit) cost the busiest endpoint 0.15-0.3 ms of its 3.4-4 ms of CPU (issue 11).
+_PLAN_AND_CONTACT = (select(Plan.id, Plan.team_id, Plan.owner_agent_id, Plan.team_plan, Plan.name, Plan.active,
+                            Plan.current_version, Contact.team_id, Contact.first_name, Contact.last_name)
+                     .outerjoin(Contact, Contact.id == bindparam("contact_id"))
+                     .where(Plan.id == bindparam("plan_id")))
+
+
+async def enrolling(session: AsyncSession, agent: Agent, plan_id: str, contact_id: str) -> tuple[PlanRecord, Enrollee]:
+    """A plan the caller sees and a contact of the caller's team, in one round trip: 404 for the plan first, then
+    for the contact, as `visible_plan` and `team_record` would answer."""
+    row = (await session.execute(_PLAN_AND_CONTACT, {"plan_id": plan_id, "contact_id": contact_id})).one_or_none()
+    if row is None or not sees_plan(agent, plan := PlanRecord(*row[:7])):
+        raise NotFound("plan", plan_id)
+    contact_team, first_name, last_name = row[7:]
+    if contact_team != agent.team_id:  # no such contact (the outer join found none), or another team's
+        raise NotFound("contact", contact_id)
+    return plan, Enrollee(contact_id, full_name(first_name, last_name))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Insert, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,6 +65,39 @@ class EnrollmentRefused(Exception):
         self.message = message
 
 
+class PlanFacts(Protocol):
+    """What enrolling, and deciding who sees a plan, read of it: an ORM `Plan`, or a `PlanRecord` of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def owner_agent_id(self) -> str | None: ...
+    @property
+    def team_plan(self) -> bool: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def current_version(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    """A plan's columns without its ORM entity, as enrolling one contact by hand reads it: the busiest endpoint, where
+    the entities cost a twentieth of the request's CPU (docs/performance.md, "The plan and the contact as columns")."""
+
+    id: str
+    team_id: str
+    owner_agent_id: str | None
+    team_plan: bool
+    name: str
+    active: bool
+    current_version: int
+
+
 @dataclass(frozen=True)
 class Enrolled:
     enrollment_id: str
@@ -83,7 +116,7 @@ class Recorded:
     """A row written in the caller's transaction; its workflow starts once that is committed (`start_recorded`)."""
 
     row: Enrollment
-    plan: Plan
+    plan: PlanFacts
     name: str
     fresh: bool = True  # False: an add-to-plan step's retry found its first attempt's row, which it must not end
 
@@ -120,7 +153,7 @@ _HAS_STEPS: dict[tuple[str, int], bool] = {}
 _HAS_STEPS_LIMIT = 10_000
 
 
-async def plan_refusal(session: AsyncSession, plan: Plan) -> EnrollmentRefused | None:
+async def plan_refusal(session: AsyncSession, plan: PlanFacts) -> EnrollmentRefused | None:
     """Why nobody can be enrolled in `plan` now (inactive, no steps), or None."""
     if not plan.active:
         return EnrollmentRefused("plan_inactive", f"plan '{plan.name}' is inactive; activate it to enroll contacts")
@@ -188,7 +221,7 @@ async def _insert_rows_and_events(session: AsyncSession, rows: Sequence[Enrollme
     return inserted
 
 
-async def record_enrollments(session: AsyncSession, plan: Plan, enrollees: Sequence[Enrollee], *, source: str,
+async def record_enrollments(session: AsyncSession, plan: PlanFacts, enrollees: Sequence[Enrollee], *, source: str,
                              at: datetime, source_key: str | None = None) -> list[Recorded | Result]:
     """The rows and their "enrolled" timeline events for `enrollees` (distinct contacts of the plan's team), in the
     caller's transaction; one answer per enrollee, in order. Never commits."""
@@ -245,7 +278,8 @@ async def start_recorded(sessions: async_sessionmaker[AsyncSession], client: Cli
     return results
 
 
-async def start_workflow(client: Client, task_queue: str, row: Enrollment, plan: Plan, contact_name: str) -> None:
+async def start_workflow(client: Client, task_queue: str, row: Enrollment, plan: PlanFacts,
+                         contact_name: str) -> None:
     """The row's workflow; its memo names the row, so the reconciler tells this enrollment's run from an earlier
     enrollment's under the same workflow id."""
     # Imported here: the workflow module imports the activities, which import this module.

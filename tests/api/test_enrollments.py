@@ -116,6 +116,24 @@ class TestREnr1EnrollByHand:
             assert answer.status_code == 404, (plan_id, contact_id)
         assert await api.harness.rows(Enrollment) == []
 
+    async def test_a_404_names_the_plan_before_the_contact(self, api: Api) -> None:
+        """The plan and the contact are read together; the answer still says which one was not found, the plan
+        first, and a personal plan of someone else's is as unknown as a missing one."""
+        team, other = await api.team(), await api.team("Other Team")
+        ours, theirs = await make_plan(api, team, (0, [task()])), await make_plan(api, other, (0, [task()]))
+        personal = await make_plan(api, team, (0, [task()]), owner_id=team.rainmaker_id)
+        our_contact, their_contact = await make_contact(api, team), await make_contact(api, other)
+        cases = {(theirs, their_contact): f"plan {theirs} not found",
+                 ("pl_unknown", "ct_unknown"): "plan pl_unknown not found",
+                 (personal, our_contact): f"plan {personal} not found",
+                 (ours, their_contact): f"contact {their_contact} not found",
+                 (ours, "ct_unknown"): "contact ct_unknown not found"}
+        for (plan_id, contact_id), detail in cases.items():
+            answer = await api.client.post(f"/plans/{plan_id}/enrollments", json={"contact_id": contact_id},
+                                           headers=team.member)
+            assert (answer.status_code, answer.json()["detail"]) == (404, detail)
+        assert await api.harness.rows(Enrollment) == []
+
     async def test_401_without_a_key_403_for_the_admin_key_422_for_a_bad_body(self, api: Api) -> None:
         team = await api.team()
         plan_id, contact_id = await make_plan(api, team, (0, [task()])), await make_contact(api, team)
