@@ -10,9 +10,9 @@ from sqlalchemy.orm import aliased
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from db.base import utcnow
+from db.base import table_of, utcnow
 from db.models import Agent, Contact, Enrollment, Plan, PlanVersion, Team
-from db.session import read_scope, session_scope
+from db.session import read_scope, write_after_reading
 from domain.merge import full_name
 from domain.plan import PlanDefinition
 from services.plans import schedule_context
@@ -52,13 +52,17 @@ class ContextActivities:
             )
             # R-PLAN-9: the row says which version the contact now follows, not only the workflow; and once the
             # workflow runs, the reconciler need not look at the row.
-            behind = {} if row is None else {
-                **({"plan_version": version.version} if row.plan_version != version.version else {}),
-                **({"confirmed_at": utcnow()} if row.confirmed_at is None else {})}
-        if behind:
-            async with session_scope(self._sessions) as session:
-                await session.execute(update(Enrollment).where(Enrollment.id == request.enrollment_id).values(behind))
+            if row is not None and (row.plan_version != version.version or row.confirmed_at is None):
+                await write_after_reading(session, _ROW_CAUGHT_UP, {
+                    "enrollment_id": row.id, "followed": version.version, "confirmed": row.confirmed_at or utcnow()})
         return context
+
+
+# Built once, its values bound at each call, on the table: an ORM update built per call (its statement, its cache
+# key, the session's synchronisation of loaded rows) cost the worker more than running it (issue 11).
+_ENROLLMENTS = table_of(Enrollment)
+_ROW_CAUGHT_UP = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("enrollment_id"))
+                  .values(plan_version=bindparam("followed"), confirmed_at=bindparam("confirmed")))
 
 
 async def _prefetch(session: AsyncSession, request: LoadContextInput) -> PlanVersion | None:

@@ -10,7 +10,7 @@ crash of the process; only a power cut can lose the last commits) and one connec
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.expression import Executable
 
 from db.sqlite_driver import OneTripConnection, one_trip_dbapi
 
@@ -172,7 +173,22 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 @asynccontextmanager
 async def read_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A unit of work that only reads (it is rolled back): on SQLite it takes no write lock, so a busy writer in
-    another process neither waits for it nor makes it wait. Never write in it."""
+    another process neither waits for it nor makes it wait. Never write in it, except through `write_after_reading`."""
     async with factory() as session:
         await session.connection(execution_options={_READ_ONLY: True})
         yield session
+
+
+async def write_after_reading(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> None:
+    """`statement` run and committed after the reads of `session`, a `read_scope`.
+
+    On PostgreSQL it joins the reads' transaction: reads there take no lock, and a transaction and a session fewer
+    saved a third of a millisecond of the worker's CPU on every enrollment's first load (issue 11). On SQLite the
+    read transaction ends first, because a deferred read cannot safely become a write (`_begin`): the statement gets
+    an IMMEDIATE transaction of its own, on the same session. Its rollback expires the objects read, so take what is
+    needed of them before.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.rollback()
+    await session.execute(statement, params)
+    await session.commit()

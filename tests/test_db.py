@@ -16,15 +16,25 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import bindparam, create_engine, event, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.base import Base, utcnow
 from db.migrate import alembic_config, upgrade
 from db.models import Agent, Contact, Enrollment, Message, Plan, PlanVersion, Team
-from db.session import create_engine_for, create_session_factory, normalize_async_url, session_scope, sync_url
+from db.session import (
+    create_engine_for,
+    create_session_factory,
+    normalize_async_url,
+    read_scope,
+    session_scope,
+    sync_url,
+    write_after_reading,
+)
+from services.enrollments import Enrollee, Recorded, record_enrollments
 from tests.dbtools import DatabaseKind, make_database, make_empty_database
+from tests.factories import add_plan, plan_doc, seed, task
 
 # PostgreSQL is production's database and CI's: an unreachable server fails these tests rather than skipping.
 KINDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql")]
@@ -263,6 +273,44 @@ async def test_session_scope_rolls_back_on_error(factory: async_sessionmaker[Asy
         await _add_team_then_fail(factory)
     async with factory() as session:
         assert await session.get(Team, "tm_gone") is None
+
+
+async def test_a_write_after_reading_joins_the_reads_transaction_on_postgresql_only(
+        kind: DatabaseKind, engine: AsyncEngine, factory: async_sessionmaker[AsyncSession]) -> None:
+    """PostgreSQL's reads take no lock, so the write after them (`write_after_reading`) commits in their transaction:
+    one BEGIN and one session. SQLite's read transaction cannot safely become a write: it ends, and the write has its
+    own. Either way the write is committed and the team renamed."""
+    async with session_scope(factory) as session:
+        session.add(Team(id="tm_read", name="Before"))
+    begun: list[object] = []
+    event.listen(engine.sync_engine, "begin", begun.append)
+    async with read_scope(factory) as session:
+        team = await session.get(Team, "tm_read")
+        assert team is not None
+        assert team.name == "Before"
+        await write_after_reading(session, update(Team).where(Team.id == "tm_read").values(name=bindparam("renamed")),
+                                  {"renamed": "After"})
+    assert len(begun) == (1 if kind == "postgresql" else 2)
+    async with factory() as session:
+        assert await session.scalar(select(Team.name).where(Team.id == "tm_read")) == "After"
+
+
+async def test_enrolling_a_contact_added_in_the_same_transaction_writes_the_contact_first(
+        factory: async_sessionmaker[AsyncSession]) -> None:
+    """`record_enrollments` inserts on the session's connection, past `Session.execute`'s autoflush: a contact still
+    pending in the session is flushed first, so the row's foreign key finds it (R-ENR-1's row, in one transaction)."""
+    world = await seed(factory)
+    plan_id = await add_plan(factory, world, plan_doc((1, [task()])))
+    async with session_scope(factory) as session:  # the plan's steps looked up (and remembered) by a first contact
+        plan = await session.get_one(Plan, plan_id)
+        await record_enrollments(session, plan, [Enrollee(world.contact_id, "Dana")], source="manual", at=utcnow())
+    async with session_scope(factory) as session:
+        plan = await session.get_one(Plan, plan_id)
+        session.add(Contact(id="ct_new", team_id=world.team_id, first_name="Newt"))
+        [answer] = await record_enrollments(session, plan, [Enrollee("ct_new", "Newt")], source="manual", at=utcnow())
+    assert isinstance(answer, Recorded)
+    async with factory() as session:
+        assert await session.scalar(select(Enrollment.status).where(Enrollment.contact_id == "ct_new")) == "active"
 
 
 async def test_foreign_keys_are_enforced(factory: async_sessionmaker[AsyncSession]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.session import create_engine_for, create_session_factory, session_scope
+from db.session import create_engine_for, create_session_factory, read_scope, session_scope, write_after_reading
 from db.sqlite_driver import OneTripConnection
 
 
@@ -121,6 +121,25 @@ async def test_waiting_for_the_lock_leaves_the_event_loop_free(engine: AsyncEngi
         await releaser
         assert names == ["first", "second"]
         assert ticks >= 10, f"the event loop ran {ticks} times in 0.3 s of waiting"
+    finally:
+        other.close()
+
+
+async def test_a_write_after_reading_is_not_refused_for_a_writer_that_got_in_between(engine: AsyncEngine,
+                                                                                     tmp_path: Path) -> None:
+    """A read (`read_scope`) takes no lock, so another writer may commit while it is open; its snapshot is then
+    stale, and SQLite refuses at once, whatever the timeout, to make that transaction a writer. The write after it
+    (`write_after_reading`, as the context load confirms a row) gets a transaction of its own instead."""
+    sessions = create_session_factory(engine)
+    other = sqlite3.connect(tmp_path / "one-trip.db", timeout=0, isolation_level=None)
+    try:
+        async with read_scope(sessions) as session:
+            assert (await session.execute(text("SELECT count(*) FROM item"))).scalar_one() == 0
+            other.execute("INSERT INTO item (name) VALUES ('other')")
+            await write_after_reading(session, text("INSERT INTO item (name) VALUES (:name)"), {"name": "mine"})
+        async with session_scope(sessions) as session:
+            names = (await session.execute(text("SELECT name FROM item ORDER BY id"))).scalars().all()
+        assert names == ["other", "mine"]
     finally:
         other.close()
 
