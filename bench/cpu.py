@@ -59,3 +59,22 @@ def _children_cpu() -> float:
     children = (fields for entry in proc.iterdir() if entry.name.isdigit()
                 if (fields := _stat(entry.name)) is not None and fields[1] == me)
     return sum(_seconds(fields) for fields in children)
+
+
+def named_cpu(prefix: str) -> float:
+    """User + system seconds of every live process whose command name starts with `prefix` (PostgreSQL's server
+    and backends: not this process's children, so `cpu_now` misses them); 0 where there is no /proc."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return 0.0
+    total = 0.0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1:stat.rindex(")")].startswith(prefix):
+            total += _seconds(stat.rsplit(")", 1)[1].split())
+    return total

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cpu import cpu_seconds
+from bench.cpu import cpu_seconds, named_cpu
 from bench.load import percentile
 from bench.stack import child_process
 from tests.e2e.devstack import alive
@@ -53,6 +53,17 @@ async def test_a_process_cpu_time_only_grows() -> None:
     before = cpu_seconds(os.getpid())
     sum(i * i for i in range(300_000))
     assert cpu_seconds(os.getpid()) >= before > 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc: Linux only")
+def test_cpu_by_command_name_counts_every_process_of_that_name() -> None:
+    """bench.enroll_cpu charges PostgreSQL's backends by their command name; here the name is this process's own,
+    so the sum holds at least this process's CPU, and a name nothing has counts nothing."""
+    own_name = Path("/proc/self/comm").read_text().strip()
+    sum(i * i for i in range(300_000))
+    own = cpu_seconds(os.getpid())  # read first: the time only grows
+    assert named_cpu(own_name) >= own > 0
+    assert named_cpu("no-such-command-name") == 0.0
 
 
 def test_percentiles_are_nearest_rank() -> None:
