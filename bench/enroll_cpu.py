@@ -3,12 +3,13 @@ whose cores every process shares (issue 11, item 1).
 
 No worker runs, so only the enrolling itself is measured. Two ways on fresh contacts of one plan, C in flight, R
 rounds taking turns after an untimed warm-up, as `bench.enroll` does them: *direct* (`start_workflow` for rows
-written beforehand) and *API* (`POST /plans/{id}/enrollments` through the app in this process). For each it prints
-the milliseconds of CPU per enrollment of this process (the client, and for the API the app), of the Temporal dev
-server (this process's child) and of PostgreSQL's processes (read by name from /proc, so run it with nothing else
-using that server), and the answered rate. Then, as the last two lines, the ratio of the two ways' total CPU per
+written beforehand, outside the measurement) and *API* (`POST /plans/{id}/enrollments` through the app in this
+process). For each it prints the milliseconds of CPU per enrollment of this process (the client, and for the API the
+app), of the Temporal dev server (this process's child) and of PostgreSQL's processes (read by name from /proc, so
+run it with nothing else using that server), and the answered rate. Then the ratio of the two ways' total CPU per
 enrollment (direct over API: the answered ratio the machine allows when every core is busy, as on this 2-core
-machine) and the answered ratio measured here. A diagnostic, not a figure of merit: not part of `make bench`.
+machine), the answered ratio measured here, and the seconds the run took. A diagnostic, not a figure of merit: not
+part of `make bench`.
 
 Run with `python -m bench.enroll_cpu [--count N] [--rounds R] [--concurrency C] [--database sqlite|postgresql]`.
 """
@@ -24,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.cpu import cpu_now, named_cpu
-from bench.enroll import WARMUP, direct, one_by_one, scene_for
+from bench.enroll import WARMUP, Scene, one_by_one, scene_for, start_rows, write_rows
 from bench.harness import bench_stack
 from services.enrollments import START_CONCURRENCY
 from tests.dbtools import DatabaseKind
@@ -53,9 +54,30 @@ def _cpu_by_part() -> dict[str, float]:
     return dict(zip(PARTS, (now.own, now.children, named_cpu("postgres")), strict=True))
 
 
-async def _measured(spent: Spent, way: Callable[[Sequence[str]], Awaitable[float]], ids: Sequence[str]) -> None:
+# A way of enrolling: given the contacts it does what is not measured (direct writes its rows), then returns the
+# measured part, which answers its wall seconds.
+Way = Callable[[Sequence[str]], Awaitable[Callable[[], Awaitable[float]]]]
+
+
+def direct_way(scene: Scene, concurrency: int) -> Way:
+    """Rows written (outside the measurement), then only their starts measured."""
+    async def prepared(ids: Sequence[str]) -> Callable[[], Awaitable[float]]:
+        rows = await write_rows(scene, ids)
+        return lambda: start_rows(scene, rows, concurrency)
+    return prepared
+
+
+def api_way(scene: Scene, concurrency: int) -> Way:
+    """Nothing beforehand: the request is the whole enrollment."""
+    async def prepared(ids: Sequence[str]) -> Callable[[], Awaitable[float]]:
+        return lambda: one_by_one(scene, ids, concurrency)
+    return prepared
+
+
+async def _measured(spent: Spent, way: Way, ids: Sequence[str]) -> None:
+    run = await way(ids)
     before = _cpu_by_part()
-    seconds = await way(ids)
+    seconds = await run()
     after = _cpu_by_part()
     spent.count += len(ids)
     spent.seconds += seconds
@@ -66,12 +88,10 @@ async def _measured(spent: Spent, way: Callable[[Sequence[str]], Awaitable[float
 async def bench(count: int, rounds: int, concurrency: int, database: DatabaseKind) -> None:
     async with bench_stack(database) as stack, \
             scene_for(stack.env, stack.sessions, f"bench-cpu-{uuid.uuid4()}", 2 * (WARMUP + count)) as scene:
-        ways: dict[str, Callable[[Sequence[str]], Awaitable[float]]] = {
-            "direct start_workflow": lambda ids: direct(scene, ids, concurrency),
-            "API, one per request": lambda ids: one_by_one(scene, ids, concurrency),
-        }
+        ways = {"direct start_workflow": direct_way(scene, concurrency),
+                "API, one per request": api_way(scene, concurrency)}
         for way in ways.values():
-            await way(scene.take(WARMUP))
+            await (await way(scene.take(WARMUP)))()
         spent = {name: Spent() for name in ways}
         names = list(ways)
         for round_ in range(rounds):
