@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,13 +32,22 @@ def cpu_now() -> CpuSeconds:
     return CpuSeconds(usage.ru_utime + usage.ru_stime, _children_cpu())
 
 
-def _stat(pid: str | int) -> list[str] | None:
-    """A process's /proc stat fields after the command name (which may hold spaces): ppid is [1], utime [11],
-    stime [12]; None when it is gone or there is no /proc."""
+def _name_and_stat(pid: str | int) -> tuple[str, list[str]] | None:
+    """A process's command name and its /proc stat fields after it (the name may hold spaces): ppid is [1], utime
+    [11], stime [12]; None when it is gone or there is no /proc."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        head, _, rest = Path(f"/proc/{pid}/stat").read_text().rpartition(")")
     except OSError:
         return None
+    return head.partition("(")[2], rest.split()
+
+
+def _live_processes() -> Iterator[tuple[str, list[str]]]:
+    """Every live process's command name and stat fields; none where there is no /proc."""
+    proc = Path("/proc")
+    if proc.is_dir():
+        yield from (found for entry in proc.iterdir()
+                    if entry.name.isdigit() and (found := _name_and_stat(entry.name)) is not None)
 
 
 def _seconds(fields: list[str]) -> float:
@@ -46,35 +56,17 @@ def _seconds(fields: list[str]) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far (Linux `/proc`; NaN elsewhere)."""
-    fields = _stat(pid)
-    return math.nan if fields is None else _seconds(fields)
+    found = _name_and_stat(pid)
+    return math.nan if found is None else _seconds(found[1])
 
 
 def _children_cpu() -> float:
     """User + system seconds of the live children (`RUSAGE_CHILDREN` counts only children already waited for)."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0.0
     me = str(os.getpid())
-    children = (fields for entry in proc.iterdir() if entry.name.isdigit()
-                if (fields := _stat(entry.name)) is not None and fields[1] == me)
-    return sum(_seconds(fields) for fields in children)
+    return sum(_seconds(fields) for _, fields in _live_processes() if fields[1] == me)
 
 
 def named_cpu(prefix: str) -> float:
     """User + system seconds of every live process whose command name starts with `prefix` (PostgreSQL's server
     and backends: not this process's children, so `cpu_now` misses them); 0 where there is no /proc."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0.0
-    total = 0.0
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.index("(") + 1:stat.rindex(")")].startswith(prefix):
-            total += _seconds(stat.rsplit(")", 1)[1].split())
-    return total
+    return sum(_seconds(fields) for name, fields in _live_processes() if name.startswith(prefix))

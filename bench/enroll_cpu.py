@@ -21,7 +21,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bench.cpu import cpu_now, named_cpu
@@ -37,6 +37,7 @@ PARTS = ("this process (client, app)", "Temporal dev server", "PostgreSQL")
 class Spent:
     """One way's totals over its rounds: enrollments, wall seconds and CPU seconds per process."""
 
+    direct: bool  # start_workflow for rows written beforehand; otherwise POST /plans/{id}/enrollments
     count: int = 0
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PARTS, 0.0))
@@ -54,30 +55,12 @@ def _cpu_by_part() -> dict[str, float]:
     return dict(zip(PARTS, (now.own, now.children, named_cpu("postgres")), strict=True))
 
 
-# A way of enrolling: given the contacts it does what is not measured (direct writes its rows), then returns the
-# measured part, which answers its wall seconds.
-Way = Callable[[Sequence[str]], Awaitable[Callable[[], Awaitable[float]]]]
-
-
-def direct_way(scene: Scene, concurrency: int) -> Way:
-    """Rows written (outside the measurement), then only their starts measured."""
-    async def prepared(ids: Sequence[str]) -> Callable[[], Awaitable[float]]:
-        rows = await write_rows(scene, ids)
-        return lambda: start_rows(scene, rows, concurrency)
-    return prepared
-
-
-def api_way(scene: Scene, concurrency: int) -> Way:
-    """Nothing beforehand: the request is the whole enrollment."""
-    async def prepared(ids: Sequence[str]) -> Callable[[], Awaitable[float]]:
-        return lambda: one_by_one(scene, ids, concurrency)
-    return prepared
-
-
-async def _measured(spent: Spent, way: Way, ids: Sequence[str]) -> None:
-    run = await way(ids)
+async def _measured(scene: Scene, spent: Spent, ids: Sequence[str], concurrency: int) -> None:
+    """One phase of one way, into `spent`: for direct, the rows are written before the measurement starts, so only
+    their workflow starts are counted."""
+    rows = await write_rows(scene, ids) if spent.direct else []
     before = _cpu_by_part()
-    seconds = await run()
+    seconds = await (start_rows(scene, rows, concurrency) if spent.direct else one_by_one(scene, ids, concurrency))
     after = _cpu_by_part()
     spent.count += len(ids)
     spent.seconds += seconds
@@ -88,16 +71,14 @@ async def _measured(spent: Spent, way: Way, ids: Sequence[str]) -> None:
 async def bench(count: int, rounds: int, concurrency: int, database: DatabaseKind) -> None:
     async with bench_stack(database) as stack, \
             scene_for(stack.env, stack.sessions, f"bench-cpu-{uuid.uuid4()}", 2 * (WARMUP + count)) as scene:
-        ways = {"direct start_workflow": direct_way(scene, concurrency),
-                "API, one per request": api_way(scene, concurrency)}
-        for way in ways.values():
-            await (await way(scene.take(WARMUP)))()
-        spent = {name: Spent() for name in ways}
-        names = list(ways)
+        spent = {"direct start_workflow": Spent(direct=True), "API, one per request": Spent(direct=False)}
+        for way in spent.values():
+            await _measured(scene, Spent(direct=way.direct), scene.take(WARMUP), concurrency)  # warm-up, not kept
+        names = list(spent)
         for round_ in range(rounds):
             share = count // rounds + (1 if round_ < count % rounds else 0)
             for name in names[round_ % 2:] + names[:round_ % 2]:
-                await _measured(spent[name], ways[name], scene.take(share))
+                await _measured(scene, spent[name], scene.take(share), concurrency)
     print(f"\nCPU per enrollment by process, no worker ({database}, {count} per way in {rounds} rounds, "
           f"{concurrency} in flight, {os.cpu_count()} cores)")
     width = max(len(part) for part in PARTS) + 4

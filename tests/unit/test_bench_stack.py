@@ -55,7 +55,6 @@ async def test_a_process_cpu_time_only_grows() -> None:
     assert cpu_seconds(os.getpid()) >= before > 0
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc: Linux only")
 def test_cpu_by_command_name_counts_every_process_of_that_name() -> None:
     """bench.enroll_cpu charges PostgreSQL's backends by their command name; here the name is this process's own,
     so the sum holds at least this process's CPU, and a name nothing has counts nothing."""
