@@ -12,7 +12,7 @@ from db.session import session_scope
 from domain.ids import new_id
 from services.plans import create_plan
 from tests.api.conftest import ADMIN, Api, Team
-from tests.factories import email, eventually, next_local, plan_doc, task
+from tests.factories import email, eventually, next_local, plan_doc, task, text
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import EnrollmentResult
 
@@ -194,6 +194,27 @@ class TestREnr4Progress:
             assert (await api.client.get(f"/enrollments/{enrollment_id}", headers=headers)).status_code == 404
         assert (await api.client.get("/enrollments/en_unknown", headers=team.member)).status_code == 404
         assert (await api.client.get(f"/enrollments/{enrollment_id}")).status_code == 401
+
+
+class TestREnr3EveryStepOnTheTimeline:
+    async def test_executed_skipped_and_failed_steps_each_say_what_when_which_plan_and_step(self, api: Api) -> None:
+        team = await api.team()
+        gone = {"kind": "email", "mode": "design", "subject": "News", "design_id": "ds_gone", "id": "D"}
+        plan_id = await make_plan(api, team, (0, [task("Call {contact.first.name}", id="T"), gone,
+                                                  text("Hi", id="X")]))
+        contact_id = await make_contact(api, team, do_not_call=True)
+        await api.harness.advance_to(await next_local(api.harness, 11))
+        _, handle = await enroll(api, team.member, plan_id, contact_id)
+        await api.harness.finish(handle)
+        events = (await api.client.get(f"/contacts/{contact_id}/timeline", headers=team.member)).json()
+        steps = [(e["kind"], e["plan_id"], e["step_id"], e["detail"]) for e in events if e["step_id"]]
+        assert steps == [  # newest first
+            ("step_skipped", plan_id, "X", "Text not sent: the contact is on the Do-Not-Call list"),
+            ("step_failed", plan_id, "D", "Email not sent: design ds_gone no longer exists"),
+            ("step_executed", plan_id, "T", "Task 'Call Dana' created for Alex Agent")]
+        times = [datetime.fromisoformat(e["at"]) for e in events]
+        assert all(t.utcoffset() is not None for t in times)
+        assert times == sorted(times, reverse=True)
 
 
 class TestREnr2Removal:

@@ -111,3 +111,20 @@ class TestShapeErrorsNameTheFieldAndRule:
         assert refused.status_code == 422
         [item] = refused.json()["detail"]
         assert (item["loc"], item["type"], "rule" in item) == (["body", "name"], "string_type", False)
+
+
+class TestRComp1NoPlanSwitchesComplianceOff:
+    async def test_fields_that_would_switch_off_the_window_or_opt_out_are_refused_and_nothing_is_saved(
+            self, api: Api) -> None:
+        team = await api.team()
+        body = doc((0, [text(ignore_quiet_hours=True, respect_opt_out=False)]))
+        body["send_window"] = {"start": "00:00", "end": "23:59"}
+        refused = await api.client.post("/plans", headers=team.member, json=body)
+        assert [(path, rule) for path, rule, _ in problems(refused)] == [
+            ("days[0].steps[0].ignore_quiet_hours", "R-TXT-1"), ("days[0].steps[0].respect_opt_out", "R-TXT-1"),
+            ("send_window", "R-PLAN-1")]
+        assert (await api.client.get("/plans", headers=team.member)).json() == []
+        plan = await post_plan(api, team.member, doc((0, [text()])))
+        edited = await api.client.put(f"/plans/{plan['id']}", headers=team.member, json=body)
+        assert edited.status_code == 422
+        assert (await api.client.get(f"/plans/{plan['id']}", headers=team.member)).json()["version"] == 1

@@ -4,6 +4,7 @@ tasks with due date and assignee, messages in the outbox, timeline events, exact
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
@@ -101,6 +102,22 @@ class TestRTxt3SmsWindow:
             assert (sent.created_at, sent.body, sent.to_address) == (expected, "Hi Dana!", "+15125550199")
 
 
+class TestRComp1TheWindowHoldsWhateverTheSlots:
+    async def test_an_evening_slot_moved_to_22_does_not_carry_a_text_out_of_the_window(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        world = await seed(sessions, agent={"slot_times": {"evening": "22:00"}})
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email("At 22", slot="evening"),
+                                                               text("Hi", slot="evening")])))
+        async with running_worker(env, sessions) as h:
+            start = await next_local(h, 9)
+            await h.advance_to(start)
+            await h.finish(await h.enroll(plan_id, world.contact_id))
+            email_sent, text_sent = await h.rows(Message)
+            assert email_sent.created_at.astimezone(CT).hour == 22  # the slot moved; an email follows it (R-EMAIL-2)
+            next_day = start + timedelta(days=1)
+            assert next_day.replace(hour=10) <= text_sent.created_at.astimezone(CT) < next_day.replace(hour=14)
+
+
 class TestRTxt2DynamicTexts:
     async def test_each_repeat_sends_the_next_message(self, env: WorkflowEnvironment, sessions: Sessions) -> None:
         world = await seed(sessions)
@@ -165,6 +182,41 @@ class TestREmail1And4Emails:
             (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
             assert skipped.detail == "Email not sent: the contact unsubscribed from plan email"
             assert len(await h.rows(Task)) == 1  # the plan moved on
+
+
+class TestREmail2NoSendWindow:
+    async def test_an_email_due_at_22_30_goes_at_once_while_the_text_beside_it_waits_for_morning(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        world = await seed(sessions)
+        plan_id = await add_plan(sessions, world, plan_doc(
+            (0, [email("Tonight"), text("Hi {contact.first.name}")]), (1, [email("Next evening", slot="evening")])))
+        async with running_worker(env, sessions) as h:
+            start = await next_local(h, 22, 30)
+            await h.advance_to(start)
+            await h.finish(await h.enroll(plan_id, world.contact_id))
+            # To the minute: an email goes when its step is reached, a few milliseconds of real time after.
+            sent = [(m.channel, m.subject, m.created_at.astimezone(CT).replace(second=0, microsecond=0))
+                    for m in await h.rows(Message)]
+            next_day = start + timedelta(days=1)
+            assert sent[0] == ("email", "Tonight", start)  # not held to any window
+            assert sent[1][0] == "sms"
+            assert next_day.replace(hour=10) <= sent[1][2] < next_day.replace(hour=14)  # the text waited
+            assert sent[2] == ("email", "Next evening", next_day.replace(hour=17, minute=0))  # its slot, no later
+            assert await h.rows(TimelineEvent, kind="step_skipped") == []
+
+    async def test_the_contacts_quiet_hours_hold_texts_not_emails(self, env: WorkflowEnvironment,
+                                                                  sessions: Sessions) -> None:
+        world = await seed(sessions, contact={"time_zone": "Asia/Tokyo"})  # 11:00 Central is 02:00 in Tokyo
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email("Now"), text("Later")])))
+        async with running_worker(env, sessions) as h:
+            start = await next_local(h, 11)
+            await h.advance_to(start)
+            await h.finish(await h.enroll(plan_id, world.contact_id))
+            email_sent, text_sent = await h.rows(Message)
+            assert email_sent.channel == "email"
+            assert timedelta(0) <= email_sent.created_at - start < timedelta(seconds=5)  # at once: no window
+            assert text_sent.channel == "sms"
+            assert text_sent.created_at.astimezone(ZoneInfo("Asia/Tokyo")).hour >= 8  # held to the contact's morning
 
 
 class TestREmail3Quota:
