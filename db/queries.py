@@ -19,8 +19,10 @@ from db.models import Agent, Message, PlanVersion, TimelineEvent
 from domain.credits import utc_month
 from domain.ids import new_id
 
-# Messages that count against the sender's monthly quota: everything handed to a provider (or the outbox).
-QUOTA_STATUSES = ("queued", "sending", "sent", "recorded", "delivered", "undelivered", "unconfirmed")
+# Messages that count against the sender's monthly quota: everything handed to a provider (or the outbox). Not
+# `queued`: a row waits there only after an attempt that never reached the provider, and one whose step was then
+# given up, or whose enrollment ended, would otherwise count for a send that never happened.
+QUOTA_STATUSES = ("sending", "sent", "recorded", "delivered", "undelivered", "unconfirmed")
 
 
 async def write_timeline(session: AsyncSession, *, team_id: str, contact_id: str, kind: str, detail: str,

@@ -304,7 +304,9 @@ class EnrollmentWorkflow:
                 return StepOutcome(status="failed", detail=cause.message)
             first = pending.first_attempt_at or now
             if now - first >= STEP_GIVE_UP:
-                detail = f"{self._label(nxt, ctx)} failed after trying for {STEP_GIVE_UP}: {cause or err}"
+                label = self._label(nxt, ctx)
+                reason = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+                detail = f"{label[:1].upper()}{label[1:]} failed after a day of attempts: {reason}"
                 await self._timeline("step_failed", detail, self._step_key(nxt) + ":gave-up", nxt.step_id)
                 return StepOutcome(status="failed", detail=detail)
             backoff = min(RETRY_FIRST * (2 ** min(pending.attempts, 16)), RETRY_MAX)

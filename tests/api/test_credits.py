@@ -113,7 +113,8 @@ class TestRTeam4TheReportCountsWhatEachAgentSent:
         alex, rita = team.member_id, team.rainmaker_id
         await write_messages(api, team, [
             (alex, "email", "outbound", "recorded", start),  # counts: the first instant of the month
-            (alex, "email", "outbound", "queued", now),  # counts: queued is already committed to go
+            (alex, "email", "outbound", "sending", now),  # counts: handed to the provider, answer pending
+            (alex, "email", "outbound", "queued", now),  # not handed over (an attempt that never reached it)
             (alex, "email", "outbound", "unconfirmed", now),  # counts: it may have gone
             (alex, "email", "outbound", "failed", now),  # refused by the provider: not sent
             (alex, "email", "outbound", "cancelled", now),  # stopped before the provider had it

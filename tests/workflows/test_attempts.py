@@ -12,6 +12,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Agent, Contact, Message, Task, Team, TimelineEvent
+from db.queries import emails_sent_in_month
 from db.session import session_scope
 from tests.factories import (
     CT,
@@ -26,7 +27,7 @@ from tests.factories import (
     task,
     text,
 )
-from tests.fakes import FakeTwilio
+from tests.fakes import FakeSendGrid, FakeTwilio
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import EnrollmentResult, RemoveRequest
 
@@ -132,6 +133,25 @@ class TestREnr2RemovalDuringARetry:
 
 async def _has_post(twilio: FakeTwilio) -> bool:
     return any(method == "POST" for method, _ in twilio.requests)
+
+
+class TestREmail3AnEmailGivenUpIsNotCounted:
+    async def test_an_email_sendgrid_never_received_in_a_day_of_attempts_fails_and_leaves_the_quota_alone(
+            self, env: WorkflowEnvironment, sessions: Sessions, twilio: FakeTwilio, sendgrid: FakeSendGrid) -> None:
+        world = await seed(sessions)
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email("Never"), task("After")])))
+        sendgrid.close()  # refuses connections: no attempt ever reaches it
+        async with live_worker(env, sessions, twilio, sendgrid) as h:
+            start = await at_central(h, 2027, 2, 3, 11)
+            assert (await h.finish(await h.enroll(plan_id, world.contact_id))).status == "completed"
+        (failed,) = await h.rows(TimelineEvent, kind="step_failed")
+        assert failed.detail.startswith("Email 'Never' failed after a day of attempts: Email provider unavailable: "
+                                        "sendgrid unreachable")
+        (row,) = await h.rows(Message)
+        assert row.status == "queued"  # never handed over
+        async with session_scope(sessions) as session:
+            assert await emails_sent_in_month(session, world.agent_id, start) == 0  # R-EMAIL-3, R-TEAM-4
+        assert [t.name for t in await h.rows(Task)] == ["After"]  # the plan moved on
 
 
 class TestRTxt3ContactsWhoseWindowsNeverMeet:
