@@ -16,10 +16,20 @@ from api.access import TEAM_PLAN_ROLE, editable_plan, team_record, visible_plan
 from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid
 from api.paging import PageDep
-from api.schemas.plans import PlanCreate, PlanPublic, PlanSummary, PlanUpdate, PreviewRequest, PreviewStep
+from api.schemas.plans import (
+    PlanCreate,
+    PlanImport,
+    PlanPublic,
+    PlanSummary,
+    PlanUpdate,
+    PreviewRequest,
+    PreviewStep,
+)
 from db.models import Contact, Plan
 from domain.plan import describe_step
+from domain.plan_import import Imported, from_builder_list
 from domain.schedule import preview
+from domain.validation import PlanInvalid
 from domain.windows import zone
 from services import library, plan_lifecycle
 from services.plans import (
@@ -41,6 +51,24 @@ async def create(body: PlanCreate, agent: CurrentAgent, session: SessionDep) -> 
         raise Forbidden(TEAM_PLAN_ROLE)
     definition = await ensure_saveable(session, body.definition(body.team_plan), team_id=agent.team_id,
                                        owner_agent_id=agent.id)
+    plan = await create_plan(session, team_id=agent.team_id, owner_agent_id=agent.id, definition=definition)
+    return PlanPublic.of(plan, await current_definition(session, plan))
+
+
+@router.post("/plans/import", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
+async def import_plan(body: PlanImport, agent: CurrentAgent, session: SessionDep) -> PlanPublic:
+    """R-PLAN-6: a plan written in the older builder's shape (one list; "Set Delay" and "Restart Flow" as steps),
+    saved as the ordinary plan it describes, which `GET /plans/{id}` then shows in days."""
+    if body.team_plan and not can_manage_team(agent):
+        raise Forbidden(TEAM_PLAN_ROLE)
+    imported = from_builder_list(body.name, body.team_plan, body.steps)
+    if not isinstance(imported, Imported):
+        raise PlanInvalid(imported)
+    try:
+        definition = await ensure_saveable(session, imported.definition, team_id=agent.team_id,
+                                           owner_agent_id=agent.id)
+    except PlanInvalid as err:
+        raise PlanInvalid([imported.placed(v) for v in err.violations]) from None
     plan = await create_plan(session, team_id=agent.team_id, owner_agent_id=agent.id, definition=definition)
     return PlanPublic.of(plan, await current_definition(session, plan))
 

@@ -13,6 +13,7 @@ from api.schemas.common import Public, Request, TimeZoneName
 from db.models import Plan
 from domain.limits import MAX_NAME
 from domain.plan import DELAY_DAYS_LIMITS, MAX_DAYS, STEPS_LIMITS, Day, PlanDefinition, Repeat, Step
+from domain.plan_import import ImportedItem
 from domain.validation import Violation, shape_violation
 
 MAX_PREVIEW_PASSES = 10
@@ -86,6 +87,46 @@ class PlanUpdate(_PlanBody):
     owner (duplicate it instead)."""
 
     team_plan: bool | None = None
+
+
+# The same plan in the older builder's shape (R-PLAN-6), for `POST /plans/import`.
+EXAMPLE_IMPORT: dict[str, Any] = {
+    "name": "Sphere check-in",
+    "steps": [
+        {"kind": "text", "time_of_day": "morning", "messages": ["Hi {contact.first.name}, how is the new home?"]},
+        {"kind": "set_delay", "days": 3},
+        {"kind": "call", "time_of_day": "afternoon", "name": "Call {contact.first.name}", "priority": "medium",
+         "due_in_days": 1},
+        {"kind": "set_delay", "days": 30},
+        {"kind": "restart_flow", "times": "unlimited"},
+    ],
+}
+
+
+class PlanImport(Request):
+    """A plan as the older builder wrote it: one list of steps, "Set Delay" (`set_delay`, 1-365 days) before the
+    steps of each later day, and "Restart Flow" (`restart_flow`, 1-6 times or `unlimited`; the delay before it is
+    the repeat's) last. Saved as an ordinary plan (days and repeat); a refusal names the place in this list."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_IMPORT]})
+
+    name: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_NAME})
+    team_plan: bool = False
+    steps: list[ImportedItem] = Field(json_schema_extra={"minItems": 1})
+
+    @classmethod
+    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
+        if len(path) < 2 or path[0] != "steps" or not isinstance(path[1], int):
+            return shape_violation(path, message)
+        where = f"steps[{path[1]}]"
+        if path[2:3] == ("set_delay",):
+            return Violation(where + "".join(f".{p}" for p in path[3:4]), "R-PLAN-2", message)
+        if path[2:3] == ("restart_flow",):
+            return Violation(where + "".join(f".{p}" for p in path[3:4]), "R-PLAN-7", message)
+        found = shape_violation(("days", 0, "steps", 0, *path[2:]), message)
+        if found is None:
+            return None
+        return Violation(where + found.field.removeprefix("days[0].steps[0]"), found.rule, found.message)
 
 
 class RemovalRules(Public):
