@@ -123,6 +123,8 @@ class PendingStep(BaseModel):
 
 class Cursor(BaseModel):
     repeat: int = 0  # 0 is the first pass through the days; repeat n is pass n + 1
+    # The enrollment, or a repeat's restart (R-PLAN-7): its date in the account zone dates the pass's days. A held
+    # step of the pass before may fire later; `floor` orders the steps after it without moving any date.
     pass_started_at: datetime
     # The enrollment's wall-clock time in the account zone: `anytime` steps run at it, passes restart at it.
     wall_clock: time | None = None
@@ -215,7 +217,10 @@ def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cur
     """The cursor for the next repeat (R-PLAN-7), or None when the plan is finished.
 
     The next pass starts on the last day's date plus the repeat delay, at the enrollment's wall-clock time, and
-    runs like a new enrollment from there (its day 1 delay applies again).
+    runs like a new enrollment from there (its day 1 delay applies again). That instant alone dates the new pass:
+    a last step held by its window (a text to the next morning, R-TXT-3; a task to 08:00, R-TASK-2) past it keeps
+    its place as the floor, so the new pass's first steps wait for it and run right after it (R-PLAN-3), but no
+    day of the new pass moves to a later date — else a plan repeating with no delay would lose a day every pass.
     """
     passes = plan.total_passes()
     if not plan.days or plan.repeat is None or (passes is not None and cursor.repeat + 1 >= passes):
@@ -235,8 +240,8 @@ def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cur
         # An unusable account zone: keep the rhythm in UTC rather than end the plan or stall it.
         last = cursor.floor or cursor.pass_started_at
         restart = last + timedelta(days=plan.repeat.delay_days)
-    return Cursor(repeat=cursor.repeat + 1, pass_started_at=max(restart, cursor.floor or restart),
-                  wall_clock=cursor.wall_clock, floor=cursor.floor)
+    return Cursor(repeat=cursor.repeat + 1, pass_started_at=restart, wall_clock=cursor.wall_clock,
+                  floor=cursor.floor)
 
 
 def runs_at(scheduled: ScheduledStep, instant: datetime, ctx: ScheduleContext) -> bool:

@@ -10,10 +10,11 @@ from db.models import Plan
 from db.session import session_scope
 from domain.plan import DEFAULT_SLOT_TIMES, PlanDefinition
 from domain.schedule import ScheduleContext, preview
+from domain.windows import spread_offset
 from services.plans import current_definition
 from tests.api.conftest import Api
 from tests.api.test_plans import add_contact, doc, post_plan, sample
-from tests.factories import CT, task
+from tests.factories import CT, email, task, text
 from workflows.types import enrollment_workflow_id
 
 
@@ -110,6 +111,30 @@ class TestRPlan7PreviewPasses:
         assert [d["loc"] for d in refused.json()["detail"]] == [["body", "repeats"]]
 
 
+class TestRPlan7PreviewAfterAHeldStep:
+    async def test_pass_two_starts_on_the_last_days_date_though_its_text_was_held_to_the_next_morning(
+            self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [email("Welcome")]), (1, [text("Checking in")]),
+                                                     repeat={"times": 1, "delay_days": 0}))
+        start = datetime(2026, 3, 3, 20, 0, tzinfo=CT)
+
+        def held_to(day: int) -> datetime:
+            """R-TXT-3: a text due at 20:00 goes at 10:00 Central the next day plus the spread (the plan's id here)."""
+            return datetime(2026, 3, day, 10, tzinfo=CT) + spread_offset(plan["id"])
+
+        got = await previewed(api, team.member, plan["id"], start_at=start.isoformat())
+        assert [(s[0], s[1], s[3], s[4]) for s in got] == [
+            (0, 1, "email", start),
+            (0, 2, "text", held_to(5)),  # due Mar 4 20:00
+            # Pass 2's day 1 is Mar 4 (the last day's date + 0 days): its email, due Mar 4 20:00, goes right after
+            # the held text; its day 2 is Mar 5, so its text is due Mar 5 20:00 and goes Mar 6, not Mar 7.
+            (1, 1, "email", held_to(5)),
+            (1, 2, "text", held_to(6)),
+        ]
+        assert got == await computed(api, plan["id"], start, ScheduleContext(spread_key=plan["id"]))
+
+
 class TestRTxt3PreviewSaysWhatWouldBeSkipped:
     async def test_kolkata_and_dhaka_contacts_preview_200_with_skipped_texts_and_the_reason(self, api: Api) -> None:
         team = await api.team()
@@ -134,9 +159,9 @@ class TestRTxt3PreviewSaysWhatWouldBeSkipped:
             "start_at": datetime(2027, 7, 12, 11, tzinfo=CT).isoformat(), "contact_id": contact_id})
         texts = [s for s in answer.json() if s["kind"] == "text"]
         assert texts
-        for text in texts:
-            local = datetime.fromisoformat(text["fire_at"]).astimezone(CT)
-            assert (text["outcome"], local.hour, local.minute < 30) == ("runs", 10, True)
+        for sms in texts:
+            local = datetime.fromisoformat(sms["fire_at"]).astimezone(CT)
+            assert (sms["outcome"], local.hour, local.minute < 30) == ("runs", 10, True)
 
     async def test_labels_are_rendered_for_the_contact_and_plain_without_one(self, api: Api) -> None:
         team = await api.team()

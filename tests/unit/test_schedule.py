@@ -186,6 +186,62 @@ class TestRPlan7Repeat:
         assert next_pass(p, Cursor(pass_started_at=ct(2026, 3, 2)), CTX) is None
 
 
+class TestRPlan7RepeatAfterAHeldStep:
+    """The next pass starts on the last day's date plus the repeat delay, even when the last step was held past
+    that instant; the held step stays the floor, so the new pass's first steps run right after it (R-PLAN-3)."""
+
+    def test_a_text_held_overnight_delays_pass_twos_first_step_but_moves_no_date(self) -> None:
+        # Enrolled 20:00 on Mar 3; "email; a day later a text", repeating after 0 days. The Mar 4 20:00 text is held
+        # to Mar 5 10:00 + spread. Pass 2's day 1 is Mar 4 (its email, due Mar 4 20:00, goes right after the text)
+        # and its day 2 is Mar 5: its text is due Mar 5 20:00 and held to Mar 6.
+        p = plan([(0, [step(sid="E")]), (1, [step("text", sid="T")])], repeat={"times": 2, "delay_days": 0})
+        held = timedelta(hours=10) + spread_offset(CTX.spread_key)
+        ran = [(s.repeat, s.step_id, s.day_date, s.fire_at) for s in preview(p, ct(2026, 3, 3, 20), CTX)]
+        assert ran == [
+            (0, "E", date(2026, 3, 3), ct(2026, 3, 3, 20)),
+            (0, "T", date(2026, 3, 4), ct(2026, 3, 5) + held),
+            (1, "E", date(2026, 3, 4), ct(2026, 3, 5) + held),
+            (1, "T", date(2026, 3, 5), ct(2026, 3, 6) + held),
+            (2, "E", date(2026, 3, 5), ct(2026, 3, 6) + held),
+            (2, "T", date(2026, 3, 6), ct(2026, 3, 7) + held),
+        ]
+
+    def test_a_task_held_to_8_moves_no_date_of_the_next_pass(self) -> None:
+        # R-TASK-2: the 20:00 task of day 2 is created at 08:00 the next morning; pass 2's morning slot on its day 1
+        # (the same date as the held task's day) is already past, so it runs right after the task, and its evening
+        # slot on day 2 keeps its date.
+        p = plan([(0, [step(sid="M", slot="morning")]), (1, [step("task", sid="K"), step(sid="V", slot="evening")])],
+                 repeat={"times": 1, "delay_days": 0})
+        ran = [(s.repeat, s.step_id, s.day_date, s.fire_at) for s in preview(p, ct(2026, 3, 3, 20), CTX)]
+        assert ran == [
+            (0, "M", date(2026, 3, 3), ct(2026, 3, 3, 20)),
+            (0, "K", date(2026, 3, 4), ct(2026, 3, 5, 8)),
+            (0, "V", date(2026, 3, 4), ct(2026, 3, 5, 8)),
+            (1, "M", date(2026, 3, 4), ct(2026, 3, 5, 8)),
+            (1, "K", date(2026, 3, 5), ct(2026, 3, 6, 8)),
+            (1, "V", date(2026, 3, 5), ct(2026, 3, 6, 8)),
+        ]
+
+    def test_next_pass_starts_at_the_wall_clock_on_the_last_days_date_and_keeps_the_held_step_as_floor(
+            self) -> None:
+        p = plan([(0, [step(sid="E")]), (1, [step("task", sid="K")])], repeat={"times": "unlimited", "delay_days": 0})
+        cursor = Cursor(pass_started_at=ct(2026, 3, 3, 20), wall_clock=time(20))
+        for _ in range(2):
+            nxt = next_step(p, cursor, CTX)
+            assert nxt is not None
+            cursor = mark_done(cursor, nxt)
+        assert cursor.floor == ct(2026, 3, 5, 8)
+        following = next_pass(p, cursor, CTX)
+        assert following is not None
+        assert (following.repeat, following.pass_started_at, following.floor) == (
+            1, ct(2026, 3, 4, 20), ct(2026, 3, 5, 8))
+
+    def test_an_unlimited_plan_loses_no_day_a_pass(self) -> None:
+        p = plan([(0, [step(sid="E")]), (1, [step("text", sid="T")])], repeat={"times": "unlimited", "delay_days": 0})
+        texts = [s.day_date for s in preview(p, ct(2026, 3, 3, 20), CTX, passes=10) if s.step_id == "T"]
+        assert texts == [date(2026, 3, 4) + timedelta(days=n) for n in range(10)]
+
+
 class TestRTxt2DynamicRotation:
     def test_dynamic_texts_rotate_by_repeat_and_static_texts_repeat(self) -> None:
         dynamic = TextStep(message_type="dynamic", messages=["a", "b", "c"])

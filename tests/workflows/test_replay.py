@@ -8,12 +8,14 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Message, Plan
 from db.session import session_scope
 from services.plans import save_version
 from tests.factories import (
+    CT,
     add_plan,
     email,
     eventually,
@@ -27,7 +29,7 @@ from tests.factories import (
     text,
 )
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import PlanChanged, RemoveRequest, ReplyReceived
+from workflows.types import EnrollmentInput, PlanChanged, RemoveRequest, ReplyReceived
 
 
 async def test_every_run_of_an_edited_repeating_enrollment_replays(
@@ -114,3 +116,23 @@ async def test_the_first_context_load_runs_inside_the_first_workflow_task(
                     for e in history if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
         assert upserted == [{"NextStep", "NextStepAt"}]  # the next step for the UI; no TemporalChangeVersion
         await replays(await handle.fetch_history())
+
+
+async def test_a_repeat_recorded_when_a_held_step_moved_the_next_pass_still_replays() -> None:
+    """R-PLAN-7: a pass's start no longer moves to the date its held last step went out. Earlier code recorded both
+    runs of an enrollment enrolled at 20:00 in "email; a day later a text" repeating after 0 days: the first run's
+    continue-as-new carries a cursor dated a day late, and the second run waits on timers computed from it. Neither
+    replays differently: the new date reaches only the input of the continue-as-new, which replay does not compare,
+    and a run started from an old input keeps the dates that input gives it."""
+    first, second = (recorded(f"enrollment-repeat-after-held-text-pass-{n}") for n in (1, 2))
+    boundary = first.events[-1]
+    assert boundary.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    (carried,) = await pydantic_data_converter.decode(
+        boundary.workflow_execution_continued_as_new_event_attributes.input.payloads, [EnrollmentInput])
+    assert carried.cursor is not None
+    # The old code's pass 2 started when the held text went (11:23 the next morning), not on day 2's date at 20:00.
+    assert carried.cursor.pass_started_at == carried.cursor.floor
+    assert carried.cursor.pass_started_at.astimezone(CT).time() != carried.cursor.wall_clock
+    assert EventType.EVENT_TYPE_TIMER_STARTED in [e.event_type for e in second.events]
+    await replays(first)
+    await replays(second)
