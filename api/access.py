@@ -7,6 +7,7 @@ member (R-TEAM-1). A personal plan, and everything hanging off it, exists only f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import fields
 from typing import Protocol, TypeVar
 
@@ -42,6 +43,18 @@ TEAM_PLAN_ROLE = "team plans are created and edited by the Rainmaker or enhanced
 
 def sees_plan(agent: Agent, plan: PlanFacts) -> bool:
     return plan.team_id == agent.team_id and (plan.team_plan or plan.owner_agent_id == agent.id)
+
+
+async def unseen_plans(session: AsyncSession, agent: Agent, plan_ids: Iterable[str | None]) -> frozenset[str]:
+    """Which of `plan_ids` the caller may not see, by `sees_plan`, for the answers that mention plans in passing (a
+    contact's enrollments, timeline, tasks and messages): those must not name them (R-RULE-1), or a member would
+    learn of the Rainmaker's personal plan that a tag put their contact in. An id that no longer names a plan (it
+    was deleted) counts as unseen: whose plan it was went with the row, so it is named to nobody."""
+    wanted = {plan_id for plan_id in plan_ids if plan_id is not None}
+    if not wanted:
+        return frozenset()
+    rows = await session.execute(select(*_PLAN_COLUMNS).where(Plan.id.in_(wanted)))
+    return frozenset(wanted - {plan.id for row in rows if sees_plan(agent, plan := PlanRecord(*row))})
 
 
 async def visible_plan(session: AsyncSession, agent: Agent, plan_id: str) -> Plan:

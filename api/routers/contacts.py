@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from api.access import sees_plan, team_record
+from api.access import sees_plan, team_record, unseen_plans
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.paging import PageDep
+from api.plan_privacy import UNSEEN, hide_unseen_plans
 from api.schemas.contacts import (
     ContactCreate,
     ContactEnrollment,
@@ -22,7 +23,7 @@ from api.schemas.contacts import (
 )
 from api.schemas.triggers import TagPublic
 from db.base import utcnow
-from db.models import Agent, Contact, ContactTag, Enrollment, Message, Tag, Task, TimelineEvent
+from db.models import Agent, Contact, ContactTag, Enrollment, Message, Plan, Tag, Task, TimelineEvent
 from db.queries import write_timeline
 from domain.ids import new_id
 from domain.merge import full_name
@@ -92,7 +93,8 @@ async def delete_contact(contact_id: str, agent: CurrentAgent, session: SessionD
 
     Sends, skips, tasks and timeline events are the compliance record (R-COMP-2), and the contact row holds its
     opt-out and Do-Not-Call state (R-TXT-4); deleting them would let the contact be texted again if re-added.
-    While an enrollment is active the answer names it, so it can be removed first (DELETE /enrollments/{id}).
+    While an enrollment is active the answer names it, so it can be removed first (DELETE /enrollments/{id}); one
+    in a plan the caller cannot see is only counted, with who can remove it (R-RULE-1).
     """
     contact = await _contact(session, agent, contact_id)
     if contact.owner_agent_id != agent.id and not can_manage_team(agent):
@@ -102,8 +104,7 @@ async def delete_contact(contact_id: str, agent: CurrentAgent, session: SessionD
                                                         Enrollment.status == "active")
         .order_by(Enrollment.id))).all()
     if active:
-        listed = ", ".join(f"{enrollment_id} (plan {plan_id})" for enrollment_id, plan_id in active)
-        raise Conflict(f"contact {contact.id} is still enrolled: {listed}; remove those enrollments first")
+        raise Conflict(await _still_enrolled(session, agent, contact.id, [(e, p) for e, p in active]))
     history = {label: await _count(session, model, contact.id) for label, model in (
         ("enrollments", Enrollment), ("timeline events", TimelineEvent), ("messages", Message), ("tasks", Task))}
     if any(history.values()):
@@ -127,16 +128,22 @@ async def contact_timeline(contact_id: str, agent: CurrentAgent, session: Sessio
         select(TimelineEvent).where(TimelineEvent.contact_id == contact.id)
         .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc()).limit(page.fetch).offset(page.offset))).all(),
         request, response)
-    return [TimelineEventPublic.model_validate(event) for event in events]
+    return await hide_unseen_plans(session, agent, [TimelineEventPublic.model_validate(event) for event in events])
 
 
 @router.get("/contacts/{contact_id}/enrollments", response_model=list[ContactEnrollment])
 async def contact_enrollments(contact_id: str, agent: CurrentAgent, session: SessionDep, page: PageDep,
                               request: Request, response: Response) -> list[ContactEnrollment]:
-    """Every enrollment of the contact, newest first, finished ones included."""
+    """Every enrollment of the contact, newest first, finished ones included, except those in plans the caller
+    cannot see (R-RULE-1): each would be an id the caller gets 404 for, naming the plan. They are left out in the
+    query, so pages stay full."""
     contact = await _contact(session, agent, contact_id)
-    rows = page.cut((await session.scalars(select(Enrollment).where(Enrollment.contact_id == contact.id)
-                                           .order_by(Enrollment.started_at.desc(), Enrollment.id.desc())
+    query = select(Enrollment).where(Enrollment.contact_id == contact.id)
+    unseen = await unseen_plans(session, agent, (await session.scalars(
+        select(Enrollment.plan_id).where(Enrollment.contact_id == contact.id).distinct())).all())
+    if unseen:
+        query = query.where(Enrollment.plan_id.not_in(unseen))
+    rows = page.cut((await session.scalars(query.order_by(Enrollment.started_at.desc(), Enrollment.id.desc())
                                            .limit(page.fetch).offset(page.offset))).all(), request, response)
     return [ContactEnrollment.model_validate(row) for row in rows]
 
@@ -179,6 +186,28 @@ async def untag_contact(contact_id: str, tag_id: str, agent: CurrentAgent, sessi
 
 async def _contact(session: SessionDep, agent: Agent, contact_id: str) -> Contact:
     return await team_record(session, Contact, contact_id, agent, "contact")
+
+
+async def _still_enrolled(session: SessionDep, agent: Agent, contact_id: str,
+                          active: list[tuple[str, str]]) -> str:
+    """Why the contact cannot be deleted yet. Enrollments in plans the caller sees are named, to be removed first;
+    the others are counted with their plans' owners, who alone can remove them (R-RULE-1: never the plan's name or
+    id, nor an enrollment id the caller would get 404 for)."""
+    unseen = await unseen_plans(session, agent, (plan_id for _, plan_id in active))
+    shown = [f"{enrollment_id} (plan {plan_id})" for enrollment_id, plan_id in active if plan_id not in unseen]
+    said = f"contact {contact_id} is still enrolled"
+    if shown:
+        said += f": {', '.join(shown)}; remove those enrollments first"
+    if unseen:
+        owners = sorted({full_name(first, last) for first, last in await session.execute(
+            select(Agent.first_name, Agent.last_name).join(Plan, Plan.owner_agent_id == Agent.id)
+            .where(Plan.id.in_(unseen)))})
+        count = sum(plan_id in unseen for _, plan_id in active)  # one active enrollment per plan (R-ENR-1)
+        plans = UNSEEN if count == 1 else f"{count} plans you cannot see"
+        whose = f"{'its' if count == 1 else 'their'} owner{'s' if len(owners) > 1 else ''}"
+        said += (f"{'; it is also' if shown else ''} in {plans}, which only {whose}, {' and '.join(owners)}, "
+                 "can remove it from")
+    return said
 
 
 async def _opt_out_by_hand(session: SessionDep, agent: Agent, contact: Contact) -> None:

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.access import enrolling, sees_plan, team_record, visible_plan
 from api.deps import CurrentAgent, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, NotFound
+from api.plan_privacy import hide_unseen_plans
 from api.schemas.enrollments import (
     BatchEnrollment,
     EnrollmentBatch,
@@ -216,9 +217,10 @@ async def _end_here(session: AsyncSession, enrollment_id: str, agent: Agent, why
 async def get_tasks(agent: CurrentAgent, session: SessionDep,
                     task_status: Annotated[TaskStatus, Query(alias="status")] = "open",
                     assignee_id: str | None = None, contact_id: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[Task]:
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[TaskPublic]:
     """The caller's own open tasks by default. Another agent's list needs the Rainmaker or an enhanced/unlimited
-    member (the people who run the team, R-TEAM-1); a basic member gets 403."""
+    member (the people who run the team, R-TEAM-1); a basic member gets 403. A task of a personal plan that is not
+    the caller's is shown without its plan (R-RULE-1)."""
     assignee = assignee_id or agent.id
     if assignee != agent.id:
         await team_record(session, Agent, assignee, agent, "agent")
@@ -226,12 +228,14 @@ async def get_tasks(agent: CurrentAgent, session: SessionDep,
             raise Forbidden("only the Rainmaker or an enhanced/unlimited member sees another agent's tasks")
     if contact_id is not None:
         await team_record(session, Contact, contact_id, agent, "contact")
-    return await list_tasks(session, team_id=agent.team_id, assignee_id=assignee, status=task_status,
-                            contact_id=contact_id, limit=limit)
+    tasks = await list_tasks(session, team_id=agent.team_id, assignee_id=assignee, status=task_status,
+                             contact_id=contact_id, limit=limit)
+    return await hide_unseen_plans(session, agent, [TaskPublic.model_validate(task) for task in tasks])
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskPublic, tags=["tasks"])
-async def complete(task_id: str, agent: CurrentAgent, session: SessionDep, body: TaskComplete | None = None) -> Task:
+async def complete(task_id: str, agent: CurrentAgent, session: SessionDep,
+                   body: TaskComplete | None = None) -> TaskPublic:
     """R-CALL-1: completing a call task logs the call, with its notes, on the contact's timeline. The assignee
     completes their task; the Rainmaker or an enhanced/unlimited member may complete it for them."""
     task = await team_record(session, Task, task_id, agent, "task")
@@ -240,16 +244,19 @@ async def complete(task_id: str, agent: CurrentAgent, session: SessionDep, body:
     notes = body.notes if body is not None else None
     if task.status == "done" or not await complete_task(session, task, by=agent, notes=notes, at=datetime.now(UTC)):
         raise Conflict(f"task {task_id} is already done")
-    return task
+    [public] = await hide_unseen_plans(session, agent, [TaskPublic.model_validate(task)])
+    return public
 
 
 @router.get("/messages", response_model=list[MessagePublic], tags=["messages"])
 async def get_messages(agent: CurrentAgent, session: SessionDep, contact_id: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[Message]:
-    """Outbound and inbound texts and emails of the team, newest first; `contact_id` narrows to one contact."""
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[MessagePublic]:
+    """Outbound and inbound texts and emails of the team, newest first; `contact_id` narrows to one contact. A
+    message sent by a plan the caller cannot see is shown without that plan (R-RULE-1)."""
     query = select(Message).where(Message.team_id == agent.team_id)
     if contact_id is not None:
         await team_record(session, Contact, contact_id, agent, "contact")
         query = query.where(Message.contact_id == contact_id)
     query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
-    return list((await session.scalars(query)).all())
+    return await hide_unseen_plans(session, agent, [MessagePublic.model_validate(m)
+                                                    for m in (await session.scalars(query)).all()])
