@@ -49,12 +49,14 @@ async def unseen_plans(session: AsyncSession, agent: Agent, plan_ids: Iterable[s
     """Which of `plan_ids` the caller may not see, by `sees_plan`, for the answers that mention plans in passing (a
     contact's enrollments, timeline, tasks and messages): those must not name them (R-RULE-1), or a member would
     learn of the Rainmaker's personal plan that a tag put their contact in. An id that no longer names a plan (it
-    was deleted) counts as unseen: whose plan it was went with the row, so it is named to nobody."""
+    was deleted) is not hidden: whose plan it was went with the row, and the contact's history (what was sent, which
+    tasks were made) stays readable to the team, as `delete_plan` promises, rather than turning into "a plan you
+    cannot see" for its own owner too."""
     wanted = {plan_id for plan_id in plan_ids if plan_id is not None}
     if not wanted:
         return frozenset()
     rows = await session.execute(select(*_PLAN_COLUMNS).where(Plan.id.in_(wanted)))
-    return frozenset(wanted - {plan.id for row in rows if sees_plan(agent, plan := PlanRecord(*row))})
+    return frozenset(plan.id for row in rows if not sees_plan(agent, plan := PlanRecord(*row)))
 
 
 async def visible_plan(session: AsyncSession, agent: Agent, plan_id: str) -> Plan:

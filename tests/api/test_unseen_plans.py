@@ -146,3 +146,21 @@ class TestRRule1TasksOfAnotherAgentsPersonalPlan:
             f"A task of {UNSEEN} was completed"]
         mine = answered(await api.client.get(f"/contacts/{contact}/timeline", headers=team.member), 200)
         assert [e["plan_id"] for e in mine if e["kind"] == "task_completed"] == [plan]
+
+
+class TestRRule1ADeletedPlansHistoryStaysReadable:
+    async def test_after_its_owner_deletes_a_plan_the_contacts_timeline_still_says_what_it_did(self, api: Api) -> None:
+        team = await api.team()
+        await api.harness.advance_to(await next_local(api.harness, 11))
+        plan_id = (await post_plan(api, team.member, doc((0, [task("Call {contact.first.name}", id="T")]),
+                                                         name="Old plan")))["id"]
+        contact = answered(await api.client.post("/contacts", headers=team.member, json={"first_name": "Ann"}),
+                           201)["id"]
+        await api.harness.finish(await api.harness.enroll(plan_id, contact))
+        timeline = f"/contacts/{contact}/timeline"
+        before = answered(await api.client.get(timeline, headers=team.member), 200)
+        deleted = await api.client.delete(f"/plans/{plan_id}", headers=team.member)
+        assert deleted.status_code == 204, deleted.text
+        after = answered(await api.client.get(timeline, headers=team.member), 200)
+        assert after == before
+        assert "Task 'Call Ann' created for Alex Agent" in [e["detail"] for e in after]
