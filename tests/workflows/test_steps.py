@@ -200,7 +200,7 @@ class TestREmail2NoSendWindow:
             next_day = start + timedelta(days=1)
             assert sent[0] == ("email", "Tonight", start)  # not held to any window
             assert sent[1][0] == "sms"
-            assert next_day.replace(hour=10) <= sent[1][2] < next_day.replace(hour=14)  # the text waited
+            assert next_day.replace(hour=10, minute=0) <= sent[1][2] < next_day.replace(hour=14, minute=0)  # it waited
             assert sent[2] == ("email", "Next evening", next_day.replace(hour=17, minute=0))  # its slot, no later
             assert await h.rows(TimelineEvent, kind="step_skipped") == []
 
