@@ -39,6 +39,22 @@ def simple_html(body: str) -> str:
     return "\n".join(out)
 
 
+def sender_postal_address(agent_address: str | None, team_address: str | None) -> str | None:
+    """R-EMAIL-4: the postal address an email carries, the sending agent's own else the team's; None when neither has
+    one (blank counts as none). CAN-SPAM asks a valid postal address of every commercial email, so None means the
+    email must not go out (`missing_postal_address` says why and how to fix it)."""
+    for address in (agent_address, team_address):
+        if address is not None and address.strip():
+            return address.strip()
+    return None
+
+
+def missing_postal_address(agent_name: str) -> str:
+    """Why an email cannot go out without an address, and what fixes it: one wording for the timeline and warnings."""
+    return (f"neither {agent_name} nor the team has a postal address, which every email must carry (R-EMAIL-4); "
+            "set one with PATCH /settings (postal_address, or team_postal_address for the whole team)")
+
+
 def footer(unsubscribe_url: str, postal_address: str | None) -> tuple[str, str]:
     """(html, text) of the footer: the unsubscribe link and the sender's postal address."""
     address = postal_address.strip() if postal_address else ""

@@ -46,25 +46,27 @@ class World:
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession], *, agent_twilio: bool = True,
-               contact: dict[str, Any] | None = None, agent: dict[str, Any] | None = None) -> World:
+               contact: dict[str, Any] | None = None, agent: dict[str, Any] | None = None,
+               team: dict[str, Any] | None = None) -> World:
     async with session_scope(sessions) as session:
-        team = Team(id=new_id("tm"), name="Smith Team", postal_address="1 Main St, Austin TX 78701")
-        rainmaker = Agent(id=new_id("ag"), team_id=team.id, first_name="Rita", last_name="Rain",
+        team_row = Team(id=new_id("tm"), name="Smith Team",
+                        **{"postal_address": "1 Main St, Austin TX 78701", **(team or {})})
+        rainmaker = Agent(id=new_id("ag"), team_id=team_row.id, first_name="Rita", last_name="Rain",
                           email="rita@example.com", role="rainmaker", permission="unlimited", phone="+15125550100")
         twilio = {"twilio_account_sid": TWILIO_SID, "twilio_auth_token": TWILIO_TOKEN,
                   "twilio_from_number": "+15125550111"} if agent_twilio else {}
-        member = Agent(id=new_id("ag"), team_id=team.id, first_name="Alex", last_name="Agent",
+        member = Agent(id=new_id("ag"), team_id=team_row.id, first_name="Alex", last_name="Agent",
                        email="alex@example.com", role="member", permission="basic", phone="+15125550101",
                        **twilio, **(agent or {}))
-        person = Contact(id=new_id("ct"), team_id=team.id, owner_agent_id=member.id, assignee_id=member.id,
+        person = Contact(id=new_id("ct"), team_id=team_row.id, owner_agent_id=member.id, assignee_id=member.id,
                          first_name="Dana", last_name="Smith", email="dana@example.com", phone="+15125550199",
                          **(contact or {}))
-        session.add(team)
+        session.add(team_row)
         await session.flush()
         session.add_all([rainmaker, member])
         await session.flush()
         session.add(person)
-    return World(team.id, rainmaker.id, member.id, person.id)
+    return World(team_row.id, rainmaker.id, member.id, person.id)
 
 
 def plan_doc(*days: tuple[int, list[dict[str, Any]]], repeat: dict[str, Any] | None = None,

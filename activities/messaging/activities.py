@@ -33,6 +33,7 @@ from db.base import table_of, utcnow
 from db.models import Agent, Contact, Design, Message
 from db.queries import emails_sent_in_month, plan_version, write_timeline
 from db.session import session_scope
+from domain.email_content import missing_postal_address, sender_postal_address
 from domain.ids import new_id
 from domain.merge import render
 from domain.plan import EmailStep, TextStep, text_for_repeat
@@ -110,6 +111,9 @@ class MessagingActivities:
                     message.status, message.error_message = "cancelled", checked.detail
                 return checked
             refusal = checked
+            if refusal is not None and message is not None:
+                # A row an earlier attempt left `queued` (nothing reached the provider): this attempt refuses it.
+                message.status, message.error_message = "cancelled", refusal.message
             if refusal is None and message is None:
                 message = _new_message(step, parties, "email", self._email.name, to=request.to_email,
                                        sender=request.from_email, subject=request.subject, body=request.text)
@@ -249,8 +253,13 @@ async def _design_html(session: AsyncSession, step: StepInput) -> str | None:
 
 async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties, design_html: str | None, *,
                         first: bool) -> StepOutcome | ApplicationError | None:
-    """Every attempt: a skip (the enrollment ended, R-EMAIL-4), a refusal to raise once committed (R-EMAIL-3, only
-    before the first send is queued: a queued send already counts in the quota), or None to send."""
+    """Every attempt: a skip (the enrollment ended, R-EMAIL-4), a refusal to raise once committed (no postal address,
+    R-EMAIL-4, at every attempt; R-EMAIL-3, only before the first send is queued: a queued send already counts in the
+    quota), or None to send.
+
+    No postal address is a failure, not a skip: the law asks one of every email (CAN-SPAM), nothing about the contact
+    changes by waiting, and the red failure on the timeline tells the agent what to fix; retrying would only send the
+    email unannounced whenever an address appears, days after its step."""
     spec = step.step
     assert isinstance(spec, EmailStep)
     ended = await enrollment_ended(session, step)
@@ -260,6 +269,9 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
         return await _skip(session, step, "Email not sent: the contact has no email address")
     if parties.contact.unsubscribed:
         return await _skip(session, step, "Email not sent: the contact unsubscribed from plan email")
+    if sender_postal_address(parties.agent.postal_address, parties.team.postal_address) is None:
+        return await _fail(session, step, "PostalAddressMissing",
+                           f"Email not sent: {missing_postal_address(parties.agent_name)}; it will not be retried")
     if not first:
         return None
     quota = parties.agent.email_quota_monthly

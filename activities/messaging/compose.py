@@ -7,7 +7,7 @@ import html
 from activities.messaging.providers import EmailRequest
 from activities.parties import Parties
 from config import Settings
-from domain.email_content import footer, html_to_text, simple_html, unsubscribe_token
+from domain.email_content import footer, html_to_text, sender_postal_address, simple_html, unsubscribe_token
 from domain.merge import render
 from domain.plan import EmailStep
 from workflows.types import StepInput
@@ -15,7 +15,10 @@ from workflows.types import StepInput
 
 def compose_email(settings: Settings, step: StepInput, parties: Parties, design_html: str | None) -> EmailRequest:
     """`design_html`: a design email's HTML — the step's own copy, or for a step saved before steps held copies, the
-    library design's. Either way the email is HTML with a plain-text part, and both carry the footer (R-EMAIL-4)."""
+    library design's. Either way the email is HTML with a plain-text part, and both carry the footer (R-EMAIL-4).
+
+    An email whose sender has no postal address is still composed (a retry after an interrupted send needs the
+    request to ask the provider about it), but never sent: `_email_checks` fails the step first."""
     spec = step.step
     assert isinstance(spec, EmailStep)
     values = parties.merge_values()
@@ -28,7 +31,7 @@ def compose_email(settings: Settings, step: StepInput, parties: Parties, design_
         body_text = render(spec.body, values)
         body_html = simple_html(body_text)
     url = f"{settings.public_base_url}/unsubscribe/{unsubscribe_token(settings.link_secret, parties.contact.id)}"
-    address = parties.agent.postal_address or parties.team.postal_address
+    address = sender_postal_address(parties.agent.postal_address, parties.team.postal_address)
     footer_html, footer_text = footer(url, address)
     return EmailRequest(
         from_email=parties.agent.email, from_name=parties.agent_name,

@@ -27,7 +27,9 @@ from api.security import hash_api_key, new_api_key
 from db.models import Agent, Team
 from db.queries import emails_sent_in_month
 from domain.account_settings import updated_overrides
+from domain.email_content import missing_postal_address, sender_postal_address
 from domain.ids import new_id
+from domain.merge import full_name
 from services.plans import account_schedule
 from services.settings import slot_time_violations
 from services.signals import timing_changed
@@ -179,4 +181,13 @@ async def _settings_of(session: SessionDep, agent: Agent, team: Team, now: datet
         default_task_assignee=team.default_task_assignee,
         default_email_sender=team.default_email_sender,
         default_text_sender=team.default_text_sender,
+        warnings=_warnings(agent, team),
     )
+
+
+def _warnings(agent: Agent, team: Team) -> list[str]:
+    """Told when the settings are read, not first when a plan email fails on a contact's timeline (R-EMAIL-4)."""
+    if sender_postal_address(agent.postal_address, team.postal_address) is None:
+        name = full_name(agent.first_name, agent.last_name)
+        return [f"Plan emails you send will fail: {missing_postal_address(name)}"]
+    return []

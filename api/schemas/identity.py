@@ -93,6 +93,8 @@ class AccountSettings(Public):
     default_task_assignee: str
     default_email_sender: str
     default_text_sender: str
+    warnings: list[str] = Field(description="What these settings keep from working, said before a plan runs into it: "
+                                "with no postal address (yours or the team's) your plan emails fail (R-EMAIL-4)")
 
 
 class SettingsUpdate(Request):

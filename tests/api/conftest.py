@@ -16,6 +16,7 @@ from config import Settings
 from tests.factories import Harness, running_worker
 
 ADMIN = {"Authorization": "Bearer test-admin-key"}
+POSTAL_ADDRESS = "1 Main St, Austin TX 78701"
 
 
 @dataclass
@@ -32,7 +33,9 @@ class Api:
     client: httpx.AsyncClient
     harness: Harness
 
-    async def team(self, name: str = "Smith Team") -> Team:
+    async def team(self, name: str = "Smith Team", postal_address: str | None = POSTAL_ADDRESS) -> Team:
+        """A team with a Rainmaker and a member. `POST /teams` gives a team no postal address, and plan emails fail
+        without one (R-EMAIL-4), so the team gets `postal_address` as a Rainmaker sets it (None: none)."""
         team = (await self.client.post("/teams", json={"name": name}, headers=ADMIN)).json()["id"]
         keys = {}
         for role, first in (("rainmaker", "Rita"), ("member", "Alex")):
@@ -41,7 +44,11 @@ class Api:
                 "role": role, "permission": "unlimited" if role == "rainmaker" else "basic"})
             assert created.status_code == 201, created.text
             keys[role] = created.json()
-        return Team(team, {"Authorization": f"Bearer {keys['rainmaker']['api_key']}"},
+        rainmaker = {"Authorization": f"Bearer {keys['rainmaker']['api_key']}"}
+        if postal_address is not None:
+            answered(await self.client.patch("/settings", headers=rainmaker,
+                                             json={"team_postal_address": postal_address}), 200)
+        return Team(team, rainmaker,
                     {"Authorization": f"Bearer {keys['member']['api_key']}"},
                     keys["rainmaker"]["id"], keys["member"]["id"])
 

@@ -150,3 +150,17 @@ class TestSettingsStoredBeforeTheChecks:
             stored = await session.get(Agent, team.member_id)
             assert stored is not None
             assert stored.slot_times == {"afternoon": "14:00"}
+
+
+class TestREmail4SettingsWarnWithoutAPostalAddress:
+    async def test_get_settings_warns_until_the_agent_or_the_team_has_an_address(self, api: Api) -> None:
+        team = await api.team(postal_address=None)
+        (warning,) = (await settings(api, team.member))["warnings"]
+        assert warning.startswith("Plan emails you send will fail: neither Alex Agent nor the team has a postal "
+                                  "address")
+        assert "PATCH /settings" in warning
+        own = await api.client.patch("/settings", headers=team.member, json={"postal_address": "2 Elm St, Austin TX"})
+        assert (own.status_code, own.json()["warnings"]) == (200, [])
+        assert (await settings(api, team.rainmaker))["warnings"] != []  # the Rainmaker still has none, nor the team
+        await api.client.patch("/settings", headers=team.rainmaker, json={"team_postal_address": "1 Main St"})
+        assert (await settings(api, team.rainmaker))["warnings"] == []

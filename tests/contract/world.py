@@ -59,6 +59,8 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twi
             "permission": permission}))
     world = World(team_id, agents["Rita"]["id"], agents["Rita"]["api_key"], agents["Sam"]["id"])
     rita = {"Authorization": f"Bearer {world.api_key}"}
+    # A new team has no postal address, and plan emails fail without one (R-EMAIL-4).
+    _created(await client.patch("/settings", headers=rita, json={"team_postal_address": "1 Main St, Austin TX 78701"}))
     # Sam's Twilio number receives the run's texts: his settings are his own, so the run (as Rita) leaves them be.
     _created(await client.patch("/settings", headers={"Authorization": f"Bearer {agents['Sam']['api_key']}"}, json={
         "twilio_account_sid": "AC" + "1" * 32, "twilio_auth_token": twilio_token, "twilio_from_number": TWILIO_NUMBER}))

@@ -184,6 +184,38 @@ class TestREmail1And4Emails:
             assert len(await h.rows(Task)) == 1  # the plan moved on
 
 
+class TestREmail4PostalAddress:
+    async def test_without_an_address_the_email_fails_with_the_fix_not_retried_and_the_plan_moves_on(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        world = await seed(sessions, team={"postal_address": None}, agent={"postal_address": "   "})
+        design = {"kind": "email", "mode": "design", "subject": "Market", "html": "<p>Hi {contact.first.name}</p>"}
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email(), design, task()])))
+        async with running_worker(env, sessions) as h:
+            await h.advance_to(await next_local(h, 11))
+            handle = await h.enroll(plan_id, world.contact_id)
+            result = await h.finish(handle)
+            assert await h.rows(Message) == []  # neither the simple nor the design email went out
+            failed = await h.rows(TimelineEvent, kind="step_failed")
+            reason = ("Email not sent: neither Alex Agent nor the team has a postal address, which every email must "
+                      "carry (R-EMAIL-4); set one with PATCH /settings (postal_address, or team_postal_address for "
+                      "the whole team); it will not be retried")
+            assert [(e.detail, (e.data or {}).get("error")) for e in failed] == [(reason, "PostalAddressMissing")] * 2
+            assert (len(await h.rows(Task)), result.status) == (1, "completed")  # the next step ran
+            history = await handle.fetch_history()
+            assert [e for e in history.events if e.HasField("activity_task_started_event_attributes")
+                    and e.activity_task_started_event_attributes.attempt > 1] == []  # not retried
+
+    async def test_the_agents_own_address_wins_over_the_teams(self, env: WorkflowEnvironment,
+                                                             sessions: Sessions) -> None:
+        world = await seed(sessions, agent={"postal_address": "9 Oak Ave, Austin TX 78702"})
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email()])))
+        async with running_worker(env, sessions) as h:
+            await h.run(plan_id, world.contact_id)
+            (sent,) = await h.rows(Message)
+            assert "9 Oak Ave, Austin TX 78702" in sent.body
+            assert "1 Main St" not in sent.body
+
+
 class TestREmail2NoSendWindow:
     async def test_an_email_due_at_22_30_goes_at_once_while_the_text_beside_it_waits_for_morning(
             self, env: WorkflowEnvironment, sessions: Sessions) -> None:
