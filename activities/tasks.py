@@ -7,6 +7,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.messaging.checks import enrollment_ended
 from activities.parties import Parties, load_parties, load_step_rows
@@ -17,6 +18,7 @@ from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import render
 from domain.plan import CallStep, TaskStep, TextStep, text_for_repeat
+from domain.validation import Violation, task_field_problems
 from domain.windows import at_local, local_date, zone
 from workflows.types import StepInput, StepOutcome
 
@@ -80,6 +82,7 @@ class TaskActivities:
 
     @activity.defn
     async def create_task(self, step: StepInput) -> StepOutcome:
+        refusal: ApplicationError | None = None
         async with session_scope(self._sessions) as session:
             # Created once, keyed by the step's idempotency key: a retry finds the first attempt's task.
             existing = await load_step_rows(session, step, Task)
@@ -93,9 +96,30 @@ class TaskActivities:
                                      detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
                                      plan_id=step.plan_id, step_id=step.step.id, enrollment_id=step.enrollment_id)
                 return StepOutcome(status="skipped", detail=detail)
-            parties = await load_parties(session, step)
             spec = step.step
-            # An automated text that reaches here is R-TXT-5's fallback: the designated sender has no Twilio.
-            note = (f" ({parties.agent_name} has no Twilio number)"
-                    if isinstance(spec, TextStep) and spec.mode == "automated" else "")
-            return await create_task_for(session, step, parties, note=note)
+            assert isinstance(spec, TaskStep | CallStep | TextStep)
+            problems = task_field_problems(spec)
+            if problems:
+                refusal = await _refuse(session, step, problems)
+            else:
+                parties = await load_parties(session, step)
+                # An automated text that reaches here is R-TXT-5's fallback: the designated sender has no Twilio.
+                note = (f" ({parties.agent_name} has no Twilio number)"
+                        if isinstance(spec, TextStep) and spec.mode == "automated" else "")
+                return await create_task_for(session, step, parties, note=note)
+        raise refusal  # only now: the failure's timeline event is committed
+
+
+async def _refuse(session: AsyncSession, step: StepInput, problems: list[Violation]) -> ApplicationError:
+    """A step saved before its task fields were checked (an automated text's were not until R-TXT-5's fallback was
+    found to use them) that breaks them: failed on the timeline with the reasons, and not retried, since no attempt
+    can read a due time of "99:99" or make a `javascript:` link safe; the plan moves on."""
+    spec = step.step
+    label = "Text task" if isinstance(spec, TextStep) else "Call task" if isinstance(spec, CallStep) else "Task"
+    detail = (f"{label} not created: the step was saved with " + "; ".join(map(str, problems))
+              + "; correct the step in the plan and save it")
+    await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_failed",
+                         detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
+                         plan_id=step.plan_id, step_id=spec.id, enrollment_id=step.enrollment_id,
+                         data={"error": "StepInvalid", "day": step.day_number, "repeat": step.repeat})
+    return ApplicationError(detail, type="StepInvalid", non_retryable=True)

@@ -66,11 +66,11 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# What `domain.validation` checks of a task's fields (R-TASK-1), stated in JSON Schema: a task, a call, a text task.
-_TASK_LIMITS: dict[str, Any] = {
-    "required": ["name"],
+# What `domain.validation` checks of a task's fields (R-TASK-1), stated in JSON Schema: a task, a call, a text task,
+# and an automated text (R-TXT-5 makes a text task of it when its sender has no Twilio), whose name may be empty.
+_TASK_FIELD_LIMITS: dict[str, Any] = {
     "properties": {
-        "name": {"minLength": 1, "maxLength": limits.MAX_NAME},
+        "name": {"maxLength": limits.MAX_NAME},
         "description": {"anyOf": [{"type": "string", "maxLength": limits.MAX_DESCRIPTION}, {"type": "null"}]},
         "link": {"anyOf": [{"type": "string", "maxLength": limits.MAX_LINK}, {"type": "null"}],
                  "description": "An http:// or https:// address", "examples": ["https://example.com/listing"]},
@@ -79,6 +79,8 @@ _TASK_LIMITS: dict[str, Any] = {
                      "description": "HH:MM in the account time zone; null: all day (23:59)", "examples": ["17:00"]},
     },
 }
+# A task's name is required; only an automated text's may be empty.
+_TASK_LIMITS: dict[str, Any] = {"required": ["name"], "properties": {"name": {"minLength": 1}}}
 # An automated text (R-TXT-2): one message when static, one or more when dynamic, none blank or over Twilio's limit.
 _MESSAGES_LIMITS: dict[str, Any] = {
     "required": ["messages"],
@@ -128,13 +130,13 @@ class _TaskFields(_Model):
 
 
 class TaskStep(_StepBase, _TaskFields):
-    model_config = _stating(_TASK_LIMITS)
+    model_config = _stating(_TASK_FIELD_LIMITS, _TASK_LIMITS)
 
     kind: Literal["task"] = "task"
 
 
 class CallStep(_StepBase, _TaskFields):
-    model_config = _stating(_TASK_LIMITS)
+    model_config = _stating(_TASK_FIELD_LIMITS, _TASK_LIMITS)
 
     kind: Literal["call"] = "call"
 
@@ -160,11 +162,14 @@ class EmailStep(_StepBase):
 class TextStep(_StepBase, _TaskFields):
     """An automated SMS, or a *text task* reminding the agent to text (R-TXT-1).
 
-    The task fields apply only in `task` mode; `message_type`/`messages` only in `automated` mode.
+    `message_type`/`messages` apply only in `automated` mode. The task fields make the text task in `task` mode, and
+    in `automated` mode the text task R-TXT-5 creates instead when the sender has no Twilio (then `name` may be empty:
+    the task is named "Text <contact>" and describes the message to send).
     """
 
-    model_config = _stating({"if": {"properties": {"mode": {"const": "task"}}, "required": ["mode"]},
-                             "then": _TASK_LIMITS, "else": _MESSAGES_LIMITS})
+    model_config = _stating(_TASK_FIELD_LIMITS, {
+        "if": {"properties": {"mode": {"const": "task"}}, "required": ["mode"]},
+        "then": _TASK_LIMITS, "else": _MESSAGES_LIMITS})
 
     kind: Literal["text"] = "text"
     mode: Literal["automated", "task"] = "automated"

@@ -192,8 +192,7 @@ def _check_day(plan: PlanDefinition, d: int, out: list[Violation]) -> None:
 
 def _check_step(step: AnyStep, where: str, out: list[Violation]) -> None:
     if isinstance(step, TaskStep | CallStep):
-        _check_task_fields(step, where, "R-TASK-1" if isinstance(step, TaskStep) else "R-CALL-1", out)
-        _check_merge(where, {"name": step.name, "description": step.description}, out)
+        _check_task_fields(step, where, out)
     elif isinstance(step, EmailStep):
         _check_email(step, where, out)
     elif isinstance(step, TextStep):
@@ -202,26 +201,43 @@ def _check_step(step: AnyStep, where: str, out: list[Violation]) -> None:
         out.append(Violation(f"{where}.target_plan_id", "R-ADD-1", "choose the plan to add the contact to"))
 
 
-def _check_task_fields(step: TaskStep | CallStep | TextStep, where: str, rule: str,
-                       out: list[Violation]) -> None:
+def task_field_problems(step: TaskStep | CallStep | TextStep) -> list[Violation]:
+    """What is wrong with a step's task fields (R-TASK-1; the name: R-CALL-1 for a call, R-TXT-1 for a text), each
+    violation naming the bare field (`due_time`).
+
+    An automated text has task fields too: when its sender has no Twilio, R-TXT-5 turns it into a text task made of
+    them, so they answer to the same rules as a text task's, except that its name may be empty (the task is then
+    named "Text <contact>"). The activity that creates a task asks this again, for plans saved before these checks:
+    a step that fails them is failed on the timeline, never created with a script link or retried on a due time
+    that cannot be read.
+    """
+    rule = "R-TASK-1" if isinstance(step, TaskStep) else "R-CALL-1" if isinstance(step, CallStep) else "R-TXT-1"
+    out: list[Violation] = []
     if not step.name.strip():
-        out.append(Violation(f"{where}.name", rule, "a task needs a name"))
+        if not (isinstance(step, TextStep) and step.mode == "automated"):
+            out.append(Violation("name", rule, "a task needs a name"))
     elif len(step.name) > MAX_NAME:
-        out.append(Violation(f"{where}.name", rule, f"at most {MAX_NAME} characters (got {len(step.name)})"))
+        out.append(Violation("name", rule, f"at most {MAX_NAME} characters (got {len(step.name)})"))
     if step.description is not None and len(step.description) > MAX_DESCRIPTION:
-        out.append(Violation(f"{where}.description", "R-TASK-1",
+        out.append(Violation("description", "R-TASK-1",
                              f"at most {MAX_DESCRIPTION:,} characters (got {len(step.description):,})"))
     if step.link is not None and step.link != "":
         problem = _link_problem(step.link)
         if problem:
-            out.append(Violation(f"{where}.link", "R-TASK-1", problem))
+            out.append(Violation("link", "R-TASK-1", problem))
     if not 0 <= step.due_in_days <= MAX_DUE_IN_DAYS:
-        out.append(Violation(f"{where}.due_in_days", "R-TASK-1",
+        out.append(Violation("due_in_days", "R-TASK-1",
                              f"due the same day (0) up to {MAX_DUE_IN_DAYS} days after creation "
                              f"(got {step.due_in_days})"))
     if step.due_time is not None and not HHMM.fullmatch(step.due_time):
-        out.append(Violation(f"{where}.due_time", "R-TASK-1",
+        out.append(Violation("due_time", "R-TASK-1",
                              f"a time of day as HH:MM, 00:00 to 23:59 (got '{step.due_time}')"))
+    return out
+
+
+def _check_task_fields(step: TaskStep | CallStep | TextStep, where: str, out: list[Violation]) -> None:
+    out.extend(Violation(f"{where}.{v.field}", v.rule, v.message) for v in task_field_problems(step))
+    _check_merge(where, {"name": step.name, "description": step.description}, out)
 
 
 def _link_problem(link: str) -> str | None:
@@ -257,9 +273,8 @@ def _check_email(step: EmailStep, where: str, out: list[Violation]) -> None:
 
 
 def _check_text(step: TextStep, where: str, out: list[Violation]) -> None:
+    _check_task_fields(step, where, out)  # an automated text's too: R-TXT-5 may make a text task of them
     if step.mode == "task":
-        _check_task_fields(step, where, "R-TXT-1", out)
-        _check_merge(where, {"name": step.name, "description": step.description}, out)
         return
     count = len(step.messages)
     if step.message_type == "static" and count != 1:

@@ -13,7 +13,7 @@ from api.schemas.common import ZONE_NAME_PATTERN
 from api.schemas.plans import EXAMPLE_PLAN
 from tests.api.conftest import Api, Team, answered
 from tests.api.test_plans import doc, sample
-from tests.factories import task
+from tests.factories import task, text
 
 
 async def document(api: Api) -> dict[str, Any]:
@@ -49,6 +49,7 @@ class TestIssue10TheDocumentSaysWhatTheApiTakesAndAnswers:
         naming the rule."""
         team, openapi = await api.team(), await document(api)
         for body, rule in ((doc((0, [])), "R-PLAN-3"), (doc((0, [task(due_in_days=15)])), "R-TASK-1"),
+                           (doc((0, [text(due_time="24:00")])), "R-TASK-1"),
                            (doc((0, [task()]), repeat={"times": 7}), "R-PLAN-7")):
             assert conforms(openapi, "PlanCreate", body) != []
             refused = answered(await api.client.post("/plans", json=body, headers=team.member), 422)

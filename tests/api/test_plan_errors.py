@@ -128,3 +128,37 @@ class TestRComp1NoPlanSwitchesComplianceOff:
         edited = await api.client.put(f"/plans/{plan['id']}", headers=team.member, json=body)
         assert edited.status_code == 422
         assert (await api.client.get(f"/plans/{plan['id']}", headers=team.member)).json()["version"] == 1
+
+
+class TestRTxt5AutomatedTextTaskFields:
+    """R-TXT-1, R-TXT-5, R-TASK-1, R-MERGE-1: an automated text's task fields become the text task R-TXT-5 creates
+    when its sender has no Twilio, so they are refused as a text task's are, naming each field and rule."""
+
+    PROBE: dict[str, Any] = {"name": "Text {contact.frist.name}", "link": "javascript:alert(1)", "due_in_days": 99,
+                             "due_time": "99:99", "description": "x" * 4000}
+
+    async def test_the_auditors_probe_is_refused_field_by_field_as_for_a_text_task_and_nothing_is_saved(
+            self, api: Api) -> None:
+        team = await api.team()
+        automated = problems(await api.client.post("/plans", headers=team.member, json=doc((0, [text(**self.PROBE)]))))
+        assert [(path, rule) for path, rule, _ in automated] == [
+            ("days[0].steps[0].description", "R-TASK-1"), ("days[0].steps[0].link", "R-TASK-1"),
+            ("days[0].steps[0].due_in_days", "R-TASK-1"), ("days[0].steps[0].due_time", "R-TASK-1"),
+            ("days[0].steps[0].name", "R-MERGE-1")]
+        assert "scheme 'javascript'" in automated[1][2]
+        assert "unknown merge field {contact.frist.name}" in automated[4][2]
+        text_task = {"kind": "text", "mode": "task", **self.PROBE}
+        assert problems(await api.client.post("/plans", headers=team.member, json=doc((0, [text_task])))) == automated
+        assert (await api.client.get("/plans", headers=team.member)).json() == []
+
+    async def test_an_edit_is_refused_too_and_a_name_is_optional_but_not_too_long(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [text()])))  # no name: the text task is "Text <contact>"
+        refused = await api.client.put(f"/plans/{plan['id']}", headers=team.member,
+                                       json=doc((0, [text(name="n" * 201, due_time="7:00")])))
+        assert [(path, rule) for path, rule, _ in problems(refused)] == [
+            ("days[0].steps[0].name", "R-TXT-1"), ("days[0].steps[0].due_time", "R-TASK-1")]
+        assert (await api.client.get(f"/plans/{plan['id']}", headers=team.member)).json()["version"] == 1
+        fine = text(name="Text {contact.first.name}", link="https://kw.com/x", due_in_days=14, due_time="17:00")
+        saved = await api.client.put(f"/plans/{plan['id']}", headers=team.member, json=doc((0, [fine])))
+        assert (saved.status_code, saved.json()["version"]) == (200, 2)

@@ -4,19 +4,22 @@ meet are skipped with the reason and the plan goes on. Run by the real workflow 
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from db.models import Agent, Contact, Message, Task, Team, TimelineEvent
+from db.models import Agent, Contact, Message, PlanVersion, Task, Team, TimelineEvent
 from db.queries import emails_sent_in_month
 from db.session import session_scope
 from tests.factories import (
     CT,
     Harness,
+    World,
     add_plan,
     email,
     eventually,
@@ -39,6 +42,18 @@ async def at_central(h: Harness, year: int, month: int, day: int, hour: int, min
     instant = datetime(year, month, day, hour, minute, tzinfo=CT)
     await h.advance_to(instant)
     return instant
+
+
+async def seed_team_sender_without_twilio(sessions: Sessions) -> World:
+    """A team whose texts go from the contact's assignee, who has no Twilio number: R-TXT-5's text task case."""
+    world = await seed(sessions)
+    async with session_scope(sessions) as session:
+        team = await session.get(Team, world.team_id)
+        agent = await session.get(Agent, world.agent_id)
+        assert team is not None
+        assert agent is not None
+        team.default_text_sender, agent.twilio_from_number = "contact_assignee", None
+    return world
 
 
 async def attempts_failed(handle: Handle) -> int:
@@ -190,13 +205,7 @@ class TestRTxt3ContactsWhoseWindowsNeverMeet:
 class TestRTxt5TextTaskInTheTaskWindow:
     async def test_a_team_text_whose_sender_has_no_twilio_becomes_a_task_at_8_next_morning_not_at_18(
             self, env: WorkflowEnvironment, sessions: Sessions) -> None:
-        world = await seed(sessions)
-        async with session_scope(sessions) as session:
-            team = await session.get(Team, world.team_id)
-            agent = await session.get(Agent, world.agent_id)
-            assert team is not None
-            assert agent is not None
-            team.default_text_sender, agent.twilio_from_number = "contact_assignee", None
+        world = await seed_team_sender_without_twilio(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [text("Hello")]), team_plan=True))
         async with running_worker(env, sessions) as h:
             start = await at_central(h, 2027, 2, 3, 18)  # inside the SMS window, after the 17:00 task window
@@ -207,3 +216,34 @@ class TestRTxt5TextTaskInTheTaskWindow:
             (event,) = await h.rows(TimelineEvent, kind="step_executed")
             assert event.detail.endswith("(Alex Agent has no Twilio number)")
 
+
+
+class TestRTask1StepsSavedWithBadTaskFields:
+    async def test_a_text_task_saved_with_due_time_99_99_fails_at_once_with_the_reason_and_the_plan_moves_on(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        """R-TXT-5's fallback text task of an automated text saved before its task fields were checked (R-TASK-1):
+        no task with a due date that cannot be read or a script link, no day of retries."""
+        world = await seed_team_sender_without_twilio(sessions)
+        plan_id = await add_plan(sessions, world, plan_doc((0, [text("Hello"), task("Call {contact.first.name}")]),
+                                                           team_plan=True))
+        async with session_scope(sessions) as session:  # as an older version of the API saved it
+            (version,) = (await session.scalars(select(PlanVersion).where(PlanVersion.plan_id == plan_id))).all()
+            definition = copy.deepcopy(version.definition)
+            definition["days"][0]["steps"][0].update(due_time="99:99", link="javascript:alert(1)")
+            version.definition = definition
+        async with running_worker(env, sessions) as h:
+            await at_central(h, 2027, 2, 3, 11)
+            handle = await h.enroll(plan_id, world.contact_id)
+            result = await h.finish(handle)
+            assert [t.name for t in await h.rows(Task)] == ["Call Dana"]  # only the next step's task
+            (failed,) = await h.rows(TimelineEvent, kind="step_failed")
+            assert failed.detail == (
+                "Text task not created: the step was saved with link: a link must be an http:// or https:// address "
+                "(got scheme 'javascript') (R-TASK-1); due_time: a time of day as HH:MM, 00:00 to 23:59 (got '99:99') "
+                "(R-TASK-1); correct the step in the plan and save it")
+            assert (failed.data or {}).get("error") == "StepInvalid"
+            assert result.status == "completed"
+            history = await handle.fetch_history()
+            assert [e for e in history.events if e.HasField("activity_task_started_event_attributes")
+                    and e.activity_task_started_event_attributes.attempt > 1] == []  # failed at once, not retried
+            assert sum(e.HasField("activity_task_failed_event_attributes") for e in history.events) == 1
