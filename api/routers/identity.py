@@ -41,7 +41,8 @@ router = APIRouter(tags=["identity"])
 async def create_team(body: TeamCreate, principal: PrincipalDep, session: SessionDep) -> Created:
     if not principal.is_admin:
         raise Forbidden("only the admin key creates teams")
-    team = Team(id=new_id("tm"), name=body.name, time_zone=body.time_zone)
+    team = Team(id=new_id("tm"), name=body.name, time_zone=body.time_zone,
+                postal_address=(body.postal_address or "").strip() or None)
     session.add(team)
     return Created(id=team.id)
 

@@ -30,6 +30,10 @@ SlotTimes = dict[SlotName, SlotTime | None]
 class TeamCreate(Request):
     name: str = Field(min_length=1, max_length=200, examples=["Smith Team"])
     time_zone: TimeZoneName = "America/Chicago"
+    postal_address: str | None = Field(
+        default=None, min_length=1, max_length=500, examples=["1 Main St, Austin TX 78701"],
+        description="The team's postal address, in every plan email of an agent without their own (R-EMAIL-4); "
+                    "until the team or the agent has one, plan emails fail with the reason. Later: PATCH /settings")
 
 
 class Created(Public):

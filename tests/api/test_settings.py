@@ -8,7 +8,7 @@ from typing import Any
 
 from db.models import Agent, Team
 from db.session import session_scope
-from tests.api.conftest import Api
+from tests.api.conftest import ADMIN, Api
 from tests.api.test_plans import doc, post_plan
 from tests.factories import CT, task
 
@@ -164,3 +164,14 @@ class TestREmail4SettingsWarnWithoutAPostalAddress:
         assert (await settings(api, team.rainmaker))["warnings"] != []  # the Rainmaker still has none, nor the team
         await api.client.patch("/settings", headers=team.rainmaker, json={"team_postal_address": "1 Main St"})
         assert (await settings(api, team.rainmaker))["warnings"] == []
+
+    async def test_a_team_created_with_an_address_warns_no_one(self, api: Api) -> None:
+        made = await api.client.post("/teams", headers=ADMIN, json={"name": "Lee Team",
+                                                                    "postal_address": " 9 Oak Ave, Waco TX "})
+        assert made.status_code == 201, made.text
+        agent = await api.client.post(f"/teams/{made.json()['id']}/agents", headers=ADMIN, json={
+            "first_name": "Lou", "last_name": "Lee", "email": "lou@example.com", "role": "rainmaker",
+            "permission": "unlimited"})
+        headers = {"Authorization": f"Bearer {agent.json()['api_key']}"}
+        read = await settings(api, headers)
+        assert (read["team_postal_address"], read["warnings"]) == ("9 Oak Ave, Waco TX", [])
