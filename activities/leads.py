@@ -4,25 +4,22 @@ lead's routing record (R-ROUTE-7), and each is safe to retry: a retried step fin
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
-from activities.messaging.providers import EmailProvider, EmailRequest, ProviderError, SmsProvider, SmsRequest
+from activities.lead_alerts import LeadAlerts
+from activities.messaging.providers import EmailProvider, SmsProvider
 from config import Settings
 from db.base import utcnow
-from db.models import Agent, Message, Team
-from db.queries import rainmaker_of
+from db.models import Team
 from db.routing_models import Lead, LeadOffer
 from db.session import session_scope
 from domain.ids import new_id
-from domain.merge import full_name
 from domain.routing.late_start import OfferResume
 from domain.routing.selection import skip_detail, unavailable_reason
 from services.lead_stats import agent_states
@@ -43,11 +40,9 @@ class LeadActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], settings: Settings, sms: SmsProvider,
                  email: EmailProvider, client: Client, task_queue: str) -> None:
         self._sessions = sessions
-        self._settings = settings
-        self._sms = sms
-        self._email = email
         self._client = client
         self._task_queue = task_queue
+        self._alerts = LeadAlerts(sessions, settings, sms, email)
 
     @activity.defn
     async def open_offer(self, request: OpenOfferInput) -> OfferOpened:
@@ -89,75 +84,9 @@ class LeadActivities:
 
     @activity.defn
     async def notify_offer(self, request: NotifyInput) -> None:
-        """R-OFFER-4: SMS and email to the agent with the lead's name and source, the time left and how to claim.
-        A channel that fails is recorded on the lead and does not fail the offer.
-
-        No transaction is open while a provider is called: on SQLite every transaction holds the write lock, and a
-        slow provider (or a cancelled attempt) must not hold up the claims the agent is being told to make."""
-        async with self._sessions() as session:
-            agent = await session.get(Agent, request.agent_id)
-            team = await session.get(Team, request.team_id)
-            lead = await session.get(Lead, request.lead_id)
-            rainmaker = await rainmaker_of(session, request.team_id)
-            if agent is None or team is None or lead is None:
-                return
-            local = request.deadline.astimezone(ZoneInfo(team.time_zone))
-            minutes = max(0, int((request.deadline - datetime.now(local.tzinfo)).total_seconds() // 60))
-            text = (f"New lead: {request.lead_name} ({request.source}). Claim it by {local:%a %H:%M %Z} "
-                    f"(about {minutes} min left): POST {self._settings.public_base_url}/leads/{lead.id}/claim")
-            alerts: list[SmsRequest | EmailRequest] = []
-            outcomes = []
-            sender = rainmaker.twilio_from_number if rainmaker else None
-            if agent.phone and sender:
-                alerts.append(SmsRequest(
-                    account_sid=(rainmaker.twilio_account_sid if rainmaker else None) or "",
-                    auth_token=(rainmaker.twilio_auth_token if rainmaker else None) or self._settings.twilio_auth_token,
-                    from_number=sender, to_number=agent.phone, body=text))
-            else:
-                outcomes.append("no SMS (the agent has no phone or the team no Twilio number)")
-            alerts.append(EmailRequest(
-                from_email=(rainmaker.email if rainmaker else agent.email), from_name=team.name,
-                to_email=agent.email, to_name=full_name(agent.first_name, agent.last_name),
-                subject=f"New lead to claim: {request.lead_name}", html=f"<p>{text}</p>", text=text))
-            keys = {_channel(alert): f"{lead.id}:{agent.id}:alert:{_channel(alert)}" for alert in alerts}
-            already = set(await session.scalars(select(Message.idempotency_key).where(
-                Message.idempotency_key.in_(keys.values()))))
-            agent_name = full_name(agent.first_name, agent.last_name)
-            team_id, contact_id = lead.team_id, lead.contact_id
-        sent: list[Message] = []
-        for alert in alerts:
-            channel = _channel(alert)
-            if keys[channel] in already:
-                outcomes.append(f"{channel} already sent")
-                continue
-            outcome, message = await self._send(alert, team_id, contact_id, keys[channel])
-            outcomes.append(outcome)
-            sent += [message] if message is not None else []
-        async with session_scope(self._sessions) as session:
-            lead = await session.get(Lead, request.lead_id)
-            if lead is None:
-                return
-            session.add_all(sent)
-            record(lead, datetime.now(local.tzinfo), "alerted", f"{agent_name}: " + "; ".join(outcomes),
-                   agent_id=request.agent_id)
-
-    async def _send(self, request: SmsRequest | EmailRequest, team_id: str, contact_id: str | None,
-                    key: str) -> tuple[str, Message | None]:
-        channel = _channel(request)
-        provider = self._sms if channel == "sms" else self._email
-        to = request.to_number if isinstance(request, SmsRequest) else request.to_email
-        sender = request.from_number if isinstance(request, SmsRequest) else request.from_email
-        body = request.body if isinstance(request, SmsRequest) else request.text
-        try:
-            receipt = await asyncio.to_thread(provider.send, request)  # type: ignore[arg-type]
-        except ProviderError as err:
-            return f"{channel} failed: {err.message}", None
-        message = Message(id=new_id("msg"), team_id=team_id, contact_id=contact_id, agent_id=None,
-                          direction="outbound", channel=channel, to_address=to, from_address=sender,
-                          subject=None if channel == "sms" else "New lead to claim", body=body,
-                          provider=receipt.provider, provider_id=receipt.provider_id,
-                          status="recorded" if receipt.provider == "outbox" else "sent", idempotency_key=key)
-        return f"{channel} {'recorded' if receipt.provider == 'outbox' else 'sent'}", message
+        """R-OFFER-4: SMS and email to the agent with the lead's name and source, the time left and how to claim;
+        each channel sent at most once whatever the retries (R-COMP-2, `activities.lead_alerts`)."""
+        await self._alerts.notify(request)
 
     @activity.defn
     async def decide_offer(self, request: DecideInput) -> None:
@@ -204,6 +133,3 @@ async def _record_late_start(session: AsyncSession, lead: Lead, resume: OfferRes
         record(lead, at, "skipped", f"{names.get(agent_id, agent_id)}'s turn passed before the offers began",
                agent_id=agent_id, reason="turn_passed")
 
-
-def _channel(request: SmsRequest | EmailRequest) -> str:
-    return "sms" if isinstance(request, SmsRequest) else "email"
