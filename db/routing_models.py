@@ -83,7 +83,8 @@ class Lead(Base):
     status: Mapped[str] = mapped_column(String(20))
     owner_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
     owned_at: Mapped[datetime | None] = mapped_column()
-    owned_how: Mapped[str | None] = mapped_column(String(20))  # "claimed" | "pool_claimed" | "assigned" | "app_or_site"
+    # "claimed" | "pool_claimed" | "assigned" | "app_or_site" | "existing_contact" (its contact was the agent's already)
+    owned_how: Mapped[str | None] = mapped_column(String(20))
     workflow_id: Mapped[str | None] = mapped_column(String(200))
     # When the lead and its offer workflow were seen to agree: set by the workflow's first offer while the lead is on
     # offer, or by the reconciler. NULL with a workflow id means "look": a start lost between the commit and

@@ -1,7 +1,9 @@
 """A new lead's way in (R-ROUTE-2..7): its contact (matched by email or phone, else created), the route it takes,
 the agents in line with the route's rotation stored in the same transaction, and where it goes — offered (the
 lead-offer workflow starts once the row is committed), assigned at once, to its own agent, to the pool, or not
-routed. Every decision and its reasons go into the lead's routing record (R-ROUTE-7).
+routed. A lead for a contact the team already has is not routed again (R-ROUTE-5): it goes to the contact's agent,
+or nowhere while an earlier lead of theirs is still offered or pooled. Every decision and its reasons go into the
+lead's routing record (R-ROUTE-7).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from db.models import Contact, Team
 from db.routing_models import Lead, Route
 from db.session import session_scope
 from domain.ids import new_id
+from domain.merge import full_name
 from domain.routing import match_route, plan_offers
 from domain.routing.model import OfferPlan, Rotation
 from services.lead_offers import offer_input, start_offer
@@ -81,11 +84,13 @@ async def _route(session: AsyncSession, *, team_id: str, source: str | None, rec
                  at: datetime) -> tuple[Lead, LeadOfferInput | None]:
     team = await session.get(Team, team_id)
     assert team is not None
-    person = await _contact(session, team_id, contact)
+    person, known = await _contact(session, team_id, contact)
     lead = Lead(id=new_id("ld"), team_id=team_id, contact_id=person.id, source=(source or "").strip() or None,
                 received_at=received_at, status="not_routed", routing_record=[], tag_ids=list(tag_ids))
     session.add(lead)
     await session.flush()
+    if known and await _kept_with_contact(session, lead, person, at):
+        return lead, None
     routes = await team_routes(session, team_id)
     match = match_route([rule_of(r) for r in routes], source=lead.source, arrival=received_at,
                         team_zone=team.time_zone, owner_agent_id=owner_agent_id)
@@ -135,20 +140,50 @@ async def _plan(session: AsyncSession, route: Route, team: Team, lead_id: str, a
     return plan
 
 
-async def _contact(session: AsyncSession, team_id: str, fields: dict[str, Any]) -> Contact:
-    """The team's contact with this email or phone, else a new one (a lead is a person, not a second copy)."""
+async def _contact(session: AsyncSession, team_id: str, fields: dict[str, Any]) -> tuple[Contact, bool]:
+    """The team's contact with this email or phone (and True), else a new one (a lead is a person, not a second copy).
+
+    A contact found is locked until the lead is committed, so two leads for one person arriving at once are routed
+    one after the other and the second sees the first (R-ROUTE-5). `FOR UPDATE` on PostgreSQL; SQLite has no row
+    locks, and needs none: its write transactions take the database's lock at BEGIN (`db.session`)."""
     email, phone = fields.get("email"), fields.get("phone")
     matches = [clause for clause in (Contact.email == email if email else None,
                                      Contact.phone == phone if phone else None) if clause is not None]
     if matches:
         found = await session.scalar(select(Contact).where(Contact.team_id == team_id, or_(*matches))
-                                     .order_by(Contact.created_at).limit(1))
+                                     .order_by(Contact.created_at).limit(1).with_for_update())
         if found is not None:
-            return found
+            return found, True
     contact = Contact(id=new_id("ct"), team_id=team_id, **{k: v for k, v in fields.items() if v is not None})
     session.add(contact)
     await session.flush()
-    return contact
+    return contact, False
+
+
+async def _kept_with_contact(session: AsyncSession, lead: Lead, person: Contact, at: datetime) -> bool:
+    """R-ROUTE-5 "a lead goes through routing once": a new lead for a person the team already has is not routed
+    again when that person is someone's, or has a lead still on its way to someone. True when the lead was settled
+    here; False to route it (a contact with no agent and no open lead: an earlier lead with no source, say).
+
+    The person's agent (assignee, else owner) gets the new lead at once, as Command and Follow Up Boss keep a known
+    contact with its agent; the contact itself is not touched, so its assignee stays as it was."""
+    who = full_name(person.first_name, person.last_name)
+    agent_id = person.assignee_id or person.owner_agent_id
+    if agent_id is not None:
+        agent = (await agent_names(session, [agent_id])).get(agent_id, agent_id)
+        record(lead, at, "existing_contact", f"{who} is already {agent}'s contact: not routed again (R-ROUTE-5)",
+               contact_id=person.id, agent_id=agent_id)
+        await take_ownership(session, lead.id, agent_id, at, "existing_contact")
+        return True
+    earlier = await session.scalar(select(Lead).where(
+        Lead.contact_id == person.id, Lead.id != lead.id, Lead.status.in_(("offered", "pool")))
+        .order_by(Lead.created_at).limit(1))
+    if earlier is None:
+        return False
+    where = "being offered" if earlier.status == "offered" else "in the unassigned pool"
+    record(lead, at, "existing_contact", f"{who} already has lead {earlier.id}, {where}: not routed again "
+           "(R-ROUTE-5)", contact_id=person.id, lead_id=earlier.id)
+    return True
 
 
 async def give_up_start(sessions: async_sessionmaker[AsyncSession], lead_id: str, at: datetime) -> None:

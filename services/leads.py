@@ -23,9 +23,9 @@ from db.session import session_scope
 from domain.merge import full_name
 from services.tags import add_tag, enroll_by_tag, triggered_plans
 
-OwnedHow = Literal["claimed", "pool_claimed", "assigned", "app_or_site"]
+OwnedHow = Literal["claimed", "pool_claimed", "assigned", "app_or_site", "existing_contact"]
 _STATUS_OF: dict[str, str] = {"claimed": "claimed", "pool_claimed": "claimed", "assigned": "assigned",
-                              "app_or_site": "assigned"}
+                              "app_or_site": "assigned", "existing_contact": "assigned"}
 
 
 def record(lead: Lead, at: datetime, kind: str, detail: str, **data: Any) -> None:
@@ -59,12 +59,14 @@ async def take_ownership(session: AsyncSession, lead_id: str, agent_id: str, at:
                                                             LeadOffer.outcome == "open"))).all()
     for offer in offers:
         offer.outcome, offer.decided_at = ("claimed" if offer.agent_id == agent_id else "withdrawn"), at
-    contact = await session.get(Contact, lead.contact_id)
+    # A lead for a contact already someone's (R-ROUTE-5) leaves the contact as it is: its assignee stays.
+    contact = await session.get(Contact, lead.contact_id) if how != "existing_contact" else None
     if contact is not None:
         contact.assignee_id = agent_id
         contact.owner_agent_id = contact.owner_agent_id or agent_id
     verb = {"claimed": "claimed it", "pool_claimed": "claimed it from the pool",
-            "assigned": "was assigned it", "app_or_site": "owns it (their own app or site)"}[how]
+            "assigned": "was assigned it", "app_or_site": "owns it (their own app or site)",
+            "existing_contact": "owns it (the contact is theirs)"}[how]
     detail = f"{names.get(agent_id, agent_id)} {verb}"
     record(lead, at, "owned", detail, agent_id=agent_id, how=how)
     return True, detail

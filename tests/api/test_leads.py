@@ -59,6 +59,100 @@ class TestRRoute5WhereALeadGoesWithoutARoute:
         assert (mine["status"], mine["owner_agent_id"]) == ("assigned", team.member_id)
 
 
+DANA = {"first_name": "Dana", "last_name": "Smith", "email": "dana@example.com", "phone": "+15125550199"}
+
+
+async def offered_to(api: Api, headers: dict[str, str], lead_id: str) -> bool:
+    return [o["lead_id"] for o in (await api.client.get("/offers", headers=headers)).json()] == [lead_id]
+
+
+async def buyer_plan(api: Api, team: Team) -> tuple[str, str]:
+    """A tag and the member's plan it triggers: (tag id, plan id)."""
+    tag_id = (await api.client.post("/tags", headers=team.member, json={"name": "Buyer"})).json()["id"]
+    plan = await api.client.post("/plans", headers=team.member, json={"name": "New buyer", "days": [
+        {"delay_days": 2, "steps": [{"kind": "task", "name": "Call", "priority": "high", "due_in_days": 1}]}]})
+    plan_id: str = plan.json()["id"]
+    assert (await api.client.put(f"/plans/{plan_id}/triggers", headers=team.member,
+                                 json={"tag_ids": [tag_id]})).status_code == 200
+    return tag_id, plan_id
+
+
+class TestRRoute5AnExistingContactIsNotRoutedAgain:
+    async def test_a_lead_for_a_contact_an_agent_claimed_goes_to_that_agent_without_an_offer(self, api: Api) -> None:
+        team = await api.team()
+        await add_route(api, team, [team.member_id, team.rainmaker_id])
+        first = await new_lead(api, team, contact=DANA)
+        await eventually(lambda: offered_to(api, team.member, first["id"]))
+        assert (await api.client.post(f"/leads/{first['id']}/claim", headers=team.member)).status_code == 200
+        contact_id = (await lead(api, team.rainmaker, first["id"]))["contact_id"]
+        tag_id, plan_id = await buyer_plan(api, team)
+        # The same person again, known by phone alone: next in the rotation is Rita, who must not be offered it.
+        again = await new_lead(api, team, contact={"first_name": "Dana", "phone": DANA["phone"]}, tag_ids=[tag_id])
+        assert (again["status"], again["owner_agent_id"], again["route_id"]) == ("assigned", team.member_id, None)
+        read = await lead(api, team.rainmaker, again["id"])
+        assert (read["contact_id"], read["offers"]) == (contact_id, [])
+        assert [(e["kind"], e["detail"]) for e in read["routing_record"]] == [
+            ("existing_contact", "Dana Smith is already Alex Agent's contact: not routed again (R-ROUTE-5)"),
+            ("owned", "Alex Agent owns it (the contact is theirs)")]
+        assert (await api.client.get("/offers", headers=team.rainmaker)).json() == []
+        async with session_scope(api.harness.sessions) as session:
+            contact = await session.get(Contact, contact_id)
+            assert contact is not None
+            assert contact.assignee_id == team.member_id
+        entered = (await api.client.get(f"/contacts/{contact_id}/enrollments", headers=team.member)).json()
+        assert [e["plan_id"] for e in entered] == [plan_id]  # its tags fired, as for any lead with an owner
+
+    async def test_a_lead_for_an_agents_own_contact_goes_to_them_and_leaves_the_contact_unassigned(
+            self, api: Api) -> None:
+        team = await api.team()
+        await add_route(api, team, [team.rainmaker_id], strategy="assign_to_agent")
+        created = await api.client.post("/contacts", headers=team.member, json=DANA)
+        assert created.status_code == 201, created.text
+        arrived = await new_lead(api, team, contact=DANA)
+        assert (arrived["status"], arrived["owner_agent_id"]) == ("assigned", team.member_id)
+        async with session_scope(api.harness.sessions) as session:
+            contact = await session.get(Contact, created.json()["id"])
+            assert contact is not None
+            assert (contact.owner_agent_id, contact.assignee_id) == (team.member_id, None)
+
+    async def test_a_lead_for_a_contact_whose_earlier_lead_is_offered_or_pooled_is_not_routed(self, api: Api) -> None:
+        team = await api.team()
+        pooled = await new_lead(api, team, contact=DANA)
+        behind_pooled = await new_lead(api, team, contact=DANA)
+        await add_route(api, team, [team.member_id, team.rainmaker_id])
+        offered = await new_lead(api, team)
+        behind_offered = await new_lead(api, team)
+        assert [lead["status"] for lead in (pooled, behind_pooled, offered, behind_offered)] == [
+            "pool", "not_routed", "offered", "not_routed"]
+        for earlier, later, where in ((pooled, behind_pooled, "in the unassigned pool"),
+                                      (offered, behind_offered, "being offered")):
+            read = await lead(api, team.rainmaker, later["id"])
+            assert (read["offers"], read["owner_agent_id"]) == ([], None)
+            name = "Dana Smith" if earlier is pooled else "Lee Buyer"
+            assert [(e["kind"], e["detail"], e["lead_id"]) for e in read["routing_record"]] == [
+                ("existing_contact", f"{name} already has lead {earlier['id']}, {where}: not routed again "
+                 "(R-ROUTE-5)", earlier["id"])]
+        await eventually(lambda: offered_to(api, team.member, offered["id"]))  # the earlier lead's offer, alone
+        assert [item["id"] for item in (await api.client.get("/pool", headers=team.member)).json()] == [pooled["id"]]
+
+    async def test_a_contact_with_no_agent_and_no_open_lead_is_routed(self, api: Api) -> None:
+        team = await api.team()
+        unrouted = await new_lead(api, team, source=None)
+        routed = await new_lead(api, team)
+        assert (unrouted["status"], routed["status"]) == ("not_routed", "pool")
+        read = await lead(api, team.rainmaker, routed["id"])
+        assert read["contact_id"] == (await lead(api, team.rainmaker, unrouted["id"]))["contact_id"]
+        assert [e["kind"] for e in read["routing_record"]] == ["routes", "pool"]
+
+    async def test_two_leads_for_one_contact_arriving_at_once_are_routed_once(self, api: Api) -> None:
+        team = await api.team()
+        for i in range(20):
+            person = {"first_name": "Lee", "email": f"lee{i}@example.com"}
+            await new_lead(api, team, source=None, contact=person)  # a known contact, with no agent and no lead open
+            both = await asyncio.gather(new_lead(api, team, contact=person), new_lead(api, team, contact=person))
+            assert sorted(arrived["status"] for arrived in both) == ["not_routed", "pool"]
+
+
 class TestROffer1OfferedAndClaimed:
     async def test_the_first_agent_in_line_sees_the_offer_and_claiming_it_makes_the_lead_theirs(
             self, api: Api) -> None:
@@ -100,8 +194,8 @@ class TestROffer1OfferedAndClaimed:
 class TestRPool1OneOwner:
     async def test_two_agents_claiming_a_pool_lead_at_once_leave_one_owner_every_time(self, api: Api) -> None:
         team = await api.team()
-        for _ in range(100):
-            pooled = await new_lead(api, team)
+        for i in range(100):
+            pooled = await new_lead(api, team, contact={"first_name": "Lee", "email": f"lee{i}@example.com"})
             answers = await asyncio.gather(
                 api.client.post(f"/pool/{pooled['id']}/claim", headers=team.member),
                 api.client.post(f"/pool/{pooled['id']}/claim", headers=team.rainmaker))
@@ -124,12 +218,7 @@ class TestRPool1OneOwner:
 class TestLeadTagsFireOnceOwned:
     async def test_a_leads_tags_enroll_it_in_its_new_owners_triggered_plan_when_claimed(self, api: Api) -> None:
         team = await api.team()
-        tag_id = (await api.client.post("/tags", headers=team.member, json={"name": "Buyer"})).json()["id"]
-        plan = await api.client.post("/plans", headers=team.member, json={"name": "New buyer", "days": [
-            {"delay_days": 2, "steps": [{"kind": "task", "name": "Call", "priority": "high", "due_in_days": 1}]}]})
-        plan_id = plan.json()["id"]
-        assert (await api.client.put(f"/plans/{plan_id}/triggers", headers=team.member,
-                                     json={"tag_ids": [tag_id]})).status_code == 200
+        tag_id, plan_id = await buyer_plan(api, team)
         pooled = await new_lead(api, team, tag_ids=[tag_id])
         assert pooled["status"] == "pool"
         enrollments = f"/contacts/{(await lead(api, team.member, pooled['id']))['contact_id']}/enrollments"
