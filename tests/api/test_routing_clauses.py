@@ -62,7 +62,9 @@ class TestRRoute1And2HoursInTheTeamsZone:
         async def lead_at(hour: int, **fields: Any) -> tuple[dict[str, Any], datetime]:
             await h.advance_to(datetime(day.year, day.month, day.day, hour, tzinfo=TOKYO))
             arrived = await h.env.get_current_time()
-            created = await new_lead(api, team, **fields)
+            # A person each: a second lead for a contact the team has is not routed again (R-ROUTE-5).
+            person = {"first_name": "Lee", "email": f"lee.{hour}.{len(fields)}@example.com"}
+            created = await new_lead(api, team, contact=person, **fields)
             return created, arrived
 
         # 01:00 Tokyo is 10:00 in Chicago and 16:00 UTC: inside 09:00-17:00 anywhere but Tokyo.
@@ -128,11 +130,12 @@ class TestROffer4Alerts:
         await eventually(lambda: api.harness.has(Message, 2, direction="outbound"))
         alerts = {m.channel: m for m in await api.harness.rows(Message, direction="outbound")}
         assert (alerts["sms"].from_address, alerts["sms"].to_address) == (RITA_NUMBER, SAM_PHONE)
-        assert (alerts["email"].to_address, alerts["email"].subject) == ("sam@example.com", "New lead to claim")
+        assert (alerts["email"].to_address, alerts["email"].subject) == ("sam@example.com",
+                                                                                  "New lead to claim: Lee Buyer")
         (offer,) = (await lead(api, team.rainmaker, lead_id))["offers"]
         by = datetime.fromisoformat(offer["deadline"]).astimezone(CT)
         for alert in alerts.values():  # the name, the source, the time left and how to claim
-            assert re.fullmatch(rf"New lead: Lee Buyer \(zillow\)\. Claim it by {by:%a %H:%M %Z} \(about \d+ min "
+            assert re.fullmatch(rf"New lead: Lee Buyer \(zillow\)\. Claim it by {by:%a %H:%M %Z} \(about \d+ minutes? "
                                 rf"left\): POST \S+/leads/{lead_id}/claim", alert.body), alert.body
 
     async def test_a_text_alert_that_fails_does_not_stop_the_offer_and_the_claim_wins(
@@ -155,7 +158,7 @@ class TestROffer4Alerts:
             await eventually(alerted)
             record = (await lead(api, team.rainmaker, lead_id))["routing_record"]
             (entry,) = [e for e in record if e["kind"] == "alerted"]
-            assert entry["detail"].startswith("Sam Agent: sms failed: ")
+            assert entry["detail"].startswith("Sam Agent: sms may have failed: ")  # a 5xx: it may have reached Twilio
             assert entry["detail"].endswith("; email sent")
             assert twilio.messages == []
             assert [e["personalizations"][0]["to"][0]["email"] for e in sendgrid.emails] == ["sam@example.com"]
@@ -168,7 +171,8 @@ class TestROffer4Alerts:
 class TestRPool1AClaimedLeadLeavesThePool:
     async def test_a_lead_claimed_from_the_pool_is_no_longer_listed(self, api: Api) -> None:
         team = await api.team()
-        kept, claimed = (await new_lead(api, team))["id"], (await new_lead(api, team))["id"]
+        kept = (await new_lead(api, team, contact={"first_name": "Kim", "email": "kim@example.com"}))["id"]
+        claimed = (await new_lead(api, team, contact={"first_name": "Cy", "email": "cy@example.com"}))["id"]
         for headers in (team.member, team.rainmaker):
             assert [i["id"] for i in (await api.client.get("/pool", headers=headers)).json()] == [kept, claimed]
         won = answered(await api.client.post(f"/pool/{claimed}/claim", headers=team.member), 200)
