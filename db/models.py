@@ -192,6 +192,10 @@ class Enrollment(Base):
     # What enrolled it, when that was a plan step (its idempotency key): a retried add-to-plan step finds the
     # enrollment its first attempt made instead of reporting "already in plan" (R-ADD-1).
     source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Why the enrollment is being ended (`removed`, `plan_deactivated`), written before its workflow is asked to end
+    # it: every step's deciding transaction re-reads the row (locked), so a send decides after a removal or commits
+    # `sending` before it — never both (R-ENR-2). The workflow still writes the end itself (status, timeline).
+    removal_requested: Mapped[str | None] = mapped_column(String(40))
 
 
 class Task(Base):

@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Insert, bindparam, insert, select, update
+from sqlalchemy import ColumnElement, Insert, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -51,6 +51,7 @@ from workflows.types import (
     PLAN_ID,
     PLAN_NAME,
     TEAM_ID,
+    RemovalReason,
     enrollment_workflow_id,
 )
 
@@ -295,6 +296,17 @@ async def _abandon(sessions: async_sessionmaker[AsyncSession], enrollment_ids: S
         await session.execute(update(Enrollment).where(Enrollment.id.in_(enrollment_ids),
                                                        Enrollment.status == "active")
                               .values(status="removed", end_reason="start_failed", source_key=None))
+
+
+async def request_removal(session: AsyncSession, reason: RemovalReason, *where: ColumnElement[bool]) -> None:
+    """Mark the active enrollments matching `where` as being removed, in the caller's transaction, before their
+    workflows are asked to end them (R-ENR-2, R-PLAN-8). A step deciding after this commit finds the mark
+    (`activities.messaging.checks.enrollment_ended`) and sends nothing; on PostgreSQL the update waits for a step
+    deciding now, which has locked the row, so that step's send either committed first or sees the mark. A removal
+    already asked for keeps its reason. Never commits."""
+    await session.execute(update(Enrollment).where(*where, Enrollment.status == "active",
+                                                   Enrollment.removal_requested.is_(None))
+                          .values(removal_requested=reason).execution_options(synchronize_session=False))
 
 
 async def enroll(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str, *, plan_id: str,

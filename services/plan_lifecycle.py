@@ -16,6 +16,7 @@ from temporalio.client import Client
 from db.models import Enrollment, LibraryEntry, Plan, PlanVersion, Task
 from domain.limits import MAX_NAME
 from domain.plan import PlanDefinition
+from services.enrollments import request_removal
 from services.plans import create_plan, current_definition, plans_with_documents, save_version
 from services.signals import signal_each
 from workflows.enrollment import EnrollmentWorkflow
@@ -34,10 +35,12 @@ async def save_and_notify(session: AsyncSession, client: Client, plan: Plan, def
 
 
 async def deactivate(session: AsyncSession, client: Client, plan: Plan) -> int:
-    """R-PLAN-8: inactive first (nothing new is enrolled from the commit on), then every enrollment ends with a
-    timeline event. A workflow the signal misses ends the same way when its next run finds the plan inactive."""
+    """R-PLAN-8: inactive first (nothing new is enrolled from the commit on), with every enrollment's removal marked
+    in the same commit (no send decides after it: R-ENR-2), then every enrollment ends with a timeline event. A
+    workflow the signal misses ends the same way when its next run finds the plan inactive."""
     plan.active = False
     workflow_ids = await active_workflow_ids(session, plan.id)
+    await request_removal(session, "plan_deactivated", Enrollment.plan_id == plan.id)
     await session.commit()
     request = RemoveRequest(reason="plan_deactivated")
     return await signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.remove, request))

@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio import client as temporal_client
+from temporalio import worker as temporal_worker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -139,8 +142,10 @@ class Harness:
 
 @asynccontextmanager
 async def live_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], twilio: FakeTwilio,
-                      sendgrid: FakeSendGrid | None = None, *, timeout: float = 0.5) -> AsyncIterator[Harness]:
-    """A worker sending through the official SDKs to the loopback Twilio (and SendGrid, when given)."""
+                      sendgrid: FakeSendGrid | None = None, *, timeout: float = 0.5,
+                      client: Client | None = None) -> AsyncIterator[Harness]:
+    """A worker sending through the official SDKs to the loopback Twilio (and SendGrid, when given); `client` as for
+    `running_worker`."""
     twilio.add_account(TWILIO_SID, TWILIO_TOKEN)
     settings = Settings(environment="test", messaging_provider="live", twilio_base_url=twilio.base_url,
                         twilio_timeout_seconds=timeout, public_base_url="https://plans.example.com")
@@ -149,7 +154,7 @@ async def live_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[Asy
                                                "sendgrid_base_url": sendgrid.base_url,
                                                "sendgrid_timeout_seconds": timeout})
     sms, mail = providers(settings)
-    async with running_worker(env, sessions, sms=sms, email=mail, settings=settings) as harness:
+    async with running_worker(env, sessions, sms=sms, email=mail, settings=settings, client=client) as harness:
         yield harness
 
 
@@ -169,6 +174,40 @@ async def running_worker(env: WorkflowEnvironment, sessions: async_sessionmaker[
 
 
 CT = ZoneInfo("America/Chicago")
+
+
+class HoldActivity(temporal_client.Interceptor, temporal_worker.Interceptor):
+    """Holds the `hold_run`-th run of the activity `activity_type` after it started and before its body runs, so a
+    test can act while the step is under way; the real activity runs once released. Other runs (all, with 0) pass
+    straight through. Give the worker `client(env)`."""
+
+    def __init__(self, activity_type: str, hold_run: int = 1) -> None:
+        self.activity_type = activity_type
+        self.hold_run = hold_run
+        self.runs = 0
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def client(self, env: WorkflowEnvironment) -> Client:
+        """A client on the environment's connection whose workers hold as told."""
+        config = env.client.config()
+        config["interceptors"] = [self]
+        return Client(**config)
+
+    def intercept_activity(
+            self, next: temporal_worker.ActivityInboundInterceptor) -> temporal_worker.ActivityInboundInterceptor:
+        hold = self
+
+        class Held(temporal_worker.ActivityInboundInterceptor):
+            async def execute_activity(self, input: temporal_worker.ExecuteActivityInput) -> Any:
+                if activity.info().activity_type == hold.activity_type:
+                    hold.runs += 1
+                    if hold.runs == hold.hold_run:
+                        hold.started.set()
+                        await hold.release.wait()
+                return await super().execute_activity(input)
+
+        return Held(next)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 15.0) -> None:

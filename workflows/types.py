@@ -78,8 +78,11 @@ class EnrollmentResult(BaseModel):
     steps_done_total: int
 
 
+RemovalReason = Literal["removed", "plan_deactivated", "contact_deleted"]
+
+
 class RemoveRequest(BaseModel):
-    reason: Literal["removed", "plan_deactivated", "contact_deleted"] = "removed"
+    reason: RemovalReason = "removed"
     detail: str = ""
 
 

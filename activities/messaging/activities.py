@@ -5,12 +5,13 @@ step's idempotency key as `sending` by the transaction that decides to send — 
 called — and completed after. A retry that finds `sending` knows an earlier attempt may have reached the provider: it
 asks the provider (`find_sent`) and only sends when the provider has no such message; a provider that cannot be asked
 (SendGrid) gets `unconfirmed`, never a second copy. Each activity run is one attempt decided by the workflow, and
-every attempt re-checks the rules as they are now (`activities.messaging.checks`): the enrollment still running,
-Do-Not-Call, opt-out, unsubscribe, the sender's Twilio and the text window in the contact's current zone. A row from
-an earlier attempt that never reached the provider becomes `cancelled` when a later one finds a reason not to send.
-Skips and failures are written to the timeline. The outbox (the development provider) sends nothing and lives in this
-database: its message is recorded by the transaction that decides to send, as a task is, with no provider call to
-guard."""
+every attempt re-checks the rules as they are now (`activities.messaging.checks`): the enrollment still running and
+no removal asked for (its row read in the deciding transaction, locked, so a removal is ordered against the send,
+R-ENR-2), Do-Not-Call, opt-out, unsubscribe, the sender's Twilio and the text window in the contact's current zone.
+A row from an earlier attempt that never reached the provider becomes `cancelled` when a later one finds a reason not
+to send. Skips and failures are written to the timeline. The outbox (the development provider) sends nothing and
+lives in this database: its message is recorded by the transaction that decides to send, as a task is, with no
+provider call to guard."""
 
 from __future__ import annotations
 

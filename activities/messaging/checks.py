@@ -17,12 +17,24 @@ from workflows.types import StepInput, StepOutcome
 
 
 async def enrollment_ended(session: AsyncSession, step: StepInput) -> str | None:
-    """Why the step's enrollment no longer runs, or None while it is active."""
-    row = await session.get(Enrollment, step.enrollment_id)
+    """Why the step's enrollment no longer runs (ended, or its removal asked for), or None while it is active.
+
+    This read is where a removal and a step are ordered (R-ENR-2): a removal marks the row (`removal_requested`)
+    before its workflow hears of it, and the step's deciding transaction (the one that commits a send as `sending`)
+    reads the row here, locked, so the mark is either seen or waits for that commit. On PostgreSQL the row is read
+    again `FOR UPDATE` (the step's first query may have read it before a mark committed); a SQLite transaction here
+    holds the database's write lock from its start (`db.session`), so the row it already read is current.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        row = await session.get(Enrollment, step.enrollment_id)
+    else:
+        row = await session.get(Enrollment, step.enrollment_id, with_for_update=True, populate_existing=True)
     if row is None:
         return "the enrollment no longer exists"
     if row.status != "active":
         return f"the contact left the plan ({row.end_reason or row.status})"
+    if row.removal_requested is not None:
+        return f"the contact left the plan ({row.removal_requested})"
     return None
 
 

@@ -1,8 +1,9 @@
 """Enrollments (enroll, progress, remove), tasks (list, complete) and messages (list).
 
 The database says what an enrollment *is* (status, version, history); the running workflow says where it is
-*now* (next step and when). Anything that ends an enrollment goes through the workflow, which alone writes the
-end to the row and the timeline, so a removal can never race a step that is about to fire.
+*now* (next step and when). Anything that ends an enrollment goes through the workflow, which writes the end to the
+row and the timeline; a removal is first marked on the row, where every step's deciding transaction looks, so it
+can never race a step that is about to fire.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from services.enrollments import (
     Result,
     plan_refusal,
     record_enrollments,
+    request_removal,
     start_one,
     start_recorded,
     team_enrollees,
@@ -153,12 +155,15 @@ async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: Sessi
 async def remove_enrollment(enrollment_id: str, agent: CurrentAgent, session: SessionDep,
                             client: TemporalDep) -> EnrollmentPublic:
     """R-ENR-2: end the enrollment now and answer once it has ended: the body (and any `GET` after it) reads
-    `removed`. The workflow takes the removal as an update, so it has stopped any step in progress and written
-    the row and the timeline before this answers. When no worker answers in time, the row is ended here and the
-    workflow is told durably: every attempt to send re-checks the row, so nothing goes out meanwhile."""
+    `removed`. The removal takes effect in the database first (`request_removal`), so a send that has not yet
+    committed `sending` sends nothing, however far it got; then the workflow takes it as an update, ends the step in
+    progress and writes the row and the timeline before this answers. When no worker answers in time, the row is
+    ended here and the workflow is told durably: every attempt to send re-checks the row, so nothing goes out
+    meanwhile."""
     row = await _enrollment(session, agent, enrollment_id)
     if row.status != "active":
         raise Conflict(f"enrollment {row.id} already ended ({row.end_reason or row.status})")
+    await request_removal(session, "removed", Enrollment.id == row.id)
     await session.commit()
     handle = client.get_workflow_handle_for(EnrollmentWorkflow.run, row.workflow_id)
     by = full_name(agent.first_name, agent.last_name)

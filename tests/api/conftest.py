@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from config import Settings
 from tests.factories import Harness, running_worker
 
 ADMIN = {"Authorization": "Bearer test-admin-key"}
@@ -62,11 +62,21 @@ def answered(response: httpx.Response, status: int) -> Any:
 @pytest.fixture
 async def api(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Api]:
     async with running_worker(env, sessions) as harness:
-        settings = Settings(environment="test", smartplans_admin_key="test-admin-key",
-                            temporal_task_queue=harness.task_queue, public_base_url="https://plans.example.com")
-        harness.settings = settings
-        app = create_app(settings, temporal=env.client, sessions=sessions, clock=env.get_current_time)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
-                yield Api(client, harness)
+        async with serving(harness) as served:
+            yield served
+
+
+@asynccontextmanager
+async def serving(harness: Harness) -> AsyncIterator[Api]:
+    """The app in front of `harness`'s worker (its task queue, database and clock), with the bootstrap admin key; the
+    harness's own settings say how its worker sends (the outbox, or the loopback providers)."""
+    settings = harness.settings.model_copy(update={
+        "smartplans_admin_key": "test-admin-key", "temporal_task_queue": harness.task_queue,
+        "public_base_url": "https://plans.example.com"})
+    harness.settings = settings
+    env = harness.env
+    app = create_app(settings, temporal=env.client, sessions=harness.sessions, clock=env.get_current_time)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+            yield Api(client, harness)

@@ -5,44 +5,27 @@ send, which heartbeats before calling its provider, is cancelled (tests/workflow
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio import activity
-from temporalio import client as temporal_client
-from temporalio import worker as temporal_worker
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Enrollment, Task, TimelineEvent
-from tests.factories import add_plan, eventually, next_local, plan_doc, replays, running_worker, seed, task
+from tests.factories import (
+    HoldActivity,
+    add_plan,
+    eventually,
+    next_local,
+    plan_doc,
+    replays,
+    running_worker,
+    seed,
+    task,
+)
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import RemoveRequest
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-class HoldTaskSteps(temporal_client.Interceptor, temporal_worker.Interceptor):
-    """Holds each `create_task` attempt before it runs, so a test can act while the step is under way; the real
-    activity runs once released."""
-
-    def __init__(self) -> None:
-        self.started = asyncio.Event()
-        self.release = asyncio.Event()
-
-    def intercept_activity(
-            self, next: temporal_worker.ActivityInboundInterceptor) -> temporal_worker.ActivityInboundInterceptor:
-        hold = self
-
-        class Held(temporal_worker.ActivityInboundInterceptor):
-            async def execute_activity(self, input: temporal_worker.ExecuteActivityInput) -> Any:
-                if activity.info().activity_type == "create_task":
-                    hold.started.set()
-                    await hold.release.wait()
-                return await super().execute_activity(input)
-
-        return Held(next)
 
 
 class TestREnr2RemovalDuringADatabaseStep:
@@ -50,11 +33,8 @@ class TestREnr2RemovalDuringADatabaseStep:
             self, env: WorkflowEnvironment, sessions: Sessions) -> None:
         world = await seed(sessions)
         plan_id = await add_plan(sessions, world, plan_doc((0, [task("Call now")]), (5, [task("Call later")])))
-        hold = HoldTaskSteps()
-        config = env.client.config()
-        config["interceptors"] = [hold]
-        worker_client = Client(**config)
-        async with running_worker(env, sessions, client=worker_client) as h:
+        hold = HoldActivity("create_task")  # the first task step, held before it runs
+        async with running_worker(env, sessions, client=hold.client(env)) as h:
             await h.advance_to(await next_local(h, 11))
             handle = await h.enroll(plan_id, world.contact_id)
             await asyncio.wait_for(hold.started.wait(), timeout=15)
