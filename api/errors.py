@@ -23,6 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.schemas.common import NUL_ERROR
 from api.schemas.common import Request as RequestBody
 from domain.validation import PlanInvalid, Violation
 from services.enrollments import EnrollmentRefused
@@ -188,6 +189,8 @@ def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any
     order: list[dict[str, Any] | tuple[str, str]] = []
     named: dict[tuple[str, str], tuple[list[str], str]] = {}
     for error in errors:
+        if error["type"] == NUL_ERROR:  # raised for the whole body; the place is in its context
+            error = {**error, "loc": (*error["loc"], *error["ctx"]["path"])}
         loc = tuple(error["loc"])
         violation = None
         if body is not None and loc[:1] == ("body",):

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -16,16 +18,44 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from domain.account_settings import known_zone
 from domain.validation import Violation
 
+NUL_ERROR = "string_nul"
+
+
+def nul_at(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...] | None:
+    """Where in a JSON body a string (or a key) holds the NUL character, if anywhere."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return (*path, key)
+        found = nul_at(item, (*path, key))
+        if found is not None:
+            return found
+    return None
+
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_character(cls, data: Any) -> Any:
+        """NUL (`\\u0000`) has no place in a name, a message or an id, and PostgreSQL cannot store it: refused here,
+        naming where it is (`api.errors` reads the place from the error), not failing as a 500 at the database."""
+        path = nul_at(data)
+        if path is not None:
+            raise PydanticCustomError(NUL_ERROR, "text may not contain the NUL character (\\u0000)",
+                                      {"path": list(path)})
+        return data
 
     @classmethod
     def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
@@ -78,6 +108,19 @@ def _whole(value: Any) -> Any:
 # An integer, as JSON Schema's `integer` reads it: 30 and 30.0 alike (a JSON encoder may write either), never `true`
 # or "30". For the fields where a boolean or a string standing for a number is refused, not read as one.
 WholeNumber = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
+
+FIRST_YEAR, LAST_YEAR = 1900, 8999
+
+
+def _plausible(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must fall in the years {FIRST_YEAR} to {LAST_YEAR}")
+    return value
+
+
+# An instant with its offset, in years a person means. Python's calendar ends at years 1 and 9999: reading a date
+# there in another zone, or adding a plan's days to it, runs off it, so such a date is a 422, not a 500.
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 E164 = r"^\+[1-9][0-9]{6,14}$"  # ASCII digits, as JSON Schema reads the pattern
 _E164 = re.compile(E164)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, EmailStr, Field
+from pydantic import EmailStr, Field
 
-from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName
+from api.schemas.common import Instant, PhoneNumber, Public, Request, TimeZoneName
 
 
 class LeadContact(Request):
@@ -22,7 +22,7 @@ class LeadCreate(Request):
     source: str | None = Field(default=None, max_length=60, examples=["zillow"],
                                description="Where the lead came from; a lead with no source is not routed (R-ROUTE-5)."
                                " `agent_app` / `agent_site` with `owner_agent_id`: the agent's own app or site.")
-    received_at: AwareDatetime | None = Field(default=None, description="When it arrived (default: now)")
+    received_at: Instant | None = Field(default=None, description="When it arrived (default: now)")
     owner_agent_id: str | None = Field(default=None, description="The agent whose app or site captured it")
     contact: LeadContact
     tag_ids: list[str] = Field(default_factory=list, max_length=20,

@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from api.schemas.common import Public, Request, TimeZoneName
+from api.schemas.common import Instant, Public, Request, TimeZoneName
 from db.models import Plan
 from domain.limits import MAX_NAME
 from domain.plan import DELAY_DAYS_LIMITS, MAX_DAYS, STEPS_LIMITS, Day, PlanDefinition, Repeat, Step
@@ -179,7 +179,7 @@ class PlanSummary(Public):
 
 
 class PreviewRequest(Request):
-    start_at: AwareDatetime = Field(description="The enrollment instant to preview from (with its offset)")
+    start_at: Instant = Field(description="The enrollment instant to preview from (with its offset)")
     passes: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
                                description="How many passes through the plan to show, the first included (at most "
                                f"{MAX_PREVIEW_PASSES}); default: every pass of a plan repeating 1–6 times, one of a "

@@ -53,6 +53,14 @@ class TestRRoute5WhereALeadGoesWithoutARoute:
         listed = (await api.client.get("/pool", headers=team.member)).json()
         assert [item["id"] for item in listed] == [pooled["id"]]
 
+    async def test_an_arrival_at_the_ends_of_the_calendar_is_a_422_naming_received_at(self, api: Api) -> None:
+        team = await api.team()
+        refused = await api.client.post("/leads", headers=team.member, json={
+            "source": "zillow", "received_at": "9999-12-31T23:00:00-14:00", "contact": {"first_name": "Lee"}})
+        assert refused.status_code == 422
+        assert [d["loc"] for d in refused.json()["detail"]] == [["body", "received_at"]]
+        assert (await api.client.get("/leads", headers=team.rainmaker)).json() == []
+
     async def test_a_lead_from_an_agents_own_site_goes_to_that_agent(self, api: Api) -> None:
         team = await api.team()
         mine = await new_lead(api, team, source="agent_site", owner_agent_id=team.member_id)

@@ -111,6 +111,21 @@ class TestRPlan7PreviewPasses:
         assert [d["loc"] for d in refused.json()["detail"]] == [["body", "repeats"]]
 
 
+    async def test_an_instant_at_the_ends_of_the_calendar_is_a_422_naming_start_at_not_a_500(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [task("Call")]), repeat={"times": "unlimited",
+                                                                                  "delay_days": 30}))
+        for start_at in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1899-12-31T23:59:59Z"):
+            refused = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                            json={"start_at": start_at, "passes": 10})
+            assert refused.status_code == 422, start_at
+            (problem,) = refused.json()["detail"]
+            assert (problem["loc"], "1900 to 8999" in problem["msg"]) == (["body", "start_at"], True)
+        latest = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                       json={"start_at": "8999-12-31T23:59:59-14:00", "passes": 10})
+        assert latest.status_code == 200, latest.text  # ten passes of a year-long plan still fit the calendar
+
+
 class TestRPlan7PreviewAfterAHeldStep:
     async def test_pass_two_starts_on_the_last_days_date_though_its_text_was_held_to_the_next_morning(
             self, api: Api) -> None:

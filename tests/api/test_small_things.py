@@ -28,6 +28,23 @@ class TestPhoneNumbers:
         assert (phone["pattern"], phone["examples"]) == (r"^\+[1-9][0-9]{6,14}$", ["+15125550199"])
 
 
+class TestTheNulCharacter:
+    async def test_text_holding_nul_is_a_422_at_its_place_and_nothing_is_saved(self, api: Api) -> None:
+        """PostgreSQL cannot store NUL: it is refused for every body, at its place, on either database."""
+        team = await api.team()
+        plan = {"name": "Plan", "days": [{"delay_days": 0, "steps": [task("Call\u0000 her")]}]}
+        for path, body, loc in (
+                ("/contacts", {"first_name": "Da\u0000na"}, ["body", "first_name"]),
+                ("/plans", plan, ["body", "days", "0", "steps", "0", "name"]),
+                ("/plans/import", {"name": "Plan", "steps": [task("Call\u0000 her")]}, ["body", "steps", "0", "name"])):
+            refused = await api.client.post(path, headers=team.member, json=body)
+            assert refused.status_code == 422, (path, refused.text)
+            (error,) = refused.json()["detail"]
+            assert ([str(part) for part in error["loc"]], "NUL" in error["msg"]) == (loc, True), path
+        assert (await api.client.get("/contacts", headers=team.member)).json() == []
+        assert (await api.client.get("/plans", headers=team.member)).json() == []
+
+
 class TestREnr4NextStepFromTheStart:
     async def test_right_after_enrolling_the_next_step_and_its_time_are_known(self, api: Api) -> None:
         team = await api.team()
