@@ -83,7 +83,7 @@ async def sendgrid_inbound(request: Request, inbound: InboundDep, settings: Sett
         raise Forbidden("missing or wrong Inbound Parse secret")
     async with request.form(max_part_size=_MAX_EMAIL_PART) as form:
         # Attachments arrive as files; only the text fields matter here.
-        fields = {name: value for name, value in form.items() if isinstance(value, str)}
+        fields = {name: _storable(value) for name, value in form.items() if isinstance(value, str)}
     email = parse_inbound_email(fields)
     if email is not None:
         await inbound.email_received(email)
@@ -111,7 +111,13 @@ async def unsubscribe_one_click(token: str, session: SessionDep, settings: Setti
 
 def _field(form: FormData, name: str) -> str:
     value = form.get(name)
-    return value if isinstance(value, str) else ""
+    return _storable(value) if isinstance(value, str) else ""
+
+
+def _storable(value: str) -> str:
+    """A provider's text without NUL, which PostgreSQL cannot store: a message from the outside world is recorded
+    (after its signature was checked on what was sent), never refused for it (`api.schemas.common.nul_at`)."""
+    return value.replace("\x00", "")
 
 
 def _verify_twilio(request: Request, form: FormData, public_base_url: str, token: str) -> None:

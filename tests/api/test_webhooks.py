@@ -101,6 +101,14 @@ class TestTwilioSignature:
             "inbound", "sms", "received", "twilio", "SM1", "twilio:in:SM1", world.contact_id, world.agent_id)
         assert await kinds(api, world) == ["reply_received"]
 
+    async def test_a_text_holding_nul_is_recorded_without_it(self, api: Api) -> None:
+        """The signature is checked on what Twilio sent; PostgreSQL cannot store NUL, so the record drops it."""
+        await seed(api.harness.sessions)
+        answer = await text_in(api.client, sms("Sounds\x00 good", sid="SM9"))
+        assert answer.status_code == 200
+        (message,) = await api.harness.rows(Message)
+        assert message.body == "Sounds good"
+
     @pytest.mark.parametrize("headers", [
         pytest.param(signed("/webhooks/twilio/sms", sms("STOP", sid="SM2"), token="another-token"), id="wrong-token"),
         pytest.param(signed("/webhooks/twilio/sms", sms("STOP", sid="SM2"), base="http://api.test"), id="internal-url"),
@@ -294,6 +302,16 @@ def inbound_email(message_id: str | None = "<reply-1@mail.example.com>", sender:
 
 
 class TestSendGridInbound:
+    async def test_a_reply_holding_nul_is_recorded_without_it(self, api: Api) -> None:
+        await seed(api.harness.sessions)
+        post = inbound_email()
+        post["data"]["text"] = "Yes\x00 please"
+        async with client_for(api, sendgrid_inbound_secret=SECRET) as client:
+            answer = await client.post(f"/webhooks/sendgrid/inbound?secret={SECRET}", **post)
+        assert answer.status_code == 200
+        (message,) = await api.harness.rows(Message)
+        assert message.body == "Yes please"
+
     async def test_a_reply_with_the_secret_is_recorded_once_per_message_id(self, api: Api) -> None:
         world = await seed(api.harness.sessions)
         async with client_for(api, sendgrid_inbound_secret=SECRET) as client:
