@@ -13,6 +13,7 @@ from temporalio.client import Client
 from api import docs, errors, openapi
 from api.body_limit import BodyLimit
 from api.deps import AppState, wall_clock
+from api.nul_guard import NulGuard
 from api.routers import (
     contacts,
     credits,
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, temporal: Client | None = No
     app = FastAPI(title="SmartPlans", version="0.1.0", lifespan=lifespan, description=DESCRIPTION, openapi_tags=TAGS,
                   docs_url=None, redoc_url=None)  # served from local assets instead of a CDN: see api/docs.py
     app.add_middleware(BodyLimit)
+    app.add_middleware(NulGuard)
     docs.install(app)
     errors.install(app)
     openapi.install(app)

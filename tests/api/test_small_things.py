@@ -45,6 +45,16 @@ class TestTheNulCharacter:
         assert (await api.client.get("/plans", headers=team.member)).json() == []
 
 
+    async def test_a_path_or_query_holding_nul_is_a_404_or_a_422_naming_the_parameter(self, api: Api) -> None:
+        team = await api.team()
+        for path in ("/plans/pl%00x", "/contacts/ct%00", "/enrollments/%00"):
+            missing = await api.client.get(path, headers=team.member)
+            assert missing.status_code == 404, path
+        refused = await api.client.get("/tasks", params={"assignee_id": "ag\x00"}, headers=team.member)
+        assert refused.status_code == 422
+        assert [d["loc"] for d in refused.json()["detail"]] == [["query", "assignee_id"]]
+
+
 class TestREnr4NextStepFromTheStart:
     async def test_right_after_enrolling_the_next_step_and_its_time_are_known(self, api: Api) -> None:
         team = await api.team()
