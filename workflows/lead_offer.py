@@ -63,6 +63,7 @@ class LeadOfferWorkflow:
         self._claiming = 0
         self._offers_made = 0
         self._alerts: list[asyncio.Task[None]] = []
+        self._left_in_line = len(input.line)  # agents not yet offered: a pass by the last holder sends it to the pool
 
     @workflow.run
     async def run(self, input: LeadOfferInput) -> LeadOfferResult:
@@ -71,6 +72,7 @@ class LeadOfferWorkflow:
         while position < len(input.line) and self._owner is None:
             agents = input.line[position:] if input.all_at_once else [input.line[position]]
             position = len(input.line) if input.all_at_once else position + 1
+            self._left_in_line = len(input.line) - position
             now = workflow.now()
             deadline = resume.deadline if resume is not None else now + timedelta(seconds=input.claim_seconds)
             opened: OfferOpened = await workflow.execute_activity_method(
@@ -163,6 +165,9 @@ class LeadOfferWorkflow:
         finally:
             self._claiming -= 1
         self._passed.add(request.agent_id)
+        if self._passed >= set(self._current) and self._left_in_line == 0:
+            return PassResult(lead_id=self._input.lead_id, agent_id=request.agent_id, status="pool",
+                              detail="passed; no one is left in line, so the lead goes to the unassigned pool")
         return PassResult(lead_id=self._input.lead_id, agent_id=request.agent_id, detail="passed; the lead moves on")
 
     @pass_offer.validator

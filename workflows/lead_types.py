@@ -67,6 +67,9 @@ class PassResult(BaseModel):
     lead_id: str
     agent_id: str
     detail: str
+    # Where the lead goes now: still on offer (to others holding it, or the next in line), or to the pool when this
+    # was the last pass of the last offer. Older runs answered without it.
+    status: Literal["offered", "pool"] = "offered"
 
 
 class LeadProgress(BaseModel):

@@ -114,7 +114,7 @@ async def claim(lead_id: str, agent: CurrentAgent, session: SessionDep, client: 
 async def pass_lead(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep) -> ClaimAnswer:
     """R-OFFER-2: the offered agent passes; the lead goes to the next agent in line (or to the pool)."""
     passed = await _offer_update(session, client, agent, lead_id, "pass", PassResult)
-    return ClaimAnswer(lead_id=lead_id, owner_agent_id=None, status="offered", detail=passed.detail)
+    return ClaimAnswer(lead_id=lead_id, owner_agent_id=None, status=passed.status, detail=passed.detail)
 
 
 async def _offer_update(session: AsyncSession, client: TemporalDep, agent: Agent, lead_id: str, name: str,

@@ -106,7 +106,9 @@ class TestROffer2PassingDownTheLine:
         assert (passed["status"], passed["owner_agent_id"]) == ("offered", None)
         await eventually(lambda: offered_to(api, team.rainmaker, lead_id))
         assert not await offered_to(api, team.member, lead_id)
-        answered(await api.client.post(f"/leads/{lead_id}/pass", headers=team.rainmaker), 200)
+        last = answered(await api.client.post(f"/leads/{lead_id}/pass", headers=team.rainmaker), 200)
+        assert (last["status"], last["detail"]) == (
+            "pool", "passed; no one is left in line, so the lead goes to the unassigned pool")
 
         async def pooled() -> bool:
             return bool((await lead(api, team.rainmaker, lead_id))["status"] == "pool")
