@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.step_events import step_event
 from db.models import Enrollment
 from db.queries import write_timeline
 from db.session import session_scope
@@ -55,9 +56,7 @@ class EnrollmentActivities:
 
     async def _timeline(self, step: StepInput, kind: str, detail: str) -> None:
         async with session_scope(self._sessions) as session:
-            await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind=kind, detail=detail,
-                                 at=step.scheduled_for, idempotency_key=step.idempotency_key, plan_id=step.plan_id,
-                                 step_id=step.step.id, enrollment_id=step.enrollment_id)
+            await step_event(session, step, kind, detail)
 
 
 

@@ -11,9 +11,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.messaging.checks import enrollment_ended
 from activities.parties import Parties, load_parties, load_step_rows
+from activities.step_events import step_event, step_failed, step_skipped
 from db.base import table_of
 from db.models import Task
-from db.queries import write_timeline
 from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import render
@@ -69,10 +69,7 @@ async def create_task_for(session: AsyncSession, step: StepInput, parties: Parti
         "created_at": step.scheduled_for, "idempotency_key": step.idempotency_key}])
     label = {"call": "Call task", "text": "Text task", "task": "Task"}[kind]
     detail = f"{label} '{name}' created for {parties.agent_name}{note}"
-    await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_executed",
-                         detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
-                         plan_id=step.plan_id, step_id=spec.id, enrollment_id=step.enrollment_id,
-                         data={"task_id": task_id, "day": step.day_number, "repeat": step.repeat})
+    await step_event(session, step, "step_executed", detail, {"task_id": task_id})
     return StepOutcome(status="executed", detail=detail, record_id=task_id)
 
 
@@ -91,11 +88,7 @@ class TaskActivities:
                                    record_id=existing.id)
             ended = await enrollment_ended(session, step)
             if ended is not None:
-                detail = f"Task not created: {ended}"
-                await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_skipped",
-                                     detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
-                                     plan_id=step.plan_id, step_id=step.step.id, enrollment_id=step.enrollment_id)
-                return StepOutcome(status="skipped", detail=detail)
+                return await step_skipped(session, step, f"Task not created: {ended}")
             spec = step.step
             assert isinstance(spec, TaskStep | CallStep | TextStep)
             problems = task_field_problems(spec)
@@ -118,8 +111,4 @@ async def _refuse(session: AsyncSession, step: StepInput, problems: list[Violati
     label = "Text task" if isinstance(spec, TextStep) else "Call task" if isinstance(spec, CallStep) else "Task"
     detail = (f"{label} not created: the step was saved with " + "; ".join(map(str, problems))
               + "; correct the step in the plan and save it")
-    await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind="step_failed",
-                         detail=detail, at=step.scheduled_for, idempotency_key=step.idempotency_key,
-                         plan_id=step.plan_id, step_id=spec.id, enrollment_id=step.enrollment_id,
-                         data={"error": "StepInvalid", "day": step.day_number, "repeat": step.repeat})
-    return ApplicationError(detail, type="StepInvalid", non_retryable=True)
+    return await step_failed(session, step, "StepInvalid", detail)

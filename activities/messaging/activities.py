@@ -29,10 +29,11 @@ from activities.messaging.checks import attempt_instant, enrollment_ended, outsi
 from activities.messaging.compose import compose_email
 from activities.messaging.providers import EmailProvider, ProviderError, ProviderReceipt, SmsProvider, SmsRequest
 from activities.parties import Parties, load_parties, load_step_rows
+from activities.step_events import step_event, step_failed, step_skipped
 from config import Settings
 from db.base import table_of, utcnow
 from db.models import Agent, Contact, Design, Message
-from db.queries import emails_sent_in_month, plan_version, write_timeline
+from db.queries import emails_sent_in_month, plan_version
 from db.session import session_scope
 from domain.email_content import missing_postal_address, sender_postal_address
 from domain.ids import new_id
@@ -138,10 +139,10 @@ class MessagingActivities:
                                    detail=f"{parties.agent_name} has no Twilio number: a text task instead")
             reason = f"{parties.agent_name} has no Twilio setup"
         if reason is not None:
-            return await _skip(session, step, f"Text not sent: {reason}")
+            return await step_skipped(session, step, f"Text not sent: {reason}")
         outside = outside_text_window(step, parties.contact)
         if outside is not None and outside.status == "skipped":
-            return await _skip(session, step, outside.detail)
+            return await step_skipped(session, step, outside.detail)
         return outside
 
     async def _settled(self, session: AsyncSession, step: StepInput, message: Message, channel: Channel,
@@ -173,7 +174,7 @@ class MessagingActivities:
             message.status = "unconfirmed"
             detail = (f"{noun} to {message.to_address} may have been sent by an interrupted attempt; "
                       "not sent again so the contact never gets it twice")
-            await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
+            await step_event(session, step, "step_executed", detail, {"message_id": message.id})
             return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
         message.status = "queued"  # the provider has no such message: it was never accepted
         return None
@@ -206,7 +207,7 @@ class MessagingActivities:
                     message.status, message.error_code, message.error_message = "failed", err.code, err.message
                     if channel == "sms" and err.code == TWILIO_UNSUBSCRIBED:
                         await _mark_opted_out(session, message.contact_id, step.scheduled_for)
-                    failure = await _fail(session, step, "ProviderRejected",
+                    failure = await step_failed(session, step, "ProviderRejected",
                                           f"{noun} to {message.to_address} refused by {message.provider}: "
                                           f"{err.message} (code {err.code})")
                 elif not err.reached_provider:
@@ -265,22 +266,23 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
     assert isinstance(spec, EmailStep)
     ended = await enrollment_ended(session, step)
     if ended is not None:
-        return await _skip(session, step, f"Email not sent: {ended}")
+        return await step_skipped(session, step, f"Email not sent: {ended}")
     if not parties.contact.email:
-        return await _skip(session, step, "Email not sent: the contact has no email address")
+        return await step_skipped(session, step, "Email not sent: the contact has no email address")
     if parties.contact.unsubscribed:
-        return await _skip(session, step, "Email not sent: the contact unsubscribed from plan email")
+        return await step_skipped(session, step, "Email not sent: the contact unsubscribed from plan email")
     if sender_postal_address(parties.agent.postal_address, parties.team.postal_address) is None:
-        return await _fail(session, step, "PostalAddressMissing",
+        return await step_failed(session, step, "PostalAddressMissing",
                            f"Email not sent: {missing_postal_address(parties.agent_name)}; it will not be retried")
     if not first:
         return None
     quota = parties.agent.email_quota_monthly
     if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
-        return await _fail(session, step, "QuotaExceeded", f"Email not sent: {parties.agent_name} reached the "
+        return await step_failed(session, step, "QuotaExceeded", f"Email not sent: {parties.agent_name} reached the "
                                                            f"monthly limit of {quota:,} emails; it will not be retried")
     if spec.mode == "design" and design_html is None:
-        return await _fail(session, step, "DesignMissing", f"Email not sent: design {spec.design_id} no longer exists")
+        return await step_failed(session, step, "DesignMissing",
+                                 f"Email not sent: design {spec.design_id} no longer exists")
     return None
 
 
@@ -306,7 +308,7 @@ async def _complete(session: AsyncSession, step: StepInput, message: Message, re
         await session.execute(_MESSAGE_INSERT, [_columns(message)])
     verb = "recorded in the outbox" if message.status == "recorded" else f"sent via {receipt.provider}"
     detail = f"{noun} to {message.to_address} {verb}" + (f" ({how})" if how else "")
-    await _timeline(session, step, "step_executed", detail, {"message_id": message.id})
+    await step_event(session, step, "step_executed", detail, {"message_id": message.id})
     channel: Channel = "sms" if message.channel == "sms" else "email"
     return StepOutcome(status="executed", detail=detail, channel=channel, record_id=message.id)
 
@@ -314,25 +316,6 @@ async def _complete(session: AsyncSession, step: StepInput, message: Message, re
 def _columns(message: Message) -> dict[str, object]:
     """The columns set on a new message; the others take their defaults in the insert."""
     return {column.key: message.__dict__[column.key] for column in _MESSAGE_COLUMNS if column.key in message.__dict__}
-
-
-async def _skip(session: AsyncSession, step: StepInput, detail: str) -> StepOutcome:
-    await _timeline(session, step, "step_skipped", detail, None)
-    return StepOutcome(status="skipped", detail=detail)
-
-
-async def _fail(session: AsyncSession, step: StepInput, error_type: str, detail: str) -> ApplicationError:
-    """Write the failure to the timeline and return the non-retryable error to raise once it is committed."""
-    await _timeline(session, step, "step_failed", detail, {"error": error_type})
-    return ApplicationError(detail, type=error_type, non_retryable=True)
-
-
-async def _timeline(session: AsyncSession, step: StepInput, kind: str, detail: str,
-                    data: dict[str, str] | None) -> None:
-    await write_timeline(session, team_id=step.team_id, contact_id=step.contact_id, kind=kind, detail=detail,
-                         at=step.scheduled_for, idempotency_key=step.idempotency_key, plan_id=step.plan_id,
-                         step_id=step.step.id, enrollment_id=step.enrollment_id,
-                         data={**(data or {}), "day": str(step.day_number), "repeat": str(step.repeat)})
 
 
 async def _mark_opted_out(session: AsyncSession, contact_id: str | None, at: datetime) -> None:
