@@ -8,8 +8,9 @@ options the API uses (`services.enrollments.start_workflow`), so the worker does
 API's. Three ways, on fresh contacts of one plan:
 
 * direct: `start_workflow` for pre-written rows, C in flight;
-* api: `POST /plans/{id}/enrollments`, C in flight, through the real app called in-process over httpx's ASGI
-  transport (no sockets or uvicorn: this measures the application, not the HTTP server);
+* api: `POST /plans/{id}/enrollments`, C in flight, through the real app called in-process as a server calls it
+  (`bench.asgi_client`: no sockets, no uvicorn, no client library; this measures the application, not the HTTP
+  server or the client; `--client httpx` goes through httpx's ASGI transport instead);
 * batch: `POST /plans/{id}/enrollments/batch` with up to B contacts per request (default 1,000), one at a time;
 
 then a one-line workflow's starts (its own in-process worker) as the server's ceiling. The enrollment worker runs in
@@ -20,9 +21,9 @@ untimed warm-up of each, R rounds of the three take turns, each round starting w
 then enrolls 10,000 more contacts in one plan with ten batch requests (aim on PostgreSQL: under a minute). See
 bench/README.md for why.
 
-Run with `python -m bench.enroll [--count N] [--database sqlite|postgresql] [--batch-10k]`. Prints a table, the
-running ratios, then `ratio batch/direct` (aim: at least 0.9) and, as its last line, `ratio api/direct` (aim: at
-least 0.8), both of answered calls. Figures only; there is no pass/fail.
+Run with `python -m bench.enroll [--count N] [--database sqlite|postgresql] [--batch-10k] [--client asgi|httpx]`.
+Prints a table, the running ratios, then `ratio batch/direct` (aim: at least 0.9) and, as its last line,
+`ratio api/direct` (aim: at least 0.8), both of answered calls. Figures only; there is no pass/fail.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from bench.asgi_client import CLIENTS, AsgiClient, HttpxClient, bench_client
 from bench.harness import bench_stack
 from bench.stack import ADMIN_KEY, add_contacts, add_team, worker_process
 from config import Settings
@@ -122,8 +124,7 @@ class Scene:
     """One team, one agent, one plan (its first step a week away: each workflow starts, loads its context and
     sleeps), and the app in front of them."""
 
-    http: httpx.AsyncClient
-    auth: dict[str, str]
+    api: AsgiClient | HttpxClient  # the caller's key in its headers
     sessions: async_sessionmaker[AsyncSession]
     client: Client
     task_queue: str
@@ -195,8 +196,7 @@ async def start_rows(scene: Scene, rows: Sequence[Enrollment], concurrency: int)
 
 async def one_by_one(scene: Scene, contact_ids: Sequence[str], concurrency: int) -> float:
     async def enroll(index: int) -> None:
-        response = await scene.http.post(f"/plans/{scene.plan.id}/enrollments", headers=scene.auth,
-                                         json={"contact_id": contact_ids[index]})
+        response = await scene.api.post(f"/plans/{scene.plan.id}/enrollments", {"contact_id": contact_ids[index]})
         if response.status_code != 201:
             raise RuntimeError(f"enrollment {index}: {response.status_code} {response.text}")
 
@@ -207,8 +207,7 @@ async def batched(scene: Scene, contact_ids: Sequence[str], batch_size: int) -> 
     started = time.perf_counter()
     for start in range(0, len(contact_ids), batch_size):
         chunk = contact_ids[start:start + batch_size]
-        response = await scene.http.post(f"/plans/{scene.plan.id}/enrollments/batch", headers=scene.auth,
-                                         json={"contact_ids": chunk})
+        response = await scene.api.post(f"/plans/{scene.plan.id}/enrollments/batch", {"contact_ids": chunk})
         outcomes = response.json() if response.status_code == 200 else []
         enrolled = sum(1 for outcome in outcomes if outcome["outcome"] == "enrolled")
         if enrolled != len(chunk):
@@ -231,7 +230,7 @@ async def trivial(client: Client, count: int, concurrency: int) -> Rate:
 
 @asynccontextmanager
 async def scene_for(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], task_queue: str,
-                    contacts: int) -> AsyncIterator[Scene]:
+                    contacts: int, client: str = "asgi") -> AsyncIterator[Scene]:
     settings = Settings(environment="test", smartplans_admin_key=ADMIN_KEY, temporal_task_queue=task_queue)
     app = create_app(settings, temporal=env.client, sessions=sessions)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
@@ -243,7 +242,8 @@ async def scene_for(env: WorkflowEnvironment, sessions: async_sessionmaker[Async
         async with sessions() as session:
             plan = await session.get(Plan, plan_id)
         assert plan is not None
-        yield Scene(http, {"Authorization": f"Bearer {agent['api_key']}"}, sessions, env.client, task_queue, plan,
+        auth = {"Authorization": f"Bearer {agent['api_key']}"}
+        yield Scene(bench_client(client, app, http, auth), sessions, env.client, task_queue, plan,
                     await add_contacts(sessions, team_id, agent["id"], contacts))
 
 
@@ -256,6 +256,7 @@ class Options:
     database: DatabaseKind
     in_process: bool
     ten_thousand: bool
+    client: str
 
 
 DIRECT, ONE_BY_ONE, BATCH = "direct start_workflow", "API, one per request", "API batch"
@@ -291,12 +292,14 @@ async def bench(options: Options) -> None:
          f"{options.count} / {options.concurrency} / {options.batch_size} / {options.rounds} "
          f"(+{WARMUP} warm-up each, not timed)"),
         ("cores", f"{os.cpu_count()}"),
+        ("the API's client", "the ASGI call alone (bench.asgi_client)" if options.client == "asgi"
+         else "httpx's ASGI transport"),
     ]
     async with bench_stack(options.database) as stack:
         env, sessions = stack.env, stack.sessions
         needed = 3 * (options.count + WARMUP) + (TEN_THOUSAND if options.ten_thousand else 0)
         async with enrollment_worker(env, sessions, stack.url, options.in_process, stack.tmp / "worker.log") as queue, \
-                scene_for(env, sessions, queue, needed) as scene:
+                scene_for(env, sessions, queue, needed, options.client) as scene:
             tallies = await compare(scene, options)
             for name, tally in tallies.items():
                 rows += [(f"{name}: per second answered", f"{tally.rate(running=False):.1f}"),
@@ -333,9 +336,11 @@ def main() -> None:
                         help="run the enrollment worker in the bench's process (default: its own, as deployed)")
     parser.add_argument("--batch-10k", action="store_true",
                         help="then enroll 10,000 more contacts in the plan through ten batch requests")
+    parser.add_argument("--client", choices=CLIENTS, default="asgi",
+                        help="how the requests reach the app: the ASGI call alone (default) or httpx's ASGI transport")
     args = parser.parse_args()
     asyncio.run(bench(Options(args.count, args.concurrency, args.batch_size, args.rounds, args.database,
-                              args.in_process_worker, args.batch_10k)))
+                              args.in_process_worker, args.batch_10k, args.client)))
 
 
 if __name__ == "__main__":

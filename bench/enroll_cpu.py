@@ -11,7 +11,8 @@ enrollment (direct over API: the answered ratio the machine allows when every co
 machine), the answered ratio measured here, and the seconds the run took. A diagnostic, not a figure of merit: not
 part of `make bench`.
 
-Run with `python -m bench.enroll_cpu [--count N] [--rounds R] [--concurrency C] [--database sqlite|postgresql]`.
+Run with `python -m bench.enroll_cpu [--count N] [--rounds R] [--concurrency C] [--database sqlite|postgresql]
+[--client asgi|httpx]` (the API's client: the ASGI call alone, or httpx's ASGI transport; see `bench.asgi_client`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bench.asgi_client import CLIENTS
 from bench.cpu import cpu_now, named_cpu
 from bench.enroll import WARMUP, Scene, one_by_one, scene_for, start_rows, write_rows
 from bench.harness import bench_stack
@@ -68,9 +70,10 @@ async def _measured(scene: Scene, spent: Spent, ids: Sequence[str], concurrency:
         spent.cpu[part] += after[part] - before[part]
 
 
-async def bench(count: int, rounds: int, concurrency: int, database: DatabaseKind) -> None:
+async def bench(count: int, rounds: int, concurrency: int, database: DatabaseKind, client: str) -> None:
     async with bench_stack(database) as stack, \
-            scene_for(stack.env, stack.sessions, f"bench-cpu-{uuid.uuid4()}", 2 * (WARMUP + count)) as scene:
+            scene_for(stack.env, stack.sessions, f"bench-cpu-{uuid.uuid4()}", 2 * (WARMUP + count),
+                      client) as scene:
         spent = {"direct start_workflow": Spent(direct=True), "API, one per request": Spent(direct=False)}
         for way in spent.values():
             await _measured(scene, Spent(direct=way.direct), scene.take(WARMUP), concurrency)  # warm-up, not kept
@@ -80,7 +83,7 @@ async def bench(count: int, rounds: int, concurrency: int, database: DatabaseKin
             for name in names[round_ % 2:] + names[:round_ % 2]:
                 await _measured(scene, spent[name], scene.take(share), concurrency)
     print(f"\nCPU per enrollment by process, no worker ({database}, {count} per way in {rounds} rounds, "
-          f"{concurrency} in flight, {os.cpu_count()} cores)")
+          f"{concurrency} in flight, {os.cpu_count()} cores, the API's client: {client})")
     width = max(len(part) for part in PARTS) + 4
     print(f"{'ms of CPU per enrollment':<{width}}" + "".join(f"{name:>24}" for name in names))
     for part in PARTS:
@@ -102,9 +105,11 @@ def main() -> None:
                         help=f"starts or requests in flight (default {START_CONCURRENCY}, as bench.enroll)")
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="postgresql",
                         help="postgresql (127.0.0.1:5432, the default: its processes' CPU is the point) or sqlite")
+    parser.add_argument("--client", choices=CLIENTS, default="asgi",
+                        help="how the requests reach the app: the ASGI call alone (default) or httpx's ASGI transport")
     args = parser.parse_args()
     started = time.perf_counter()
-    asyncio.run(bench(args.count, args.rounds, args.concurrency, args.database))
+    asyncio.run(bench(args.count, args.rounds, args.concurrency, args.database, args.client))
     print(f"(took {time.perf_counter() - started:.0f} s)")
 
 
