@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from db.queries import write_timeline
-from workflows.types import StepInput, StepOutcome
+from workflows.types import EndReason, StepInput, StepOutcome
 
 
 async def step_event(session: AsyncSession, step: StepInput, kind: str, detail: str,
@@ -19,9 +19,10 @@ async def step_event(session: AsyncSession, step: StepInput, kind: str, detail: 
                          data={**(data or {}), "day": step.day_number, "repeat": step.repeat})
 
 
-async def step_skipped(session: AsyncSession, step: StepInput, detail: str) -> StepOutcome:
+async def step_skipped(session: AsyncSession, step: StepInput, detail: str,
+                       ends: EndReason | None = None) -> StepOutcome:
     await step_event(session, step, "step_skipped", detail)
-    return StepOutcome(status="skipped", detail=detail)
+    return StepOutcome(status="skipped", detail=detail, ends=ends)
 
 
 async def step_failed(session: AsyncSession, step: StepInput, error_type: str, detail: str) -> ApplicationError:

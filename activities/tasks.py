@@ -86,9 +86,9 @@ class TaskActivities:
             if existing is not None:
                 return StepOutcome(status="executed", detail=f"task '{existing.name}' already created",
                                    record_id=existing.id)
-            ended = await enrollment_ended(session, step)
-            if ended is not None:
-                return await step_skipped(session, step, f"Task not created: {ended}")
+            left = await enrollment_ended(session, step)
+            if left is not None:
+                return await step_skipped(session, step, f"Task not created: {left.why}", ends=left.ends)
             spec = step.step
             assert isinstance(spec, TaskStep | CallStep | TextStep)
             problems = task_field_problems(spec)

@@ -51,7 +51,7 @@ from workflows.types import (
     PLAN_ID,
     PLAN_NAME,
     TEAM_ID,
-    RemovalReason,
+    MarkedRemoval,
     enrollment_workflow_id,
 )
 
@@ -298,9 +298,9 @@ async def _abandon(sessions: async_sessionmaker[AsyncSession], enrollment_ids: S
                               .values(status="removed", end_reason="start_failed", source_key=None))
 
 
-async def request_removal(session: AsyncSession, reason: RemovalReason, *where: ColumnElement[bool]) -> None:
+async def request_removal(session: AsyncSession, reason: MarkedRemoval, *where: ColumnElement[bool]) -> None:
     """Mark the active enrollments matching `where` as being removed, in the caller's transaction, before their
-    workflows are asked to end them (R-ENR-2, R-PLAN-8). A step deciding after this commit finds the mark
+    workflows are asked to end them (R-ENR-2, R-PLAN-8, R-RULE-5). A step deciding after this commit finds the mark
     (`activities.messaging.checks.enrollment_ended`) and sends nothing; on PostgreSQL the update waits for a step
     deciding now, which has locked the row, so that step's send either committed first or sees the mark. A removal
     already asked for keeps its reason. Never commits."""

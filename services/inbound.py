@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
@@ -29,12 +29,13 @@ from temporalio.client import Client
 from activities.messaging.providers import ProviderError, SmsProvider, SmsRequest
 from config import Settings
 from db.base import utcnow
-from db.models import Agent, Contact, Enrollment, Message
+from db.models import Agent, Contact, Enrollment, Message, Plan
 from db.queries import write_timeline
 from db.session import session_scope
 from domain.email_content import html_to_text, verify_unsubscribe_token
 from domain.ids import new_id
 from domain.merge import full_name
+from services.enrollments import request_removal
 from services.signals import signal_each
 from workflows.enrollment import EnrollmentWorkflow
 from workflows.types import Channel, ReplyReceived
@@ -89,7 +90,7 @@ class InboundEmail:
 @dataclass
 class _Recorded:
     message_id: str | None = None
-    workflow_ids: list[str] = field(default_factory=list)
+    answered: dict[str, bool] = field(default_factory=dict)  # workflow id → whether the reply removes the contact
     confirmation: tuple[str, SmsRequest] | None = None  # (message id, what to send) once committed
 
 
@@ -130,10 +131,12 @@ class Inbound:
         self._settings = settings
         self._sms = sms
 
-    async def _replied(self, workflow_ids: Sequence[str], reply: ReplyReceived) -> None:
-        """Each workflow weighs the reply against its plan's removal rules (R-RULE-5)."""
-        await signal_each(self._temporal, workflow_ids,
-                          lambda handle: handle.signal(EnrollmentWorkflow.contact_replied, reply))
+    async def _replied(self, recorded: _Recorded, channel: Channel) -> None:
+        """Each running enrollment the reply answers hears of it, and whether it removes the contact (R-RULE-5)."""
+        answered = recorded.answered
+        await signal_each(self._temporal, list(answered), lambda handle: handle.signal(
+            EnrollmentWorkflow.contact_replied,
+            ReplyReceived(channel=channel, message_id=recorded.message_id, removes=answered[handle.id])))
 
     async def twilio_token_for_number(self, number: str) -> tuple[str | None, str]:
         """(agent id, auth token) of the Twilio account owning `number`; the configured token when no agent does."""
@@ -166,7 +169,7 @@ class Inbound:
             return
         if recorded.confirmation is not None:
             await self._send_confirmation(*recorded.confirmation)
-        await self._replied(recorded.workflow_ids, ReplyReceived(channel="sms", message_id=recorded.message_id))
+        await self._replied(recorded, "sms")
 
     async def email_received(self, email: InboundEmail) -> None:
         """Record an email reply and tell the sender's running plans (R-RULE-5). Without a Message-ID there is
@@ -174,7 +177,7 @@ class Inbound:
         key = f"sendgrid:in:{_bounded(email.message_id)}" if email.message_id else None
         recorded = await self._once(key, lambda session: self._record_email(session, email, key))
         if recorded is not None:
-            await self._replied(recorded.workflow_ids, ReplyReceived(channel="email", message_id=recorded.message_id))
+            await self._replied(recorded, "email")
 
     async def status_received(self, message_sid: str, twilio_status: str, error_code: str | None) -> None:
         """A Twilio delivery report: moves the message forward only; an unknown sid or status changes nothing."""
@@ -235,7 +238,7 @@ class Inbound:
                 await self._set_text_consent(session, contact, opted_out=intent == "opt_out", key=key,
                                              why=f"the contact texted {_quote(sms.body)}")
         if intent == "reply":
-            recorded.workflow_ids = await _active_workflows(session, [c.id for c in contacts], "sms", agent.id)
+            recorded.answered = await _answered(session, [c.id for c in contacts], "sms", agent.id)
             return recorded
         body = (OPT_OUT_REPLY if intent == "opt_out" else OPT_IN_REPLY).format(
             agent=full_name(agent.first_name, agent.last_name))
@@ -278,8 +281,8 @@ class Inbound:
             await _reply_event(session, contact, message, f"Replied by email: {_quote(email.subject or email.body)}")
         if not contacts:
             log.warning("email %s to team %s: no contact has the sender's address", email.message_id, team_id)
-        workflow_ids = await _active_workflows(session, [c.id for c in contacts], "email", agent.id if agent else None)
-        return _Recorded(message_id=message.id, workflow_ids=workflow_ids)
+        answered = await _answered(session, [c.id for c in contacts], "email", agent.id if agent else None)
+        return _Recorded(message_id=message.id, answered=answered)
 
     async def _set_text_consent(self, session: AsyncSession, contact: Contact, *, opted_out: bool, key: str,
                                 why: str) -> None:
@@ -341,20 +344,43 @@ async def _message_id(session: AsyncSession, key: str) -> str | None:
     return await session.scalar(select(Message.id).where(Message.idempotency_key == key))
 
 
-async def _active_workflows(session: AsyncSession, contact_ids: list[str], channel: Channel,
-                            agent_id: str | None) -> list[str]:
-    """The running enrollments a reply answers (R-RULE-5, R-TEAM-3): those that sent the contact a message on this
-    channel from the agent it was sent back to. On a team plan each step may come from a different agent, so a
-    reply to the assignee's number answers the plan whose texts came from that number, not every plan. With no
-    known receiving agent (an email to an address that is nobody's), every running enrollment weighs it."""
+# An outbound message in these states never reached the contact (or not yet): a reply before the plan wrote on its
+# channel does not count (R-RULE-5), as the workflow counts only the steps it executed.
+_NOT_WRITTEN = ("queued", "sending", "failed", "cancelled")
+
+
+async def _answered(session: AsyncSession, contact_ids: list[str], channel: Channel,
+                    agent_id: str | None) -> dict[str, bool]:
+    """The running enrollments a reply answers, by workflow id, each with whether the reply removes the contact.
+
+    Answered (R-RULE-5, R-TEAM-3): those that sent the contact a message on this channel from the agent it was sent
+    back to. On a team plan each step may come from a different agent, so a reply to the assignee's number answers
+    the plan whose texts came from that number, not every plan. With no known receiving agent (an email to an
+    address that is nobody's), every running enrollment weighs it.
+
+    Removes: the plan removes on a reply on this channel (its rules as they are now) and the enrollment has written
+    to the contact on it. Those enrollments are marked as being removed here, in the transaction that records the
+    reply, before their workflows hear of it: a step deciding after this commits finds the mark and sends nothing,
+    as for a removal by hand (R-ENR-2), instead of a text already on its way going out after the contact replied.
+    """
     if not contact_ids:
-        return []
-    query = select(Enrollment.workflow_id).where(Enrollment.contact_id.in_(contact_ids), Enrollment.status == "active")
+        return {}
+    outbound = select(Message.id).where(Message.enrollment_id == Enrollment.id, Message.direction == "outbound",
+                                        Message.channel == channel)
+    rule = Plan.on_text_reply if channel == "sms" else Plan.on_email_reply
+    query = (select(Enrollment.id, Enrollment.workflow_id, rule,
+                    outbound.where(Message.status.not_in(_NOT_WRITTEN)).exists().label("written"))
+             .join(Plan, Plan.id == Enrollment.plan_id)
+             .where(Enrollment.contact_id.in_(contact_ids), Enrollment.status == "active"))
     if agent_id is not None:
-        query = query.where(select(Message.id).where(
-            Message.enrollment_id == Enrollment.id, Message.direction == "outbound", Message.channel == channel,
-            Message.agent_id == agent_id, Message.status.not_in(("failed", "cancelled"))).exists())
-    return list(await session.scalars(query.order_by(Enrollment.started_at)))
+        query = query.where(outbound.where(Message.agent_id == agent_id,
+                                           Message.status.not_in(("failed", "cancelled"))).exists())
+    rows = (await session.execute(query.order_by(Enrollment.started_at))).all()
+    removing = [enrollment_id for enrollment_id, _, removes_on_reply, written in rows if removes_on_reply and written]
+    if removing:
+        await request_removal(session, "replied_text" if channel == "sms" else "replied_email",
+                              Enrollment.id.in_(removing))
+    return {workflow_id: bool(removes_on_reply and written) for _, workflow_id, removes_on_reply, written in rows}
 
 
 async def _reply_event(session: AsyncSession, contact: Contact, message: Message, detail: str) -> None:

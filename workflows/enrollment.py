@@ -85,15 +85,16 @@ FIRST_LOAD_LOCAL = "first-context-load-local"
 # (temporalio/sdk-java#2391).
 CANCEL_SENDS_ONLY = "cancel-sends-only"
 
+# The timeline's words for an end, `{plan}` standing for the plan's quoted name.
 _END_DETAILS: dict[EndReason, str] = {
-    "completed": "finished the plan",
-    "removed": "was removed from the plan",
-    "plan_deactivated": "left the plan because it was deactivated",
-    "replied_email": "was removed from the plan after replying to its email",
-    "replied_text": "was removed from the plan after replying to its text",
-    "contact_deleted": "left the plan because the contact was deleted",
-    "schedule_failed": "left the plan because its schedule could not be computed",
-    "enrollment_ended": "left the plan because its enrollment had already ended",
+    "completed": "finished the plan {plan}",
+    "removed": "was removed from the plan {plan}",
+    "plan_deactivated": "left the plan {plan} because it was deactivated",
+    "replied_email": "was removed from the plan {plan} after replying to its email",
+    "replied_text": "was removed from the plan {plan} after replying to its text",
+    "contact_deleted": "left the plan {plan} because the contact was deleted",
+    "schedule_failed": "left the plan {plan} because its schedule could not be computed",
+    "enrollment_ended": "left the plan {plan} because its enrollment had already ended",
 }
 
 
@@ -192,6 +193,8 @@ class EnrollmentWorkflow:
         the preview's to the millisecond."""
         if outcome.channel is not None:
             self._channels.add(outcome.channel)
+        if outcome.ends is not None and self._end_reason is None:
+            self._end_reason = outcome.ends  # the row said so before the signal came, or instead of it
         self._steps_done_total += 1
         assert self._cursor is not None
         self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail)
@@ -315,11 +318,20 @@ class EnrollmentWorkflow:
 
     async def _apply_replies(self) -> None:
         replies, self._replies = self._replies, []
-        ctx = await self._load(self._input.plan_version)  # removal rules as they are now, not as at start
+        # Replies recorded before the API decided are weighed here, as they were, on one load for the lot (so their
+        # histories replay): the removal rules as they are now, not as at start.
+        rules = (await self._load(self._input.plan_version)).removal_rules \
+            if any(reply.removes is None for reply in replies) else None
         for reply in replies:
-            wanted = ctx.removal_rules.on_text_reply if reply.channel == "sms" else ctx.removal_rules.on_email_reply
-            # Only a reply counts: a message before this plan wrote on that channel does not (R-RULE-5).
-            if wanted and reply.channel in self._channels and self._end_reason is None:
+            if reply.removes is not None:
+                # The API decided, and marked the row so that no step deciding since has sent (R-ENR-2's order).
+                removes = reply.removes
+            else:
+                assert rules is not None
+                wanted = rules.on_text_reply if reply.channel == "sms" else rules.on_email_reply
+                # Only a reply counts: a message before this plan wrote on that channel does not (R-RULE-5).
+                removes = wanted and reply.channel in self._channels
+            if removes and self._end_reason is None:
                 self._end_reason = "replied_text" if reply.channel == "sms" else "replied_email"
 
     async def _load(self, version: int, *, first: bool = False) -> EnrollmentContext:
@@ -343,7 +355,8 @@ class EnrollmentWorkflow:
         status: EnrollmentStatus = "completed" if reason == "completed" else "removed"
         ctx = self._ctx
         plan_name = ctx.plan_name if ctx else self._input.plan_id
-        detail = f"{ctx.contact_name if ctx else 'The contact'} {_END_DETAILS[reason]} '{plan_name}'"
+        repr_plan = f"'{plan_name}'"
+        detail = f"{ctx.contact_name if ctx else 'The contact'} {_END_DETAILS[reason].replace('{plan}', repr_plan)}"
         if self._end_detail:
             detail += f" ({self._end_detail})"
         await workflow.execute_activity_method(

@@ -79,6 +79,8 @@ class EnrollmentResult(BaseModel):
 
 
 RemovalReason = Literal["removed", "plan_deactivated", "contact_deleted"]
+# What a removal marked on the row before its workflow hears of it may say (`services.enrollments.request_removal`).
+MarkedRemoval = RemovalReason | Literal["replied_text", "replied_email"]
 
 
 class RemoveRequest(BaseModel):
@@ -89,6 +91,9 @@ class RemoveRequest(BaseModel):
 class ReplyReceived(BaseModel):
     channel: Channel
     message_id: str | None = None
+    # Whether this reply removes the contact (R-RULE-5), as the API decided and marked on the row when it recorded
+    # the reply; the workflow follows it. None in replies sent before the API decided: the workflow weighs those.
+    removes: bool | None = None
 
 
 class PlanChanged(BaseModel):
@@ -188,6 +193,9 @@ class StepOutcome(BaseModel):
     reload_context: bool = False
     channel: Channel | None = None  # the channel a message actually went out on (reply-removal, R-RULE-5)
     record_id: str | None = None  # the task, message or enrollment created
+    # `skipped` only: the enrollment has ended, or its removal is marked on its row, so the workflow ends too, with
+    # this reason, even if the signal that should have told it never came (the API could not reach Temporal).
+    ends: EndReason | None = None
 
 
 class TimelineInput(BaseModel):

@@ -131,7 +131,10 @@ class MessagingActivities:
 
     async def _text_blocked(self, session: AsyncSession, step: StepInput, parties: Parties) -> StepOutcome | None:
         """Every attempt: the enrollment, Do-Not-Call, opt-out, the sender's Twilio and the window, as they are now."""
-        reason = await enrollment_ended(session, step) or text_blocked(parties.contact)
+        left = await enrollment_ended(session, step)
+        if left is not None:
+            return await step_skipped(session, step, f"Text not sent: {left.why}", ends=left.ends)
+        reason = text_blocked(parties.contact)
         if reason is None and not self._has_twilio(parties):
             if step.team_plan:  # R-TXT-5: the designated sender has no Twilio: a text task for them instead
                 created = task_creation_time(attempt_instant(step), step.time_zone)
@@ -264,9 +267,9 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
     email unannounced whenever an address appears, days after its step."""
     spec = step.step
     assert isinstance(spec, EmailStep)
-    ended = await enrollment_ended(session, step)
-    if ended is not None:
-        return await step_skipped(session, step, f"Email not sent: {ended}")
+    left = await enrollment_ended(session, step)
+    if left is not None:
+        return await step_skipped(session, step, f"Email not sent: {left.why}", ends=left.ends)
     if not parties.contact.email:
         return await step_skipped(session, step, "Email not sent: the contact has no email address")
     if parties.contact.unsubscribed:

@@ -6,6 +6,7 @@ was removed from the plan or moved to another time zone while a send was being r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,10 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Contact, Enrollment
 from domain.account_settings import known_zone
 from domain.windows import text_allowed_at, text_send_time, windows_never_meet
-from workflows.types import StepInput, StepOutcome
+from workflows.types import EndReason, StepInput, StepOutcome
 
 
-async def enrollment_ended(session: AsyncSession, step: StepInput) -> str | None:
+@dataclass(frozen=True)
+class LeftPlan:
+    """Why a step's enrollment no longer runs, and the end its workflow takes from that: the workflow may not have
+    heard (a removal's or a reply's signal that never reached Temporal), and must not run on skipping every step."""
+
+    why: str
+    ends: EndReason
+
+
+async def enrollment_ended(session: AsyncSession, step: StepInput) -> LeftPlan | None:
     """Why the step's enrollment no longer runs (ended, or its removal asked for), or None while it is active.
 
     This read is where a removal and a step are ordered (R-ENR-2): a removal marks the row (`removal_requested`)
@@ -30,12 +40,20 @@ async def enrollment_ended(session: AsyncSession, step: StepInput) -> str | None
     else:
         row = await session.get(Enrollment, step.enrollment_id, with_for_update=True, populate_existing=True)
     if row is None:
-        return "the enrollment no longer exists"
+        return LeftPlan("the enrollment no longer exists", "enrollment_ended")
     if row.status != "active":
-        return f"the contact left the plan ({row.end_reason or row.status})"
+        return LeftPlan(f"the contact left the plan ({row.end_reason or row.status})", "enrollment_ended")
     if row.removal_requested is not None:
-        return f"the contact left the plan ({row.removal_requested})"
+        return LeftPlan(f"the contact left the plan ({row.removal_requested})", _marked(row.removal_requested))
     return None
+
+
+def _marked(reason: str) -> EndReason:
+    """A mark's reason as the end it asks for (`services.enrollments.request_removal` writes only these)."""
+    marked: dict[str, EndReason] = {"removed": "removed", "plan_deactivated": "plan_deactivated",
+                                    "contact_deleted": "contact_deleted", "replied_text": "replied_text",
+                                    "replied_email": "replied_email"}
+    return marked.get(reason, "removed")
 
 
 def text_blocked(contact: Contact) -> str | None:

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from tests.factories import Harness, running_worker
+from tests.factories import Harness, HoldActivity, live_worker, running_worker
+from tests.fakes import FakeTwilio
 
 ADMIN = {"Authorization": "Bearer test-admin-key"}
 POSTAL_ADDRESS = "1 Main St, Austin TX 78701"
@@ -80,3 +81,21 @@ async def serving(harness: Harness) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
             yield Api(client, harness)
+
+
+@dataclass
+class Live:
+    api: Api
+    hold: HoldActivity
+    twilio: FakeTwilio
+
+
+@pytest.fixture
+async def live(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
+               twilio: FakeTwilio) -> AsyncIterator[Live]:
+    """The app in front of a worker that texts through the loopback Twilio and holds the send_text run the test
+    names (`live.hold.hold_run`; none until it does), so a test can act while a send is under way."""
+    hold = HoldActivity("send_text", hold_run=0)
+    async with live_worker(env, sessions, twilio, timeout=10.0, client=hold.client(env)) as harness:
+        async with serving(harness) as api:
+            yield Live(api, hold, twilio)

@@ -245,7 +245,7 @@ class TestRPlan8Deactivation:
         assert (answer.status_code, answer.json()["active"]) == (200, False)
         assert (await h.finish(handle)).reason == "plan_deactivated"
         (event,) = await h.rows(TimelineEvent, kind="removed")
-        assert event.detail == "Dana Smith left the plan because it was deactivated 'Drip'"
+        assert event.detail == "Dana Smith left the plan 'Drip' because it was deactivated"
         with pytest.raises(EnrollmentRefused) as refused:
             await h.enroll(plan["id"], contact_id)
         assert refused.value.code == "plan_inactive"

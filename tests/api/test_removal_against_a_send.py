@@ -7,23 +7,20 @@ still ends the enrollment. Run through the real app and worker against the loopb
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import await_only
 from temporalio.api.enums.v1 import EventType
-from temporalio.testing import WorkflowEnvironment
 
 from db.models import Agent, Enrollment, Message, Task, TimelineEvent
 from db.session import session_scope
-from tests.api.conftest import Api, Team, answered, serving
+from tests.api.conftest import Api, Live, Team, answered
 from tests.api.test_enrollments import Handle, enroll, make_contact, make_plan
-from tests.factories import CT, TWILIO_SID, TWILIO_TOKEN, HoldActivity, eventually, live_worker, text
+from tests.factories import CT, TWILIO_SID, TWILIO_TOKEN, HoldActivity, eventually, text
 from tests.factories import task as task_step
 from tests.fakes import FakeTwilio
 
@@ -31,38 +28,24 @@ from tests.fakes import FakeTwilio
 MORNING = datetime(2027, 2, 3, 11, tzinfo=CT)
 
 
-@dataclass
-class Live:
-    api: Api
-    hold: HoldActivity
-    twilio: FakeTwilio
-
-
-@pytest.fixture
-async def live(env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession],
-               twilio: FakeTwilio) -> AsyncIterator[Live]:
-    """The app in front of a worker that texts through the loopback Twilio and holds the send_text run the test
-    names (`live.hold.hold_run`; none until it does)."""
-    hold = HoldActivity("send_text", hold_run=0)
-    async with live_worker(env, sessions, twilio, timeout=10.0, client=hold.client(env)) as harness:
-        async with serving(harness) as api:
-            yield Live(api, hold, twilio)
-
-
 async def enrolled(api: Api) -> tuple[Team, str, Handle]:
     """A contact enrolled, inside both texting windows, in a plan that texts at once and then has a task the removal
     must stop; the member who owns the plan has a Twilio number."""
     team = await api.team()
-    async with session_scope(api.harness.sessions) as session:
-        member = await session.get(Agent, team.member_id)
-        assert member is not None
-        member.twilio_account_sid, member.twilio_auth_token = TWILIO_SID, TWILIO_TOKEN
-        member.twilio_from_number = "+15125550111"
+    await give_member_twilio(api, team)
     plan_id = await make_plan(api, team, (0, [text("Checking in"), task_step("After")]))
     contact_id = await make_contact(api, team)
     await api.harness.advance_to(MORNING)
     enrollment_id, handle = await enroll(api, team.member, plan_id, contact_id)
     return team, enrollment_id, handle
+
+
+async def give_member_twilio(api: Api, team: Team) -> None:
+    async with session_scope(api.harness.sessions) as session:
+        member = await session.get(Agent, team.member_id)
+        assert member is not None
+        member.twilio_account_sid, member.twilio_auth_token = TWILIO_SID, TWILIO_TOKEN
+        member.twilio_from_number = "+15125550111"
 
 
 async def removal_taken(handle: Handle) -> bool:

@@ -110,7 +110,7 @@ class TestRRule5EmailReplyRemoval:
         assert len(await h.rows(Message, direction="inbound")) == 3
         assert await h.rows(Task) == []
         (removed,) = await h.rows(TimelineEvent, kind="removed")
-        assert removed.detail == "Dana Smith was removed from the plan after replying to its email 'Test Plan'"
+        assert removed.detail == "Dana Smith was removed from the plan 'Test Plan' after replying to its email"
         # Replies are stamped with the real clock, the plan's events with the test server's: compare as a set.
         assert sorted(e.kind for e in await h.rows(TimelineEvent)) == [
             "enrolled", "removed", "reply_received", "reply_received", "reply_received", "step_executed"]

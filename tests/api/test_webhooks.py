@@ -80,12 +80,12 @@ async def kinds(api: Api, world: World) -> list[str]:
 
 
 async def signal_handled(handle: Handle) -> bool:
-    """The workflow took the reply signal and has re-read its removal rules (an activity completed after it)."""
+    """The workflow took the reply signal and acted on it (a workflow task completed after it)."""
     events = [e.event_type for e in (await handle.fetch_history()).events]
     if EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED not in events:
         return False
     after = events[events.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED):]
-    return EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED in after
+    return EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED in after
 
 
 class TestTwilioSignature:

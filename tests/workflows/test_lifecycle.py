@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import Contact, Enrollment, Message, Plan, Task, TimelineEvent
 from db.session import session_scope
 from domain.plan import PlanDefinition
-from services.enrollments import EnrollmentRefused
+from services.enrollments import EnrollmentRefused, request_removal
 from services.plans import save_version
 from tests.factories import (
     CT,
@@ -27,7 +27,7 @@ from tests.factories import (
     waiting_for,
 )
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import PlanChanged, RemoveRequest, ReplyReceived
+from workflows.types import MarkedRemoval, PlanChanged, RemoveRequest, ReplyReceived
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -101,7 +101,7 @@ class TestRPlan8Deactivation:
             result = await h.finish(handle)
             assert result.reason == "plan_deactivated"
             (event,) = await h.rows(TimelineEvent, kind="removed")
-            assert event.detail == "Dana Smith left the plan because it was deactivated 'Test Plan'"
+            assert event.detail == "Dana Smith left the plan 'Test Plan' because it was deactivated"
 
     async def test_a_missed_deactivation_still_ends_the_enrollment_at_its_next_run(
             self, env: WorkflowEnvironment, sessions: Sessions) -> None:
@@ -168,7 +168,7 @@ class TestRRule5ReplyRemoval:
             assert result.reason == "replied_text"
             assert [m.body for m in await h.rows(Message)] == ["first"]
             (event,) = await h.rows(TimelineEvent, kind="removed")
-            assert event.detail == "Dana Smith was removed from the plan after replying to its text 'Test Plan'"
+            assert event.detail == "Dana Smith was removed from the plan 'Test Plan' after replying to its text"
 
     async def test_without_the_rule_a_reply_changes_nothing(self, env: WorkflowEnvironment,
                                                             sessions: Sessions) -> None:
@@ -238,3 +238,36 @@ class TestRPlan4DaylightSaving:
             fired = [m.created_at.astimezone(CT) for m in await h.rows(Message)]
             assert [f.time() for f in fired] == [time(10)] * 4
             assert [f.utcoffset() for f in fired] == [timedelta(hours=-5)] * 2 + [timedelta(hours=-6)] * 2
+
+
+class TestREnr2AMarkWithoutItsSignalStillEnds:
+    """A removal or a reply is marked on the row before the workflow is told; when the telling never arrives (the
+    API could not reach Temporal), the next step finds the mark, sends nothing and the enrollment ends for it."""
+
+    @pytest.mark.parametrize(("mark", "detail"), [
+        ("replied_email", "Dana Smith was removed from the plan 'Test Plan' after replying to its email"),
+        ("removed", "Dana Smith was removed from the plan 'Test Plan'"),
+    ])
+    async def test_the_next_step_skips_and_the_enrollment_ends_with_the_marks_reason(
+            self, env: WorkflowEnvironment, sessions: Sessions, mark: MarkedRemoval, detail: str) -> None:
+        world = await seed(sessions)
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome")]), (3, [email("Follow-up")]),
+                                                           (5, [task("Call")])))
+        async with running_worker(env, sessions) as h:
+            start = await next_local(h, 11)
+            await h.advance_to(start)
+            handle = await h.enroll(plan_id, world.contact_id)
+            await eventually(lambda: h.has(Message))
+            async with session_scope(sessions) as session:
+                await request_removal(session, mark, Enrollment.contact_id == world.contact_id)
+            await h.advance_to(start + timedelta(days=3, hours=1))
+            result = await h.finish(handle)
+            assert (result.status, result.reason) == ("removed", mark)
+        assert [m.subject for m in await h.rows(Message)] == ["Welcome"]
+        (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
+        assert skipped.detail == f"Email not sent: the contact left the plan ({mark})"
+        (row,) = await h.rows(Enrollment)
+        assert (row.status, row.end_reason) == ("removed", mark)
+        (event,) = await h.rows(TimelineEvent, kind="removed")
+        assert event.detail == detail
+        assert await h.rows(Task) == []  # the day-5 task never came

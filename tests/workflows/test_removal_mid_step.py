@@ -55,7 +55,7 @@ class TestREnr2RemovalDuringADatabaseStep:
             (row,) = await h.rows(Enrollment)
             assert (row.status, row.end_reason) == ("removed", "plan_deactivated")
             (event,) = await h.rows(TimelineEvent, kind="removed")
-            assert event.detail == "Dana Smith left the plan because it was deactivated 'Test Plan'"
+            assert event.detail == "Dana Smith left the plan 'Test Plan' because it was deactivated"
             kinds = [e.event_type async for e in handle.fetch_history_events()]
             assert EventType.EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED not in kinds
             await replays(await handle.fetch_history())
