@@ -76,6 +76,10 @@ RETRY_MAX = timedelta(minutes=10)
 BOOKKEEPING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0,
                                 maximum_interval=timedelta(minutes=5))
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
+# A removal by hand that a step found marked on the row before the removal's own request reached the workflow: the
+# request follows within moments (the API sends it right after the mark commits) and says who removed the contact,
+# which the end's timeline event names. Waited for this long at most; past it the enrollment ends without the name.
+TELLING_GRACE = timedelta(seconds=15)
 # Runs started before it loaded their context as a normal activity. Runs started since say so in their input
 # (`EnrollmentInput.first_load_local`) instead of asking for the patch; runs in between asked, and still do.
 FIRST_LOAD_LOCAL = "first-context-load-local"
@@ -110,6 +114,7 @@ class EnrollmentWorkflow:
         self._end_reason: EndReason | None = None
         self._end_detail = ""
         self._ended = False
+        self._untold_removal = False  # a step found a removal by hand on the row before its request came
         self._new_version: int | None = None
         self._reload = False
         self._replies: list[ReplyReceived] = []
@@ -130,6 +135,8 @@ class EnrollmentWorkflow:
             if self._replies:
                 await self._apply_replies()
             if self._end_reason is not None:
+                if self._untold_removal:
+                    await self._await_telling()
                 return await self._end(self._end_reason)
             if self._new_version is not None or self._reload:
                 version = self._new_version or self._input.plan_version
@@ -195,6 +202,7 @@ class EnrollmentWorkflow:
             self._channels.add(outcome.channel)
         if outcome.ends is not None and self._end_reason is None:
             self._end_reason = outcome.ends  # the row said so before the signal came, or instead of it
+            self._untold_removal = outcome.ends == "removed"
         self._steps_done_total += 1
         assert self._cursor is not None
         self._cursor = mark_done(self._cursor, nxt, outcome.status, outcome.detail)
@@ -203,9 +211,10 @@ class EnrollmentWorkflow:
     @workflow.signal
     def remove(self, request: RemoveRequest) -> None:
         """R-ENR-2 / R-PLAN-8: end at once; nothing scheduled after this is sent."""
-        if self._end_reason is None:
+        if self._end_reason is None or (self._untold_removal and request.reason == self._end_reason):
             self._end_reason = request.reason
             self._end_detail = request.detail
+            self._untold_removal = False
 
     @workflow.update
     async def remove_now(self, request: RemoveRequest) -> RemovalDone:
@@ -315,6 +324,15 @@ class EnrollmentWorkflow:
             backoff = min(RETRY_FIRST * (2 ** min(pending.attempts, 16)), RETRY_MAX)
             return StepOutcome(status="deferred", detail=f"attempt {pending.attempts + 1} failed: {cause or err}",
                                resume_at=now + backoff)
+
+    async def _await_telling(self) -> None:
+        """The removal's own request, for who removed the contact; a request that never comes (the API stopped
+        between the mark and the request) does not keep the enrollment from ending."""
+        try:
+            await workflow.wait_condition(lambda: not self._untold_removal, timeout=TELLING_GRACE,
+                                          timeout_summary="waiting for the removal's request, to say who removed")
+        except TimeoutError:
+            self._untold_removal = False
 
     async def _apply_replies(self) -> None:
         replies, self._replies = self._replies, []

@@ -271,3 +271,27 @@ class TestREnr2AMarkWithoutItsSignalStillEnds:
         (event,) = await h.rows(TimelineEvent, kind="removed")
         assert event.detail == detail
         assert await h.rows(Task) == []  # the day-5 task never came
+
+    async def test_a_removal_by_hand_found_by_a_step_first_still_says_who_removed_the_contact(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        """The step finds the mark, then the removal's own request comes: the end waits for it and names the
+        person, instead of ending nameless in the moment between the mark and the request."""
+        world = await seed(sessions)
+        plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome")]), (3, [email("Follow-up")])))
+        async with running_worker(env, sessions) as h:
+            start = await next_local(h, 11)
+            await h.advance_to(start)
+            handle = await h.enroll(plan_id, world.contact_id)
+            await eventually(lambda: h.has(Message))
+            async with session_scope(sessions) as session:
+                await request_removal(session, "removed", Enrollment.contact_id == world.contact_id)
+            follow_up = (await handle.query(EnrollmentWorkflow.progress)).next_fire_at
+            assert follow_up is not None
+            await h.advance_to(follow_up)  # no further: the wait for the request runs on the clock from here
+            await eventually(lambda: h.has(TimelineEvent, kind="step_skipped"))
+            await handle.signal(EnrollmentWorkflow.remove, RemoveRequest(detail="by Alex"))
+            result = await h.finish(handle)
+            assert (result.status, result.reason) == ("removed", "removed")
+        (event,) = await h.rows(TimelineEvent, kind="removed")
+        assert event.detail == "Dana Smith was removed from the plan 'Test Plan' (by Alex)"
+        assert [m.subject for m in await h.rows(Message)] == ["Welcome"]
