@@ -211,8 +211,8 @@ class MessagingActivities:
                     if channel == "sms" and err.code == TWILIO_UNSUBSCRIBED:
                         await _mark_opted_out(session, message.contact_id, step.scheduled_for)
                     failure = await step_failed(session, step, "ProviderRejected",
-                                          f"{noun} to {message.to_address} refused by {message.provider}: "
-                                          f"{err.message} (code {err.code})")
+                                                f"{noun} to {message.to_address} refused by {message.provider}: "
+                                                f"{err.message} (code {err.code})")
                 elif not err.reached_provider:
                     message.status = "queued"  # certainly not accepted: the next attempt may send
             if failure is not None:
@@ -276,13 +276,15 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
         return await step_skipped(session, step, "Email not sent: the contact unsubscribed from plan email")
     if sender_postal_address(parties.agent.postal_address, parties.team.postal_address) is None:
         return await step_failed(session, step, "PostalAddressMissing",
-                           f"Email not sent: {missing_postal_address(parties.agent_name)}; it will not be retried")
+                                 f"Email not sent: {missing_postal_address(parties.agent_name)}; "
+                                 "it will not be retried")
     if not first:
         return None
     quota = parties.agent.email_quota_monthly
     if await emails_sent_in_month(session, parties.agent.id, step.scheduled_for) >= quota:
-        return await step_failed(session, step, "QuotaExceeded", f"Email not sent: {parties.agent_name} reached the "
-                                                           f"monthly limit of {quota:,} emails; it will not be retried")
+        return await step_failed(session, step, "QuotaExceeded",
+                                 f"Email not sent: {parties.agent_name} reached the monthly limit of {quota:,} emails; "
+                                 "it will not be retried")
     if spec.mode == "design" and design_html is None:
         return await step_failed(session, step, "DesignMissing",
                                  f"Email not sent: design {spec.design_id} no longer exists")

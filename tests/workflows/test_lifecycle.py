@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Contact, Enrollment, Message, Plan, Task, TimelineEvent
@@ -15,6 +17,7 @@ from services.enrollments import EnrollmentRefused, request_removal
 from services.plans import save_version
 from tests.factories import (
     CT,
+    Harness,
     add_plan,
     email,
     eventually,
@@ -27,7 +30,9 @@ from tests.factories import (
     waiting_for,
 )
 from workflows.enrollment import EnrollmentWorkflow
-from workflows.types import MarkedRemoval, PlanChanged, RemoveRequest, ReplyReceived
+from workflows.types import EnrollmentResult, MarkedRemoval, PlanChanged, RemoveRequest, ReplyReceived
+
+Handle = WorkflowHandle[EnrollmentWorkflow, EnrollmentResult]
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -240,6 +245,21 @@ class TestRPlan4DaylightSaving:
             assert [f.utcoffset() for f in fired] == [timedelta(hours=-5)] * 2 + [timedelta(hours=-6)] * 2
 
 
+async def welcomed_then_marked(h: Harness, mark: MarkedRemoval,
+                               *later: tuple[int, list[dict[str, Any]]]) -> tuple[datetime, Handle]:
+    """Enrolled at 11:00 in a plan that emails at once and again on day 3 (then `later`); once the welcome is out,
+    the row is marked as the API marks it, and the workflow is not told."""
+    world = await seed(h.sessions)
+    plan_id = await add_plan(h.sessions, world, plan_doc((0, [email("Welcome")]), (3, [email("Follow-up")]), *later))
+    start = await next_local(h, 11)
+    await h.advance_to(start)
+    handle = await h.enroll(plan_id, world.contact_id)
+    await eventually(lambda: h.has(Message))
+    async with session_scope(h.sessions) as session:
+        await request_removal(session, mark, Enrollment.contact_id == world.contact_id)
+    return start, handle
+
+
 class TestREnr2AMarkWithoutItsSignalStillEnds:
     """A removal or a reply is marked on the row before the workflow is told; when the telling never arrives (the
     API could not reach Temporal), the next step finds the mark, sends nothing and the enrollment ends for it."""
@@ -250,16 +270,8 @@ class TestREnr2AMarkWithoutItsSignalStillEnds:
     ])
     async def test_the_next_step_skips_and_the_enrollment_ends_with_the_marks_reason(
             self, env: WorkflowEnvironment, sessions: Sessions, mark: MarkedRemoval, detail: str) -> None:
-        world = await seed(sessions)
-        plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome")]), (3, [email("Follow-up")]),
-                                                           (5, [task("Call")])))
         async with running_worker(env, sessions) as h:
-            start = await next_local(h, 11)
-            await h.advance_to(start)
-            handle = await h.enroll(plan_id, world.contact_id)
-            await eventually(lambda: h.has(Message))
-            async with session_scope(sessions) as session:
-                await request_removal(session, mark, Enrollment.contact_id == world.contact_id)
+            start, handle = await welcomed_then_marked(h, mark, (5, [task("Call")]))
             await h.advance_to(start + timedelta(days=3, hours=1))
             result = await h.finish(handle)
             assert (result.status, result.reason) == ("removed", mark)
@@ -276,15 +288,8 @@ class TestREnr2AMarkWithoutItsSignalStillEnds:
             self, env: WorkflowEnvironment, sessions: Sessions) -> None:
         """The step finds the mark, then the removal's own request comes: the end waits for it and names the
         person, instead of ending nameless in the moment between the mark and the request."""
-        world = await seed(sessions)
-        plan_id = await add_plan(sessions, world, plan_doc((0, [email("Welcome")]), (3, [email("Follow-up")])))
         async with running_worker(env, sessions) as h:
-            start = await next_local(h, 11)
-            await h.advance_to(start)
-            handle = await h.enroll(plan_id, world.contact_id)
-            await eventually(lambda: h.has(Message))
-            async with session_scope(sessions) as session:
-                await request_removal(session, "removed", Enrollment.contact_id == world.contact_id)
+            _, handle = await welcomed_then_marked(h, "removed")
             follow_up = (await handle.query(EnrollmentWorkflow.progress)).next_fire_at
             assert follow_up is not None
             await h.advance_to(follow_up)  # no further: the wait for the request runs on the clock from here
