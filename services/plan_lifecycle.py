@@ -46,6 +46,21 @@ async def deactivate(session: AsyncSession, client: Client, plan: Plan) -> int:
     return await signal_each(client, workflow_ids, lambda handle: handle.signal(EnrollmentWorkflow.remove, request))
 
 
+async def emptying_refusal(session: AsyncSession, plan: Plan, definition: PlanDefinition) -> str | None:
+    """Why `definition` may not replace `plan`'s steps, or None. A plan its contacts are in keeps a step (R-PLAN-3):
+    saved with none, every enrollment would find nothing left to run and finish at once, a plan's worth of follow-up
+    ended by an edit. Ending them is deactivating (R-PLAN-8), which says so on each contact's timeline."""
+    if any(day.steps for day in definition.days):
+        return None
+    enrolled = await session.scalar(select(func.count()).select_from(Enrollment).where(
+        Enrollment.plan_id == plan.id, Enrollment.status == "active"))
+    if not enrolled:
+        return None
+    contacts = "1 contact is" if enrolled == 1 else f"{enrolled} contacts are"
+    return (f"{contacts} in plan '{plan.name}', so it keeps at least one step (R-PLAN-3); deactivate it to end "
+            "their enrollments (R-PLAN-8)")
+
+
 async def active_workflow_ids(session: AsyncSession, plan_id: str) -> list[str]:
     return list(await session.scalars(select(Enrollment.workflow_id).where(
         Enrollment.plan_id == plan_id, Enrollment.status == "active")))

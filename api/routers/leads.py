@@ -178,7 +178,7 @@ async def claim_from_pool(lead_id: str, agent: CurrentAgent, session: SessionDep
 async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, session: SessionDep,
                            sessions: SessionsDep, client: TemporalDep, settings: SettingsDep,
                            now: NowDep) -> ClaimAnswer:
-    """R-POOL-1: the Rainmaker assigns a pool lead to an agent of the team."""
+    """R-POOL-1: the Rainmaker assigns a pool lead to an agent of the team, or a lead no route took (R-ROUTE-5)."""
     if agent.role != "rainmaker":
         raise Forbidden(RAINMAKER_ONLY.format("assigns leads from the pool"))
     assignee = await team_record(session, Agent, body.agent_id, agent, "agent")
@@ -189,8 +189,13 @@ async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, 
 async def _own(session: AsyncSession, sessions: SessionsDep, client: TemporalDep, task_queue: str, caller: Agent,
                lead_id: str, owner: Agent, now: datetime, how: str) -> ClaimAnswer:
     lead = await _lead(session, caller, lead_id)
-    if lead.status != "pool" and lead.owner_agent_id is None:
+    # A lead no route took (no source, R-ROUTE-5) is nobody's until the Rainmaker gives it to someone: left to be
+    # claimed it would stay with nobody, and left out of every agent's reach it would stay there for good.
+    takeable = ("pool", "not_routed") if how == "assigned" else ("pool",)
+    if lead.status not in takeable and lead.owner_agent_id is None:
         raise Conflict("this lead is not in the pool: it is still being offered" if lead.status == "offered"
+                       else "this lead is not in the pool: no route took it; the Rainmaker can assign it "
+                       f"(POST /pool/{lead.id}/assign)" if lead.status == "not_routed"
                        else f"this lead is not in the pool ({lead.status})")
     won, detail = await take_ownership(session, lead.id, owner.id, now.astimezone(UTC),
                                        "assigned" if how == "assigned" else "pool_claimed")

@@ -103,6 +103,9 @@ async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, sessi
                       "one; duplicate it to start from a copy")
     definition = await ensure_saveable(session, body.definition(plan.team_plan), team_id=plan.team_id,
                                        owner_agent_id=plan.owner_agent_id, plan=plan)
+    emptying = await plan_lifecycle.emptying_refusal(session, plan, definition)
+    if emptying is not None:
+        raise Conflict(emptying)
     published = await library.edit_refusal(session, plan, definition)  # R-LIB-4
     if published is not None:
         raise Conflict(published)

@@ -53,7 +53,9 @@ class _PlanBody(Request):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_PLAN]})
 
     name: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_NAME})
-    days: list[DayIn] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_DAYS})
+    # Required, as in API.md: a PUT without it would save a plan with no steps, and end every enrollment in it.
+    # A draft sends `[]`.
+    days: list[DayIn] = Field(json_schema_extra={"maxItems": MAX_DAYS})
     repeat: Repeat | None = None
 
     @classmethod

@@ -223,6 +223,22 @@ class TestRPool1OneOwner:
         assert (await lead(api, team.member, pooled["id"]))["status"] == "assigned"
 
 
+    async def test_a_lead_no_route_took_is_the_rainmakers_to_assign_not_an_agents_to_claim(self, api: Api) -> None:
+        team = await api.team()
+        unrouted = await new_lead(api, team, source=None)
+
+        claimed = await api.client.post(f"/pool/{unrouted['id']}/claim", headers=team.member)
+        assigned = await api.client.post(f"/pool/{unrouted['id']}/assign", headers=team.rainmaker,
+                                         json={"agent_id": team.member_id})
+
+        assert claimed.status_code == 409
+        assert claimed.json()["detail"] == ("this lead is not in the pool: no route took it; the Rainmaker can assign "
+                                            f"it (POST /pool/{unrouted['id']}/assign)")
+        assert (assigned.status_code, assigned.json()["owner_agent_id"]) == (200, team.member_id)
+        after = await lead(api, team.member, unrouted["id"])
+        assert (after["status"], after["owner_agent_id"]) == ("assigned", team.member_id)
+
+
 class TestLeadTagsFireOnceOwned:
     async def test_a_leads_tags_enroll_it_in_its_new_owners_triggered_plan_when_claimed(self, api: Api) -> None:
         team = await api.team()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from config import SAMPLES_DIR
-from db.models import Contact, Message, Plan, PlanTrigger, Tag, Task, TimelineEvent
+from db.models import Contact, Enrollment, Message, Plan, PlanTrigger, Tag, Task, TimelineEvent
 from db.session import session_scope
 from domain.ids import new_id
 from services.enrollments import EnrollmentRefused
@@ -209,6 +209,45 @@ class TestRPlan9Edits:
             answer = await api.client.put(url, headers=team.rainmaker, json={**editable(plan), **change})
             assert answer.status_code == 422, change
         assert await get_plan(api, team, plan["id"]) == plan
+
+    async def test_an_edit_without_days_is_refused_naming_days_and_its_contacts_stay_enrolled(self,
+                                                                                               api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.rainmaker, doc((0, [task()]), (3, [task()])))
+        await api.harness.enroll(plan["id"], await add_contact(api, team))
+
+        answer = await api.client.put(f"/plans/{plan['id']}", headers=team.rainmaker, json={"name": "only name"})
+        created = await api.client.post("/plans", headers=team.rainmaker, json={"name": "no days"})
+
+        for refused in (answer, created):
+            assert refused.status_code == 422, refused.text
+            assert [error["loc"] for error in refused.json()["detail"]] == [["body", "days"]]
+        assert await get_plan(api, team, plan["id"]) == plan
+        assert [(row.status, row.plan_version) for row in await api.harness.rows(Enrollment)] == [("active", 1)]
+
+    async def test_emptying_a_plan_contacts_are_in_is_refused_pointing_to_deactivating(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.rainmaker, doc((0, [task()]), (3, [task()])))
+        await api.harness.enroll(plan["id"], await add_contact(api, team))
+
+        answer = await api.client.put(f"/plans/{plan['id']}", headers=team.rainmaker,
+                                      json={**editable(plan), "days": []})
+
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["detail"] == ("1 contact is in plan 'Plan', so it keeps at least one step (R-PLAN-3); "
+                                           "deactivate it to end their enrollments (R-PLAN-8) "
+                                           "(see docs/rules.md#r-plan-3, docs/rules.md#r-plan-8)")
+        assert await get_plan(api, team, plan["id"]) == plan
+
+    async def test_a_plan_nobody_is_in_may_go_back_to_a_draft(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.rainmaker, doc((0, [task()])))
+
+        answer = await api.client.put(f"/plans/{plan['id']}", headers=team.rainmaker,
+                                      json={**editable(plan), "days": []})
+
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["version"], answer.json()["days"]) == (2, [])
 
     async def test_an_enrolled_contact_follows_the_new_version_from_its_next_step(self, api: Api) -> None:
         team, h = await api.team(), api.harness
