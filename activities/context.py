@@ -16,7 +16,7 @@ from db.session import read_scope, write_after_reading
 from domain.merge import full_name
 from domain.plan import PlanDefinition
 from services.plans import schedule_context
-from services.progress import label_values
+from services.progress import step_parties
 from workflows.types import EnrollmentContext, LoadContextInput, RemovalRules
 
 
@@ -48,7 +48,7 @@ class ContextActivities:
                                                 spread_key=request.workflow_id),
                 removal_rules=RemovalRules(on_email_reply=plan.on_email_reply, on_text_reply=plan.on_text_reply),
                 contact_name=name or contact.id,
-                merge_values=await label_values(session, plan, contact),
+                parties=await step_parties(session, plan, contact),
             )
             # R-PLAN-9: the row says which version the contact now follows, not only the workflow; and once the
             # workflow runs, the reconciler need not look at the row.
@@ -68,7 +68,7 @@ _ROW_CAUGHT_UP = (update(_ENROLLMENTS).where(_ENROLLMENTS.c.id == bindparam("enr
 async def _prefetch(session: AsyncSession, request: LoadContextInput) -> PlanVersion | None:
     """Every row the load reads, in one query: the plan, the contact, the version, the enrollment, the team and the
     agents the labels may name. They land in the session's identity map, where the `session.get` calls of the load
-    (and of `schedule_context` and `label_values`) find them; every start and every reload of every enrollment runs
+    (and of `schedule_context` and `step_parties`) find them; every start and every reload of every enrollment runs
     this, and each round trip costs the worker more than its rows (issue 11). A row missing here is looked up, and
     reported, where it is needed, as before; the version is returned (it has no key to look up by), None when the
     plan has no such version."""

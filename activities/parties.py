@@ -15,7 +15,7 @@ from db.models import Agent, Contact, Enrollment, Message, Task, Team
 from db.queries import rainmaker_of, write_timeline
 from domain.merge import Person, full_name, merge_values
 from domain.plan import Designated, describe_step
-from domain.team import TeamDefaults, designate, designated_role
+from domain.team import TeamDefaults, designation_for
 from workflows.types import StepInput
 
 
@@ -90,7 +90,8 @@ async def load_parties(session: AsyncSession, step: StepInput) -> Parties:
             raise ApplicationError(f"team {team.id} has no Rainmaker", type="MissingRecord", non_retryable=True)
         defaults = TeamDefaults(Designated(team.default_task_assignee), Designated(team.default_email_sender),
                                 Designated(team.default_text_sender))
-        designation = designate(designated_role(step.step, defaults), rainmaker.id, contact.assignee_id)
+        designation = designation_for(step.step, team_plan=step.team_plan, owner_id=agent_id, defaults=defaults,
+                                      rainmaker_id=rainmaker.id, contact_assignee_id=contact.assignee_id)
         agent_id = designation.agent_id
         if designation.fell_back:
             await _note_fallback(session, step, Parties(contact=contact, agent=rainmaker, team=team))

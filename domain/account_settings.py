@@ -10,7 +10,8 @@ value never breaks a page or a schedule: the next layer down applies instead.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from domain.limits import HHMM
 from domain.plan import DEFAULT_SLOT_TIMES, SLOT_ORDER
@@ -25,15 +26,22 @@ def is_hhmm(value: object) -> bool:
     return isinstance(value, str) and HHMM.fullmatch(value) is not None
 
 
+# Files in the zone database that name no zone: `localtime` is whatever the host is set to, `posixrules` the rules
+# POSIX TZ strings borrow, `Factory` the placeholder for "zone not set yet" (its abbreviation is -00).
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+@cache
+def iana_zones() -> frozenset[str]:
+    """Every IANA zone name, links such as US/Central included. From the zone database's list, read once (a walk of
+    the zone directory, tens of milliseconds), not from what `ZoneInfo` opens: it opens any file under the zone
+    directory, `localtime` and `posix/America/Chicago` too."""
+    return frozenset(available_timezones() - _NOT_ZONES)
+
+
 def known_zone(name: object) -> str | None:
     """`name` when it is an IANA time zone, else None."""
-    if not isinstance(name, str) or not name:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    return name if isinstance(name, str) and name in iana_zones() else None
 
 
 def slot_overrides(stored: object) -> dict[str, str]:

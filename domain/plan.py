@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from domain import limits
+from domain.json_types import Flag, WholeNumber
 from domain.merge import render
 
 
@@ -124,8 +125,8 @@ class _TaskFields(_Model):
     description: str | None = None
     link: str | None = None
     priority: Priority = Priority.NONE
-    contact_task: bool = False
-    due_in_days: int = 0
+    contact_task: Flag = False
+    due_in_days: WholeNumber = 0
     due_time: str | None = None  # "HH:MM" in the account time zone; None means all day (23:59)
 
 
@@ -202,7 +203,7 @@ STEPS_LIMITS: dict[str, Any] = {"minItems": 1}  # R-PLAN-3
 
 class Day(_Model):
     # Whole calendar days after the previous day was reached; the first day's delay counts from enrollment.
-    delay_days: int = Field(default=0, json_schema_extra=DELAY_DAYS_LIMITS)
+    delay_days: WholeNumber = Field(default=0, json_schema_extra=DELAY_DAYS_LIMITS)
     steps: list[Step] = Field(default_factory=list, json_schema_extra=STEPS_LIMITS)
 
 
@@ -210,9 +211,10 @@ class Repeat(_Model):
     """R-PLAN-7: 1 to 6 more passes, or until the contact is removed; the next pass starts 0 to 369 days after the
     last day."""
 
-    times: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": limits.MAX_REPEAT_TIMES})] | \
-        Literal["unlimited"] = 1
-    delay_days: int = Field(default=0, json_schema_extra={"minimum": 0, "maximum": limits.MAX_REPEAT_DELAY_DAYS})
+    times: Annotated[WholeNumber, WithJsonSchema({"type": "integer", "minimum": 1,
+                                                  "maximum": limits.MAX_REPEAT_TIMES})] | Literal["unlimited"] = 1
+    delay_days: WholeNumber = Field(default=0, json_schema_extra={"minimum": 0,
+                                                                  "maximum": limits.MAX_REPEAT_DELAY_DAYS})
 
     @property
     def unlimited(self) -> bool:
@@ -223,7 +225,7 @@ class PlanDefinition(_Model):
     """One saved version of a plan: what a contact goes through."""
 
     name: str = Field(json_schema_extra={"minLength": 1, "maxLength": limits.MAX_NAME})
-    team_plan: bool = False
+    team_plan: Flag = False
     days: list[Day] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_DAYS})
     repeat: Repeat | None = None
 
@@ -303,11 +305,13 @@ class StepPosition:
 AnyStep = TaskStep | CallStep | EmailStep | TextStep | AddToPlanStep
 
 
-def describe_step(step: AnyStep, values: Mapping[str, str] | None = None, repeat: int = 0) -> str:
+def describe_step(step: AnyStep, values: Mapping[str, str] | None = None, repeat: int = 0, *,
+                  as_task: bool = False) -> str:
     """A short human label, used in validation messages, timeline events and the Temporal UI.
 
     With `values` (a contact's merge values) the label is rendered for that contact (R-MERGE-1): a person never
     reads `{contact.first.name}`. Without them (validation messages about the plan itself) it shows the plan's text.
+    `as_task`: an automated text standing in as a text task (R-TXT-5), said so wherever the step is shown.
     """
 
     def shown(text: str) -> str:
@@ -325,7 +329,7 @@ def describe_step(step: AnyStep, values: Mapping[str, str] | None = None, repeat
             label = f"text '{first[:40]}{'…' if len(first) > 40 else ''}'"
     else:
         label = f"add to plan {step.target_plan_id}"
-    return label
+    return f"text task for {label}" if as_task else label
 
 
 def text_for_repeat(step: TextStep, repeat: int) -> str:

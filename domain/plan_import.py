@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from domain import limits
+from domain.json_types import WholeNumber
 from domain.plan import AddToPlanStep, AnyStep, CallStep, Day, EmailStep, PlanDefinition, Repeat, TaskStep, TextStep
 from domain.validation import Violation
 
@@ -26,7 +27,7 @@ class SetDelay(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["set_delay"] = "set_delay"
-    days: int = Field(json_schema_extra={"minimum": 1, "maximum": limits.MAX_PLAN_SPAN_DAYS})
+    days: WholeNumber = Field(json_schema_extra={"minimum": 1, "maximum": limits.MAX_PLAN_SPAN_DAYS})
 
 
 class RestartFlow(BaseModel):
@@ -35,8 +36,8 @@ class RestartFlow(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["restart_flow"] = "restart_flow"
-    times: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": limits.MAX_REPEAT_TIMES})] | \
-        Literal["unlimited"] = 1
+    times: Annotated[WholeNumber, WithJsonSchema({"type": "integer", "minimum": 1,
+                                                  "maximum": limits.MAX_REPEAT_TIMES})] | Literal["unlimited"] = 1
 
 
 ImportedItem = Annotated[

@@ -18,6 +18,7 @@ input can stall an enrollment. Every instant returned is in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -271,9 +272,14 @@ def mark_done(cursor: Cursor, scheduled: ScheduledStep, outcome: str = "executed
 
 
 def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes: int | None = None,
-            ) -> list[ScheduledStep]:
+            becomes_task: Callable[[AnyStep], bool] | None = None) -> list[ScheduledStep]:
     """Every step's fire instant for a contact enrolled at `start`, over `passes` passes (default: all of them,
-    or one for a plan repeating without end). Steps that would be skipped or fail carry their verdict."""
+    or one for a plan repeating without end). Steps that would be skipped or fail carry their verdict.
+
+    `becomes_task` says which automated texts turn into text tasks (R-TXT-5: their agent has no Twilio). The
+    workflow learns that from the text's first attempt, at the text's instant, and then waits for the task window
+    from that attempt on (R-TASK-2); the preview takes the same two steps, so it shows the instant the task appears.
+    """
     total = plan.total_passes()
     wanted = passes if passes is not None else (total if total is not None else 1)
     if total is not None:
@@ -285,9 +291,23 @@ def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes:
         if scheduled is None:
             cursor = next_pass(plan, cursor, ctx)
             continue
+        if becomes_task is not None and scheduled.verdict is None and becomes_task(scheduled.step):
+            scheduled = _as_text_task(plan, cursor, ctx, scheduled)
         out.append(scheduled)
         cursor = mark_done(cursor, scheduled, scheduled.verdict or "executed", scheduled.reason)
     return out
+
+
+def _as_text_task(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext, text: ScheduledStep) -> ScheduledStep:
+    """The text task standing in for `text`, as the workflow schedules it after the text's attempt found no Twilio:
+    pending as a task, not before the task window's next opening after that attempt."""
+    try:
+        resume = task_creation_time(text.fire_at, ctx.time_zone)
+    except (ScheduleError, ZoneInfoNotFoundError, ValueError):
+        return text  # the zone the text was scheduled in is real; kept total all the same
+    pending = PendingStep(step_id=text.step_id, day_date=text.day_date, not_before=resume, as_task=True)
+    task = next_step(plan, cursor.model_copy(update={"pending": pending}), ctx)
+    return task if task is not None else text
 
 
 def _place(plan: PlanDefinition, cursor: Cursor, done_ids: set[str]) -> tuple[int, date | None, bool]:

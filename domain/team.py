@@ -1,9 +1,18 @@
-"""Whose credits a step uses (R-TEAM-2, R-TEAM-3, R-TXT-5): the plan owner, or on a team plan the designated agent."""
+"""Whose credits a step uses (R-TEAM-2, R-TEAM-3, R-TXT-5): the plan owner, or on a team plan the designated agent.
+
+One resolution serves the step that runs (`activities.parties.load_parties`) and everything a person reads about it
+(progress, the preview, the Temporal UI's summaries, through `StepParties`), so a label never names an agent other
+than the one the message goes from or the task goes to.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.merge import Person, merge_values
 from domain.plan import AnyStep, Designated, EmailStep, TextStep
 
 
@@ -41,3 +50,50 @@ def designate(role: Designated, rainmaker_id: str, contact_assignee_id: str | No
             return Designation(contact_assignee_id)
         return Designation(rainmaker_id, fell_back=True)
     return Designation(rainmaker_id)
+
+
+def designation_for(step: AnyStep, *, team_plan: bool, owner_id: str | None, defaults: TeamDefaults,
+                    rainmaker_id: str, contact_assignee_id: str | None) -> Designation:
+    """The agent a step acts as: a personal plan's owner, else the team role the step designates (R-TEAM-2),
+    resolved from the contact's assignee as it is now (R-TEAM-3)."""
+    if not team_plan and owner_id is not None:
+        return Designation(owner_id)
+    return designate(designated_role(step, defaults), rainmaker_id, contact_assignee_id)
+
+
+def can_text(from_number: str | None, account_sid: str | None, auth_token: str | None, *, outbox: bool) -> bool:
+    """Whether an agent has the Twilio setup R-TXT-5 asks for. The outbox (development) sends nothing, so a number
+    is enough there; live texts need the account and a token (the agent's own or the deployment's)."""
+    if outbox:
+        return bool(from_number)
+    return bool(from_number and account_sid and auth_token)
+
+
+class StepParties(BaseModel):
+    """Who each step of one enrollment involves, as far as what a person reads about it needs: the contact, and
+    every agent a step of the plan may act as. Loaded with the enrollment's context, so the workflow renders each
+    step's labels for that step's own agent (R-MERGE-1) without I/O, by the resolution the step itself uses."""
+
+    model_config = ConfigDict(frozen=True)
+
+    team_plan: bool = False
+    owner_id: str | None = None
+    rainmaker_id: str = ""
+    contact_assignee_id: str | None = None
+    defaults: TeamDefaults = Field(default_factory=TeamDefaults)
+    contact: Person = Field(default_factory=Person)
+    agents: dict[str, Person] = Field(default_factory=dict)
+
+    def designation(self, step: AnyStep) -> Designation:
+        return designation_for(step, team_plan=self.team_plan, owner_id=self.owner_id, defaults=self.defaults,
+                               rainmaker_id=self.rainmaker_id, contact_assignee_id=self.contact_assignee_id)
+
+    def merge_values(self, step: AnyStep) -> dict[str, str]:
+        """The values the step's message or task is rendered with when it runs: `{agent.*}` is its agent."""
+        return merge_values(self.contact, self.agents.get(self.designation(step).agent_id, Person()))
+
+    def becomes_text_task(self, step: AnyStep, texting: Container[str]) -> bool:
+        """R-TXT-5: a team plan's automated text whose agent (not among `texting`, the agents who can text) has no
+        Twilio becomes a text task for that agent."""
+        return (self.team_plan and isinstance(step, TextStep) and step.mode == "automated"
+                and self.designation(step).agent_id not in texting)

@@ -1,33 +1,62 @@
 """What a person reads about an enrollment before its workflow has said anything: the first step and when it runs
-(R-ENR-4: "the next step is known from the moment the enrollment exists"), and the merge values labels are
-rendered with (R-MERGE-1). The workflow's context activity and the API share these, with the same plan version,
-settings and schedule code, so the estimate is the instant the workflow then runs.
+(R-ENR-4: "the next step is known from the moment the enrollment exists"), and who its labels are rendered for
+(R-MERGE-1): the contact, and for each step the agent that step acts as (R-TEAM-2). The workflow's context activity
+and the API share these, with the same plan version, settings and schedule code, so the estimate is the instant the
+workflow then runs.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Agent, Contact, Enrollment, Plan
+from config import Settings
+from db.models import Agent, Contact, Enrollment, Plan, Team
 from db.queries import plan_version, rainmaker_of
-from domain.merge import Person, merge_values
-from domain.plan import PlanDefinition
+from domain.merge import Person
+from domain.plan import Designated, PlanDefinition
 from domain.schedule import ScheduledStep, next_step, start_cursor
+from domain.team import StepParties, TeamDefaults, can_text
 from services.plans import schedule_context
 
 
-async def label_values(session: AsyncSession, plan: Plan, contact: Contact) -> dict[str, str]:
-    """Merge values for labels: the contact, and as `{agent.*}` the owner of a personal plan, or for a team plan the
-    contact's assignee, else the Rainmaker (a step itself resolves its sender when it runs, R-TEAM-3)."""
-    agent_id = plan.owner_agent_id or contact.assignee_id
-    agent = await session.get(Agent, agent_id) if agent_id else None
-    agent = agent if agent is not None else await rainmaker_of(session, plan.team_id)
-    return merge_values(Person(contact.first_name, contact.last_name, contact.email, contact.phone),
-                        Person(agent.first_name, agent.last_name, agent.email, agent.phone) if agent else Person())
+async def step_parties(session: AsyncSession, plan: Plan, contact: Contact) -> StepParties:
+    """Who a step of `contact`'s enrollment may act as (R-TEAM-2): the owner of a personal plan; for a team plan the
+    Rainmaker and the contact's assignee as they are now, with the team's defaults. Labels are rendered per step from
+    it, by the resolution the step uses when it runs (R-TEAM-3), so `{agent.*}` reads as it will be sent."""
+    person = Person(contact.first_name, contact.last_name, contact.email, contact.phone)
+    if not plan.team_plan and plan.owner_agent_id is not None:
+        owner = await session.get(Agent, plan.owner_agent_id)
+        return StepParties(owner_id=plan.owner_agent_id, contact=person,
+                           agents={owner.id: _person(owner)} if owner else {})
+    team = await session.get(Team, plan.team_id)
+    rainmaker = await rainmaker_of(session, plan.team_id)
+    assignee = await session.get(Agent, contact.assignee_id) if contact.assignee_id else None
+    defaults = TeamDefaults(Designated(team.default_task_assignee), Designated(team.default_email_sender),
+                            Designated(team.default_text_sender)) if team else TeamDefaults()
+    agents = {agent.id: _person(agent) for agent in (rainmaker, assignee) if agent is not None}
+    return StepParties(team_plan=plan.team_plan, rainmaker_id=rainmaker.id if rainmaker else "",
+                       contact_assignee_id=contact.assignee_id, defaults=defaults, contact=person,
+                       agents=agents)
 
 
-async def planned_first_step(session: AsyncSession, row: Enrollment) -> tuple[ScheduledStep, dict[str, str]] | None:
-    """The enrollment's first step and its instant as the workflow will compute them, with the label values."""
+def _person(agent: Agent) -> Person:
+    return Person(agent.first_name, agent.last_name, agent.email, agent.phone)
+
+
+async def texting_agents(session: AsyncSession, parties: StepParties, settings: Settings) -> set[str]:
+    """Of the agents `parties` may designate, those with the Twilio setup R-TXT-5 asks for, as they are now."""
+    outbox = settings.messaging_provider == "outbox"
+    texting = set()
+    for agent_id in parties.agents:
+        agent = await session.get(Agent, agent_id)
+        if agent is not None and can_text(agent.twilio_from_number, agent.twilio_account_sid,
+                                          agent.twilio_auth_token or settings.twilio_auth_token, outbox=outbox):
+            texting.add(agent_id)
+    return texting
+
+
+async def planned_first_step(session: AsyncSession, row: Enrollment) -> tuple[ScheduledStep, StepParties] | None:
+    """The enrollment's first step and its instant as the workflow will compute them, with who the labels name."""
     plan = await session.get(Plan, row.plan_id)
     contact = await session.get(Contact, row.contact_id)
     version = await plan_version(session, row.plan_id, row.plan_version)
@@ -35,4 +64,4 @@ async def planned_first_step(session: AsyncSession, row: Enrollment) -> tuple[Sc
         return None
     ctx = await schedule_context(session, plan, contact_time_zone=contact.time_zone, spread_key=row.workflow_id)
     first = next_step(PlanDefinition.model_validate(version.definition), start_cursor(row.started_at, ctx), ctx)
-    return (first, await label_values(session, plan, contact)) if first is not None else None
+    return (first, await step_parties(session, plan, contact)) if first is not None else None

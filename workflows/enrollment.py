@@ -244,7 +244,7 @@ class EnrollmentWorkflow:
     def progress(self) -> EnrollmentProgress:
         cursor = self._cursor
         nxt = self._next
-        values = self._ctx.merge_values if self._ctx else None
+        ctx = self._ctx
         return EnrollmentProgress(
             status=self._status,
             plan_version=self._input.plan_version,
@@ -252,7 +252,7 @@ class EnrollmentWorkflow:
             day=nxt.day_number if nxt else (cursor.done[-1].day_number if cursor and cursor.done else None),
             next_step_id=nxt.step_id if nxt else None,
             next_step_kind=nxt.step.kind if nxt else None,
-            next_step_label=describe_step(nxt.step, values, nxt.repeat) if nxt else None,
+            next_step_label=(ctx.label(nxt) if ctx else describe_step(nxt.step, None, nxt.repeat)) if nxt else None,
             next_fire_at=nxt.fire_at if nxt else None,
             steps_done=list(cursor.done) if cursor else [],
             steps_done_total=self._steps_done_total,
@@ -426,8 +426,7 @@ class EnrollmentWorkflow:
         return f"{self._input.enrollment_id}:r{nxt.repeat}:{nxt.step_id}"
 
     def _label(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> str:
-        label = describe_step(nxt.step, ctx.merge_values, nxt.repeat)
-        return f"text task for {label}" if nxt.as_task else label
+        return ctx.label(nxt)
 
     def _when(self, nxt: ScheduledStep, ctx: EnrollmentContext) -> str:
         try:

@@ -13,8 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey
 
-from domain.plan import PlanDefinition, Step
-from domain.schedule import Cursor, DoneStep, ScheduleContext
+from domain.plan import PlanDefinition, Step, describe_step
+from domain.schedule import Cursor, DoneStep, ScheduleContext, ScheduledStep
+from domain.team import StepParties
 
 Channel = Literal["sms", "email"]
 EnrollmentStatus = Literal["active", "completed", "removed"]
@@ -155,8 +156,16 @@ class EnrollmentContext(BaseModel):
     schedule: ScheduleContext
     removal_rules: RemovalRules
     contact_name: str
-    # R-MERGE-1: labels a person reads (progress, Temporal UI summaries) are rendered for the contact.
+    # R-MERGE-1: labels a person reads (progress, Temporal UI summaries) are rendered for the contact and, step by
+    # step, the agent the step acts as (R-TEAM-2). Runs recorded before `parties` have only `merge_values`, one set
+    # for every step; their labels read as they did.
     merge_values: dict[str, str] = Field(default_factory=dict)
+    parties: StepParties | None = None
+
+    def label(self, nxt: ScheduledStep) -> str:
+        """The step as a person reads it: rendered for its contact and agent, a text task said so (R-TXT-5)."""
+        values = self.parties.merge_values(nxt.step) if self.parties is not None else self.merge_values
+        return describe_step(nxt.step, values, nxt.repeat, as_task=nxt.as_task)
 
 
 class StepInput(BaseModel):

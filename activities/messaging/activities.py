@@ -39,6 +39,7 @@ from domain.email_content import missing_postal_address, sender_postal_address
 from domain.ids import new_id
 from domain.merge import render
 from domain.plan import EmailStep, TextStep, text_for_repeat
+from domain.team import can_text
 from domain.windows import task_creation_time
 from workflows.types import Channel, StepInput, StepOutcome
 
@@ -224,10 +225,8 @@ class MessagingActivities:
 
     def _has_twilio(self, parties: Parties) -> bool:
         agent = parties.agent
-        if self._sms.name == "outbox":
-            return bool(agent.twilio_from_number)
-        token = agent.twilio_auth_token or self._settings.twilio_auth_token
-        return bool(agent.twilio_from_number and agent.twilio_account_sid and token)
+        return can_text(agent.twilio_from_number, agent.twilio_account_sid,
+                        agent.twilio_auth_token or self._settings.twilio_auth_token, outbox=self._sms.name == "outbox")
 
     async def _sms_request(self, session: AsyncSession, message: Message) -> SmsRequest:
         agent = await session.get(Agent, message.agent_id) if message.agent_id else None

@@ -143,10 +143,11 @@ async def get_enrollment(enrollment_id: str, agent: CurrentAgent, session: Sessi
         planned = await planned_first_step(session, row)
         await session.commit()
         if planned is not None:
-            first, values = planned
+            first, parties = planned
             public = public.model_copy(update={
                 "repeat": 0, "day": first.day_number, "next_step_id": first.step_id,
-                "next_step_kind": first.step.kind, "next_step_label": describe_step(first.step, values),
+                "next_step_kind": first.step.kind,
+                "next_step_label": describe_step(first.step, parties.merge_values(first.step)),
                 "next_fire_at": first.fire_at})
     return public
 

@@ -8,12 +8,14 @@ team (R-TEAM-1); a member reading one may not edit it (403).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
 
 from api.access import TEAM_PLAN_ROLE, editable_plan, team_record, visible_plan
-from api.deps import CurrentAgent, SessionDep, TemporalDep, can_manage_team
+from api.deps import CurrentAgent, SessionDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid
 from api.paging import PageDep
 from api.schemas.plans import (
@@ -26,7 +28,7 @@ from api.schemas.plans import (
     PreviewStep,
 )
 from db.models import Contact, Plan
-from domain.plan import describe_step
+from domain.plan import AnyStep, describe_step
 from domain.plan_import import Imported, from_builder_list
 from domain.schedule import preview
 from domain.validation import PlanInvalid
@@ -40,7 +42,7 @@ from services.plans import (
     plans_with_documents,
     schedule_context,
 )
-from services.progress import label_values
+from services.progress import step_parties, texting_agents
 from workflows.types import enrollment_workflow_id
 
 router = APIRouter(tags=["plans"])
@@ -148,23 +150,32 @@ async def duplicate(plan_id: str, agent: CurrentAgent, session: SessionDep) -> P
 
 
 @router.post("/plans/{plan_id}/preview", response_model=list[PreviewStep])
-async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent,
-                       session: SessionDep) -> list[PreviewStep]:
+async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent, session: SessionDep,
+                       settings: SettingsDep) -> list[PreviewStep]:
     """Exactly when each step would run for a contact enrolled at `start_at`: the schedule code and account settings
-    the enrollment workflow uses, with the same text spread when `contact_id` is given."""
+    the enrollment workflow uses, with the same text spread when `contact_id` is given.
+
+    With a contact, each step is resolved as its workflow will (R-TEAM-2/3): labels name the step's own agent, and a
+    team text whose agent has no Twilio now shows as the text task it becomes, at the task's time (R-TXT-5,
+    R-TASK-2). Without one nobody is designated yet, so steps read as the plan writes them."""
     plan = await visible_plan(session, agent, plan_id)
-    contact_zone, spread_key, values = body.contact_time_zone, plan.id, None
+    contact_zone, spread_key, parties = body.contact_time_zone, plan.id, None
+    becomes_task: Callable[[AnyStep], bool] | None = None
     if body.contact_id is not None:
         contact = await team_record(session, Contact, body.contact_id, agent, "contact")
         contact_zone = contact_zone or contact.time_zone
         spread_key = enrollment_workflow_id(plan.id, contact.id)
-        values = await label_values(session, plan, contact)
+        parties = await step_parties(session, plan, contact)
+        texting = await texting_agents(session, parties, settings)
+        becomes_task = partial(parties.becomes_text_task, texting=texting)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     account_zone = zone(ctx.time_zone)  # always a real zone: `schedule_context` passes over bad stored ones
-    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes)
+    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, becomes_task)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
-                        label=describe_step(s.step, values, s.repeat), fire_at=s.fire_at.astimezone(account_zone),
-                        outcome=_OUTCOMES[s.verdict], reason=s.reason or None) for s in steps]
+                        label=describe_step(s.step, parties.merge_values(s.step) if parties else None, s.repeat,
+                                            as_task=s.as_task),
+                        fire_at=s.fire_at.astimezone(account_zone), outcome=_OUTCOMES[s.verdict],
+                        reason=s.reason or None) for s in steps]
 
 
 _OUTCOMES: dict[str | None, Literal["runs", "skipped", "fails"]] = {None: "runs", "skipped": "skipped",

@@ -12,7 +12,6 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -24,6 +23,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from domain.account_settings import known_zone
+from domain.json_types import Flag as Flag  # every request's integers and booleans: domain.json_types
+from domain.json_types import WholeNumber as WholeNumber
 from domain.validation import Violation
 
 NUL_ERROR = "string_nul"
@@ -100,14 +101,6 @@ class _TimeZone:
 
 
 TimeZoneName = Annotated[str, _TimeZone()]
-
-def _whole(value: Any) -> Any:
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-# An integer, as JSON Schema's `integer` reads it: 30 and 30.0 alike (a JSON encoder may write either), never `true`
-# or "30". For the fields where a boolean or a string standing for a number is refused, not read as one.
-WholeNumber = Annotated[int, BeforeValidator(_whole), Field(strict=True)]
 
 FIRST_YEAR, LAST_YEAR = 1900, 8999
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import EmailStr, Field, field_validator
 
-from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation, no_null
+from api.schemas.common import Flag, PhoneNumber, Public, Request, TimeZoneName, field_violation, no_null
 from api.schemas.triggers import TagPublic
 from domain.validation import Violation
 
@@ -33,7 +33,7 @@ class ContactCreate(_ContactBody):
     phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     time_zone: TimeZoneName | None = Field(default=None, description="IANA zone; enables the contact's quiet hours")
     assignee_id: str | None = Field(default=None, description="An agent of your team")
-    do_not_call: bool = False
+    do_not_call: Flag = False
 
 
 class ContactUpdate(_ContactBody):
@@ -45,8 +45,8 @@ class ContactUpdate(_ContactBody):
     phone: PhoneNumber | None = Field(default=None, description="E.164, e.g. +15125550199")
     time_zone: TimeZoneName | None = None
     assignee_id: str | None = None
-    do_not_call: bool | None = Field(default=None, json_schema_extra=no_null)
-    opted_out: bool | None = Field(default=None, json_schema_extra=_only_true,
+    do_not_call: Flag | None = Field(default=None, json_schema_extra=no_null)
+    opted_out: Flag | None = Field(default=None, json_schema_extra=_only_true,
                                    description="Only `true`: an agent may opt a contact out of texts by hand; only "
                                    "the contact opts back in, by texting START (R-TXT-4)")
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas.common import Public, Request
+from api.schemas.common import Flag, Public, Request
 from db.models import Design
 from domain.limits import MAX_HTML
 
@@ -19,7 +19,7 @@ class DesignUpdate(Request):
 
 
 class DesignCreate(DesignUpdate):
-    team: bool = False
+    team: Flag = False
 
 
 class DesignPublic(Public):

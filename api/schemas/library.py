@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from api.schemas.common import Public, Request
+from api.schemas.common import Flag, Public, Request
 from api.schemas.plans import DayPublic, PlanPublic
 from domain.library import linked_plan_ids
 from domain.plan import PlanDefinition, Repeat
@@ -15,13 +15,13 @@ from services.library import EntryView
 
 
 class PublishRequest(Request):
-    include_linked: bool = Field(default=False, description="Publish the plans this plan adds contacts to (its "
+    include_linked: Flag = Field(default=False, description="Publish the plans this plan adds contacts to (its "
                                  "add-to-plan steps, and theirs) in the same go (R-LIB-3). Without it, a plan linking "
                                  "to a plan not in the library yet is refused, listing those plans.")
 
 
 class CopyRequest(Request):
-    team_plan: bool = Field(default=False, description="Copy into team plans (R-TEAM-1: the Rainmaker or an "
+    team_plan: Flag = Field(default=False, description="Copy into team plans (R-TEAM-1: the Rainmaker or an "
                             "enhanced/unlimited member) instead of your personal plans.")
 
 

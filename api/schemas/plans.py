@@ -5,12 +5,13 @@ reads from `GET /plans/{id}` can be sent back to `PUT` after picking `name`, `te
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, Strict, field_validator
 
-from api.schemas.common import Instant, Public, Request, TimeZoneName
+from api.schemas.common import Flag, Instant, Public, Request, TimeZoneName, WholeNumber
 from db.models import Plan
+from domain.json_types import AS_WHOLE
 from domain.limits import MAX_NAME
 from domain.plan import DELAY_DAYS_LIMITS, MAX_DAYS, STEPS_LIMITS, Day, PlanDefinition, Repeat, Step
 from domain.plan_import import ImportedItem
@@ -37,12 +38,13 @@ EXAMPLE_PLAN: dict[str, Any] = {
 class DayIn(Request):
     model_config = ConfigDict(json_schema_extra={"required": ["steps"]})  # R-PLAN-3: a day holds at least one step
 
-    day: int | None = Field(default=None, json_schema_extra={"minimum": 1},
-                            description="Read-only, derived from the delays (R-PLAN-2): may be sent back as read, but "
-                            "a different number is refused — change `delay_days` instead")
-    delay_days: int = Field(default=0, json_schema_extra=DELAY_DAYS_LIMITS,
-                            description="Whole days after the previous day (day 1: after enrollment); a later day "
-                            "comes at least 1 day after the one before, the last at most 365 days after day 1")
+    day: WholeNumber | None = Field(default=None, json_schema_extra={"minimum": 1},
+                                    description="Read-only, derived from the delays (R-PLAN-2): may be sent back as "
+                                    "read, but a different number is refused — change `delay_days` instead")
+    delay_days: WholeNumber = Field(default=0, json_schema_extra=DELAY_DAYS_LIMITS,
+                                    description="Whole days after the previous day (day 1: after enrollment); a later "
+                                    "day comes at least 1 day after the one before, the last at most 365 days after "
+                                    "day 1")
     steps: list[Step] = Field(default_factory=list, json_schema_extra=STEPS_LIMITS)
 
 
@@ -80,7 +82,7 @@ class _PlanBody(Request):
 class PlanCreate(_PlanBody):
     """A new plan. `team_plan: true` makes it the team's (R-TEAM-1: Rainmaker or enhanced/unlimited members)."""
 
-    team_plan: bool = False
+    team_plan: Flag = False
 
 
 class PlanUpdate(_PlanBody):
@@ -88,7 +90,7 @@ class PlanUpdate(_PlanBody):
     (R-PLAN-9), steps without an id are new. `team_plan`, if sent, must match the plan: a plan never changes
     owner (duplicate it instead)."""
 
-    team_plan: bool | None = None
+    team_plan: Flag | None = None
 
 
 # The same plan in the older builder's shape (R-PLAN-6), for `POST /plans/import`.
@@ -113,7 +115,7 @@ class PlanImport(Request):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_IMPORT]})
 
     name: str = Field(json_schema_extra={"minLength": 1, "maxLength": MAX_NAME})
-    team_plan: bool = False
+    team_plan: Flag = False
     steps: list[ImportedItem] = Field(json_schema_extra={"minItems": 1})
 
     @classmethod
@@ -182,10 +184,10 @@ class PlanSummary(Public):
 
 class PreviewRequest(Request):
     start_at: Instant = Field(description="The enrollment instant to preview from (with its offset)")
-    passes: int | None = Field(default=None, ge=1, le=MAX_PREVIEW_PASSES,
-                               description="How many passes through the plan to show, the first included (at most "
-                               f"{MAX_PREVIEW_PASSES}); default: every pass of a plan repeating 1–6 times, one of a "
-                               "plan repeating without end")
+    passes: Annotated[int, Strict(), Field(ge=1, le=MAX_PREVIEW_PASSES), AS_WHOLE] | None = Field(
+        default=None, description="How many passes through the plan to show, the first included (at most "
+        f"{MAX_PREVIEW_PASSES}); default: every pass of a plan repeating 1–6 times, one of a plan repeating without "
+        "end")
     contact_time_zone: TimeZoneName | None = Field(default=None, description="For texts' quiet hours (R-TXT-3); "
                                                    "default: the contact's, when `contact_id` is given")
     contact_id: str | None = Field(default=None, description="Preview for this contact: their time zone and the "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from api.schemas.common import Public, Request
+from api.schemas.common import Flag, Public, Request
 
 # Trimmed before the length check, so "  " is refused rather than stored as an invisible tag.
 TagName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
@@ -50,8 +50,8 @@ class TriggersPublic(Public):
 class RemovalRulesUpdate(Request):
     """R-RULE-5: end the enrollment when the contact replies to this plan's email / automated text."""
 
-    on_email_reply: bool
-    on_text_reply: bool
+    on_email_reply: Flag
+    on_text_reply: Flag
 
 
 class RemovalRulesPublic(Public):

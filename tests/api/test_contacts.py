@@ -90,6 +90,27 @@ class TestContacts:
             assert (refused.status_code, refused.json()["detail"][0]["loc"]) == (422, ["body", field])
         assert (await api.client.get(path, headers=team.member)).json() == contact
 
+    async def test_a_flag_is_true_or_false_and_a_zone_one_the_iana_database_names(self, api: Api) -> None:
+        """`"yes"`, 1 or `"true"` is no flag, and `localtime` (whatever the host is set to), `Factory` (zone not set)
+        or `posixrules` no time zone: each is a 422 naming the field and its rule, never stored as a lax reading of it.
+        """
+        team = await api.team()
+        cases: list[tuple[dict[str, Any], str, str]] = [
+            ({"do_not_call": "yes"}, "do_not_call", "R-TXT-4"), ({"do_not_call": 1}, "do_not_call", "R-TXT-4"),
+            *(({"time_zone": zone}, "time_zone", "R-TXT-3")
+              for zone in ("localtime", "Factory", "posixrules", "posix/America/Chicago"))]
+        for body, field, rule in cases:
+            refused = await api.client.post("/contacts", json={"first_name": "A", **body}, headers=team.member)
+            assert refused.status_code == 422, body
+            assert [(d["loc"], d["rule"]) for d in refused.json()["detail"]] == [(["body", field], rule)], body
+        assert await team_contacts(api, team) == []
+        contact = await create(api, team, {"first_name": "A", "time_zone": "US/Central"})  # a link is an IANA name
+        path = f"/contacts/{contact['id']}"
+        for body in ({"do_not_call": 0}, {"opted_out": "true"}, {"time_zone": "localtime"}):
+            refused = await api.client.patch(path, json=body, headers=team.member)
+            assert (refused.status_code, refused.json()["detail"][0]["loc"]) == (422, ["body", *body]), body
+        assert (await api.client.get(path, headers=team.member)).json() == contact
+
 
 class TestDeletingContacts:
     async def test_a_contact_without_history_is_deleted_by_its_owner_or_a_manager(self, api: Api) -> None:

@@ -162,3 +162,48 @@ class TestRTxt5AutomatedTextTaskFields:
         fine = text(name="Text {contact.first.name}", link="https://kw.com/x", due_in_days=14, due_time="17:00")
         saved = await api.client.put(f"/plans/{plan['id']}", headers=team.member, json=doc((0, [fine])))
         assert (saved.status_code, saved.json()["version"]) == (200, 2)
+
+
+class TestNumbersAndFlagsAreTheJsonTypesTheDocumentStates:
+    """A plan's integers and booleans are taken only as the JSON types stated for them (docs/decisions.md, issue 10):
+    `true` is no number, "1" is neither a number nor a flag, 1 is no flag. Each is refused naming its field and rule,
+    never saved as what a lax reading makes of it; `2.0` is still 2, as JSON Schema's integer reads it."""
+
+    async def test_a_boolean_or_a_numeric_string_is_refused_where_a_plan_takes_a_number(self, api: Api) -> None:
+        team = await api.team()
+        body = doc((0, [task(due_in_days=True), text(due_in_days="1")]), (1, [task()]), (2, [task()]),
+                   repeat={"times": True, "delay_days": "30"})
+        for day, value in zip(body["days"], ({"day": True}, {"delay_days": True}, {"delay_days": "2"}), strict=True):
+            day.update(value)
+        got = problems(await api.client.post("/plans", headers=team.member, json=body))
+        assert [(path, rule) for path, rule, _ in got] == [
+            ("days[0].day", "R-PLAN-2"), ("days[0].steps[0].due_in_days", "R-TASK-1"),
+            ("days[0].steps[1].due_in_days", "R-TASK-1"), ("days[1].delay_days", "R-PLAN-2"),
+            ("days[2].delay_days", "R-PLAN-2"), ("repeat.times", "R-PLAN-7"), ("repeat.delay_days", "R-PLAN-7")]
+        assert all("valid integer" in message for _, _, message in got), got
+        assert (await api.client.get("/plans", headers=team.member)).json() == []
+
+    async def test_a_string_or_a_number_is_refused_where_a_plan_takes_true_or_false(self, api: Api) -> None:
+        team = await api.team()
+        for team_plan in ("yes", 1, "true"):
+            refused = await api.client.post("/plans", headers=team.rainmaker,
+                                            json={"name": "x", "team_plan": team_plan, "days": []})
+            assert problems(refused) == [("team_plan", "R-PLAN-1", "Input should be a valid boolean")], team_plan
+        steps = [task(kind="call", contact_task=1), task(contact_task="true")]
+        refused = await api.client.post("/plans", headers=team.member, json=doc((0, steps)))
+        assert [(path, rule) for path, rule, _ in problems(refused)] == [
+            ("days[0].steps[0].contact_task", "R-TASK-1"), ("days[0].steps[1].contact_task", "R-TASK-1")]
+        plan = await post_plan(api, team.member, doc((0, [task()])))
+        edit = await api.client.put(f"/plans/{plan['id']}", headers=team.member,
+                                    json={**doc((0, [task()])), "team_plan": 0})
+        assert problems(edit) == [("team_plan", "R-PLAN-1", "Input should be a valid boolean")]
+        assert [p["name"] for p in (await api.client.get("/plans", headers=team.member)).json()] == ["Plan"]
+
+    async def test_a_whole_number_written_with_a_fraction_is_that_number(self, api: Api) -> None:
+        team = await api.team()
+        body = doc((0, [task(due_in_days=1.0)]), (2, [task(due_in_days=0)]), repeat={"times": 2.0, "delay_days": 30.0})
+        body["days"][0]["delay_days"], body["days"][1]["delay_days"], body["days"][1]["day"] = 0.0, 2.0, 3.0
+        plan = await post_plan(api, team.member, body)
+        assert [(d["day"], d["delay_days"], d["steps"][0]["due_in_days"]) for d in plan["days"]] == [
+            (1, 0, 1), (3, 2, 0)]
+        assert plan["repeat"] == {"times": 2, "delay_days": 30}

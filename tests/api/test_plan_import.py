@@ -78,3 +78,17 @@ class TestRPlan6OlderBuilderShape:
         assert (await api.client.post("/plans/import", headers=team.member, json=body)).status_code == 403
         made = await api.client.post("/plans/import", headers=team.rainmaker, json=body)
         assert (made.status_code, made.json()["team_plan"]) == (201, True)
+
+    async def test_a_boolean_or_a_numeric_string_is_no_number_and_a_number_or_string_no_flag(self, api: Api) -> None:
+        team = await api.team()
+        refused = await api.client.post("/plans/import", headers=team.rainmaker, json={
+            "name": "Types", "team_plan": "yes", "steps": [task(due_in_days=True), delay(True), task(), delay("3"),
+                                                           task(contact_task=1), restart("2")]})
+        assert [(path, rule) for path, rule, _ in problems(refused)] == [
+            ("team_plan", "R-PLAN-1"), ("steps[0].due_in_days", "R-TASK-1"), ("steps[1].days", "R-PLAN-2"),
+            ("steps[3].days", "R-PLAN-2"), ("steps[4].contact_task", "R-TASK-1"), ("steps[5].times", "R-PLAN-7")]
+        assert (await api.client.get("/plans", headers=team.rainmaker)).json() == []
+        made = await api.client.post("/plans/import", headers=team.member, json={
+            "name": "Whole", "steps": [task(), delay(3.0), task(), restart(2.0)]})
+        assert made.status_code == 201, made.text
+        assert ([d["delay_days"] for d in made.json()["days"]], made.json()["repeat"]["times"]) == ([0, 3], 2)

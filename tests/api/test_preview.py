@@ -12,9 +12,11 @@ from domain.plan import DEFAULT_SLOT_TIMES, PlanDefinition
 from domain.schedule import ScheduleContext, preview
 from domain.windows import spread_offset
 from services.plans import current_definition
-from tests.api.conftest import Api
+from tests.api.conftest import Api, answered
+from tests.api.test_enrollments import enroll, progress
 from tests.api.test_plans import add_contact, doc, post_plan, sample
-from tests.factories import CT, email, task, text
+from tests.api.test_team_assignees import rainmaker_texts
+from tests.factories import CT, email, eventually, fires_next_at, next_local, task, text
 from workflows.types import enrollment_workflow_id
 
 
@@ -188,3 +190,32 @@ class TestRTxt3PreviewSaysWhatWouldBeSkipped:
         assert [s["label"] for s in for_dana.json()] == ["task 'Call Dana'"]
         plain = await api.client.post(url, headers=team.member, json={"start_at": start})
         assert [s["label"] for s in plain.json()] == ["task 'Call {contact.first.name}'"]
+
+
+class TestRTxt5PreviewShowsTheTextTask:
+    async def test_a_team_text_whose_sender_has_no_twilio_previews_as_the_text_task_the_enrollment_runs(
+            self, api: Api) -> None:
+        """R-TXT-5 + R-TASK-2: the team's text sender (the Rainmaker) has no Twilio, so the text enrolled at 17:04
+        becomes a text task at 08:00 the next morning; the preview for that contact says so, as the enrollment does."""
+        team, plan_id, contact_id = await rainmaker_texts(api, 0)
+        start = await next_local(api.harness, 17, 4) + timedelta(seconds=18)
+        await api.harness.advance_to(start)
+        enrollment_id, handle = await enroll(api, team.member, plan_id, contact_id)
+        started_at = (await progress(api, team.member, enrollment_id))["started_at"]
+        (step,) = answered(await api.client.post(f"/plans/{plan_id}/preview", headers=team.member, json={
+            "start_at": started_at, "contact_id": contact_id}), 200)
+        tomorrow = start.date() + timedelta(days=1)
+        next_morning = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 8, tzinfo=CT)
+        assert (step["kind"], step["outcome"], datetime.fromisoformat(step["fire_at"])) == ("text", "runs",
+                                                                                            next_morning)
+        assert step["label"] == "text task for text 'Team hi Dana from Rita'"
+        # The enrollment made at that instant: its text found no Twilio, and it waits for the task window.
+        await eventually(lambda: fires_next_at(handle, next_morning))
+        live = await progress(api, team.member, enrollment_id)
+        assert (live["next_step_label"], datetime.fromisoformat(live["next_fire_at"])) == (step["label"],
+                                                                                          next_morning)
+        # Without a contact nobody is designated yet (R-TEAM-3): the plan's text, in the text window, as written.
+        (plain,) = answered(await api.client.post(f"/plans/{plan_id}/preview", headers=team.member,
+                                                  json={"start_at": started_at}), 200)
+        assert (plain["label"], datetime.fromisoformat(plain["fire_at"])) == (
+            "text 'Team hi {contact.first.name} from {agent…'", datetime.fromisoformat(started_at))

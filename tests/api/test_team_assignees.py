@@ -9,7 +9,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 
 from db.models import Message, Task, TimelineEvent
-from tests.api.conftest import Api, Team
+from tests.api.conftest import Api, Team, answered
 from tests.api.test_enrollments import Handle, enroll
 from tests.api.test_webhooks import CONTACT_PHONE, SECRET, client_for, inbound_email, text_in
 from tests.factories import email, eventually, next_local, task, text
@@ -53,6 +53,17 @@ async def contact(api: Api, team: Team, assignee_id: str | None) -> str:
     assert answer.status_code == 201, answer.text
     contact_id: str = answer.json()["id"]
     return contact_id
+
+
+async def rainmaker_texts(api: Api, delay_days: int) -> tuple[Team, str, str]:
+    """A team whose texts go from the Rainmaker (who has no Twilio), its plan texting "from {agent.first.name}" on a
+    day `delay_days` after enrollment, and a contact assigned to the member: (team, plan id, contact id)."""
+    team = await api.team()
+    answered(await api.client.patch("/settings", headers=team.rainmaker,
+                                    json={"default_text_sender": "rainmaker"}), 200)
+    plan_id = await team_plan(api, team, (delay_days, [text("Team hi {contact.first.name} from {agent.first.name}",
+                                                            id="X")]))
+    return team, plan_id, await contact(api, team, team.member_id)
 
 
 async def enroll_at_eleven(api: Api, team: Team, plan_id: str, contact_id: str) -> tuple[str, Handle]:
@@ -178,3 +189,44 @@ class TestRTeam3RepliesGoToTheDesignatedAgent:
         (inbound,) = await h.rows(Message, direction="inbound")
         assert (inbound.agent_id, inbound.contact_id) == (team.member_id, contact_id)
         assert (await api.client.get(f"/enrollments/{kept_id}", headers=team.member)).json()["status"] == "active"
+
+
+class TestRTeam2LabelsNameTheDesignatedAgent:
+    """R-TEAM-2/3 with R-MERGE-1: a step with no `assignee` is the team default's for its kind, and what a person
+    reads about it (progress, the preview) names that agent, as the message or task itself does."""
+
+    async def test_a_text_for_the_rainmaker_reads_and_becomes_rita_s_text_task_though_alex_is_assigned(
+            self, api: Api) -> None:
+        team, plan_id, contact_id = await rainmaker_texts(api, 1)
+        enrollment_id, handle = await enroll_at_eleven(api, team, plan_id, contact_id)
+        before = (await api.client.get(f"/enrollments/{enrollment_id}", headers=team.member)).json()
+        assert before["next_step_label"] == "text 'Team hi Dana from Rita'"
+        (planned,) = answered(await api.client.post(f"/plans/{plan_id}/preview", headers=team.member, json={
+            "start_at": before["started_at"], "contact_id": contact_id}), 200)
+        assert planned["label"] == "text task for text 'Team hi Dana from Rita'"
+        assert (await api.harness.finish(handle)).reason == "completed"
+        (created,) = await api.harness.rows(Task)
+        assert (created.kind, created.assignee_id, created.description) == ("text", team.rainmaker_id,
+                                                                            "Team hi Dana from Rita")
+
+    async def test_each_step_reads_for_its_own_agent_and_sends_from_them(self, api: Api) -> None:
+        team = await team_with_twilio(api, default_text_sender="rainmaker", default_task_assignee="contact_assignee")
+        plan_id = await team_plan(api, team, (1, [
+            text("Hi {contact.first.name}, {agent.first.name} here", id="X"),
+            task("Call {contact.first.name} ({agent.first.name})", id="T"),
+            text("{agent.first.name} again", id="Y", assignee="contact_assignee")]))
+        contact_id = await contact(api, team, team.member_id)
+        enrollment_id, handle = await enroll_at_eleven(api, team, plan_id, contact_id)
+        started_at = (await api.client.get(f"/enrollments/{enrollment_id}", headers=team.member)).json()["started_at"]
+        planned = answered(await api.client.post(f"/plans/{plan_id}/preview", headers=team.member, json={
+            "start_at": started_at, "contact_id": contact_id}), 200)
+        assert [s["label"] for s in planned] == ["text 'Hi Dana, Rita here'", "task 'Call Dana (Alex)'",
+                                                 "text 'Alex again'"]
+        live = (await api.client.get(f"/enrollments/{enrollment_id}", headers=team.member)).json()
+        assert live["next_step_label"] == "text 'Hi Dana, Rita here'"
+        assert (await api.harness.finish(handle)).reason == "completed"
+        sent = await api.harness.rows(Message, direction="outbound")
+        assert [(m.step_id, m.agent_id, m.body) for m in sent] == [
+            ("X", team.rainmaker_id, "Hi Dana, Rita here"), ("Y", team.member_id, "Alex again")]
+        (created,) = await api.harness.rows(Task)
+        assert (created.assignee_id, created.name) == (team.member_id, "Call Dana (Alex)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from domain.account_settings import known_zone, merged_slots, order_violations, slot_overrides, updated_overrides
 
 
@@ -21,6 +23,15 @@ class TestRPlan4SlotLayers:
     def test_zones_are_iana_names(self) -> None:
         assert [known_zone(z) for z in ("America/Denver", "Central", "", None, "Mars/Olympus")] == [
             "America/Denver", None, None, None, None]
+
+    def test_every_zone_the_iana_database_lists_is_one_but_files_beside_them_that_name_no_zone_are_not(self) -> None:
+        """`localtime` is whatever the host is set to, `Factory` the placeholder for a zone not yet set (-00),
+        `posixrules` a template; `posix/…` and `right/…` are other builds of the same zones. `ZoneInfo` opens them all;
+        none is a zone to store for a person."""
+        listed = files("tzdata").joinpath("zones").read_text().split()  # IANA's names, links such as US/Central too
+        assert [zone for zone in listed if known_zone(zone) != zone] == ["Factory"]
+        assert [known_zone(z) for z in ("localtime", "Factory", "posixrules", "posix/America/Chicago", "right/UTC",
+                                        "america/chicago")] == [None] * 6
 
 
 class TestRPlan4SlotOrder:
