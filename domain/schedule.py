@@ -19,7 +19,7 @@ input can stall an enrollment. Every instant returned is in UTC.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -271,14 +271,24 @@ def mark_done(cursor: Cursor, scheduled: ScheduledStep, outcome: str = "executed
     return cursor.model_copy(update={"done": done, "floor": fired, "pending": None})
 
 
+@dataclass(frozen=True)
+class TextFate:
+    """What an automated text's attempt will find for one contact: a text task instead (R-TXT-5: a team plan's
+    agent without Twilio), or skipped and why (R-TXT-4: Do-Not-Call, opt-out; R-TXT-5: a personal plan's owner
+    without Twilio)."""
+
+    as_task: bool = False
+    skipped: str | None = None
+
+
 def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes: int | None = None,
-            becomes_task: Callable[[AnyStep], bool] | None = None) -> list[ScheduledStep]:
+            text_fate: Callable[[AnyStep], TextFate | None] | None = None) -> list[ScheduledStep]:
     """Every step's fire instant for a contact enrolled at `start`, over `passes` passes (default: all of them,
     or one for a plan repeating without end). Steps that would be skipped or fail carry their verdict.
 
-    `becomes_task` says which automated texts turn into text tasks (R-TXT-5: their agent has no Twilio). The
-    workflow learns that from the text's first attempt, at the text's instant, and then waits for the task window
-    from that attempt on (R-TASK-2); the preview takes the same two steps, so it shows the instant the task appears.
+    `text_fate` says what each automated text's attempt will find (None: it is sent). A text task is learnt by the
+    workflow at the text's first attempt, at the text's instant, which then waits for the task window from that
+    attempt on (R-TASK-2); the preview takes the same two steps, so it shows the instant the task appears.
     """
     total = plan.total_passes()
     wanted = passes if passes is not None else (total if total is not None else 1)
@@ -291,7 +301,10 @@ def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes:
         if scheduled is None:
             cursor = next_pass(plan, cursor, ctx)
             continue
-        if becomes_task is not None and scheduled.verdict is None and becomes_task(scheduled.step):
+        fate = text_fate(scheduled.step) if text_fate is not None and scheduled.verdict is None else None
+        if fate is not None and fate.skipped is not None:
+            scheduled = replace(scheduled, verdict="skipped", reason=fate.skipped)
+        elif fate is not None and fate.as_task:
             scheduled = _as_text_task(plan, cursor, ctx, scheduled)
         out.append(scheduled)
         cursor = mark_done(cursor, scheduled, scheduled.verdict or "executed", scheduled.reason)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.merge import Person, merge_values
 from domain.plan import AnyStep, Designated, EmailStep, TextStep
+from domain.schedule import TextFate
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,17 @@ class StepParties(BaseModel):
         """The values the step's message or task is rendered with when it runs: `{agent.*}` is its agent."""
         return merge_values(self.contact, self.agents.get(self.designation(step).agent_id, Person()))
 
-    def becomes_text_task(self, step: AnyStep, texting: Container[str]) -> bool:
-        """R-TXT-5: a team plan's automated text whose agent (not among `texting`, the agents who can text) has no
-        Twilio becomes a text task for that agent."""
-        return (self.team_plan and isinstance(step, TextStep) and step.mode == "automated"
-                and self.designation(step).agent_id not in texting)
+    def text_fate(self, step: AnyStep, texting: Container[str], blocked: str | None) -> TextFate | None:
+        """What the attempt of `step`, an automated text, will find (None: it is sent), as the attempt decides it:
+        the contact first (`blocked`, R-TXT-4), then the step's agent among `texting`, those with Twilio (R-TXT-5):
+        a team plan's text becomes that agent's text task, a personal plan's is skipped."""
+        if not (isinstance(step, TextStep) and step.mode == "automated"):
+            return None
+        if blocked is not None:
+            return TextFate(skipped=f"Text not sent: {blocked}")
+        agent_id = self.designation(step).agent_id
+        if agent_id in texting:
+            return None
+        if self.team_plan:
+            return TextFate(as_task=True)
+        return TextFate(skipped=f"Text not sent: {self.agents.get(agent_id, Person()).full_name} has no Twilio setup")

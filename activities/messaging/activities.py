@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.messaging.checks import attempt_instant, enrollment_ended, outside_text_window, text_blocked
+from activities.messaging.checks import attempt_instant, enrollment_ended, outside_text_window
 from activities.messaging.compose import compose_email
 from activities.messaging.providers import EmailProvider, ProviderError, ProviderReceipt, SmsProvider, SmsRequest
 from activities.parties import Parties, load_parties, load_step_rows
@@ -40,6 +40,7 @@ from domain.ids import new_id
 from domain.merge import render
 from domain.plan import EmailStep, TextStep, text_for_repeat
 from domain.team import can_text
+from domain.texting import text_blocked
 from domain.windows import task_creation_time
 from workflows.types import Channel, StepInput, StepOutcome
 

@@ -55,17 +55,6 @@ def _marked(reason: str) -> EndReason:
     return cast(EndReason, reason) if reason in get_args(EndReason) else "removed"
 
 
-def text_blocked(contact: Contact) -> str | None:
-    """R-TXT-4: Do-Not-Call and opt-out, whatever the plan says (R-COMP-1)."""
-    if contact.do_not_call:
-        return "the contact is on the Do-Not-Call list"
-    if contact.opted_out:
-        return "the contact opted out of texts"
-    if not contact.phone:
-        return "the contact has no phone number"
-    return None
-
-
 def attempt_instant(step: StepInput) -> datetime:
     return step.attempt_at or step.scheduled_for
 

@@ -30,7 +30,8 @@ from api.schemas.plans import (
 from db.models import Contact, Plan
 from domain.plan import AnyStep, describe_step
 from domain.plan_import import Imported, from_builder_list
-from domain.schedule import preview
+from domain.schedule import TextFate, preview
+from domain.texting import text_blocked
 from domain.validation import PlanInvalid
 from domain.windows import zone
 from services import library, plan_lifecycle
@@ -155,22 +156,23 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent, 
     """Exactly when each step would run for a contact enrolled at `start_at`: the schedule code and account settings
     the enrollment workflow uses, with the same text spread when `contact_id` is given.
 
-    With a contact, each step is resolved as its workflow will (R-TEAM-2/3): labels name the step's own agent, and a
-    team text whose agent has no Twilio now shows as the text task it becomes, at the task's time (R-TXT-5,
-    R-TASK-2). Without one nobody is designated yet, so steps read as the plan writes them."""
+    With a contact, each step is resolved as its workflow will (R-TEAM-2/3): labels name the step's own agent, and an
+    automated text shows what its attempt will find as things stand: skipped for a contact on Do-Not-Call or opted
+    out (R-TXT-4) or a personal plan's owner without Twilio, or the text task a team text becomes, at the task's
+    time (R-TXT-5, R-TASK-2). Without one nobody is designated yet, so steps read as the plan writes them."""
     plan = await visible_plan(session, agent, plan_id)
     contact_zone, spread_key, parties = body.contact_time_zone, plan.id, None
-    becomes_task: Callable[[AnyStep], bool] | None = None
+    text_fate: Callable[[AnyStep], TextFate | None] | None = None
     if body.contact_id is not None:
         contact = await team_record(session, Contact, body.contact_id, agent, "contact")
         contact_zone = contact_zone or contact.time_zone
         spread_key = enrollment_workflow_id(plan.id, contact.id)
         parties = await step_parties(session, plan, contact)
         texting = await texting_agents(session, parties, settings)
-        becomes_task = partial(parties.becomes_text_task, texting=texting)
+        text_fate = partial(parties.text_fate, texting=texting, blocked=text_blocked(contact))
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     account_zone = zone(ctx.time_zone)  # always a real zone: `schedule_context` passes over bad stored ones
-    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, becomes_task)
+    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, text_fate)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
                         label=describe_step(s.step, parties.merge_values(s.step) if parties else None, s.repeat,
                                             as_task=s.as_task),

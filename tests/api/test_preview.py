@@ -15,9 +15,12 @@ from services.plans import current_definition
 from tests.api.conftest import Api, answered
 from tests.api.test_enrollments import enroll, progress
 from tests.api.test_plans import add_contact, doc, post_plan, sample
-from tests.api.test_team_assignees import rainmaker_texts
+from tests.api.test_team_assignees import rainmaker_texts, team_with_twilio
 from tests.factories import CT, email, eventually, fires_next_at, next_local, task, text
 from workflows.types import enrollment_workflow_id
+
+
+PHONE = "+15125550199"
 
 
 async def previewed(api: Api, headers: dict[str, str], plan_id: str, **body: Any) -> list[tuple[Any, ...]]:
@@ -169,9 +172,9 @@ class TestRTxt3PreviewSaysWhatWouldBeSkipped:
             assert all(s["outcome"] == "runs" and s["reason"] is None for s in steps if s["kind"] != "text")
 
     async def test_kolkata_in_july_is_texted_between_1000_and_1030_central(self, api: Api) -> None:
-        team = await api.team()
+        team = await team_with_twilio(api)  # the plan's owner texts (R-TXT-5)
         plan = await post_plan(api, team.member, sample("8x8-new-lead"))
-        contact_id = await add_contact(api, team, time_zone="Asia/Kolkata")
+        contact_id = await add_contact(api, team, time_zone="Asia/Kolkata", phone=PHONE)
         answer = await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member, json={
             "start_at": datetime(2027, 7, 12, 11, tzinfo=CT).isoformat(), "contact_id": contact_id})
         texts = [s for s in answer.json() if s["kind"] == "text"]
@@ -190,6 +193,36 @@ class TestRTxt3PreviewSaysWhatWouldBeSkipped:
         assert [s["label"] for s in for_dana.json()] == ["task 'Call Dana'"]
         plain = await api.client.post(url, headers=team.member, json={"start_at": start})
         assert [s["label"] for s in plain.json()] == ["task 'Call {contact.first.name}'"]
+
+
+class TestRTxt4RTxt5PreviewShowsTextsThatWillNotGo:
+    async def test_a_personal_plans_text_is_skipped_when_its_owner_has_no_twilio_as_its_attempt_skips_it(
+            self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.member, doc((0, [text("Hi {contact.first.name}", slot="morning")])))
+        contact_id = await add_contact(api, team, phone=PHONE)
+        start = datetime(2027, 2, 3, 9, tzinfo=CT).isoformat()
+
+        (step,) = answered(await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member, json={
+            "start_at": start, "contact_id": contact_id}), 200)
+
+        assert (step["outcome"], step["reason"]) == ("skipped", "Text not sent: Alex Agent has no Twilio setup")
+
+    async def test_a_text_to_a_contact_who_opted_out_or_is_on_do_not_call_is_skipped_saying_which(
+            self, api: Api) -> None:
+        team = await team_with_twilio(api)
+        plan = await post_plan(api, team.member, doc((0, [text("Hi {contact.first.name}", slot="morning"),
+                                                          task("Call {contact.first.name}", slot="morning")])))
+        start = datetime(2027, 2, 3, 9, tzinfo=CT).isoformat()
+        for fields, why in (({"opted_out": True}, "the contact opted out of texts"),
+                            ({"do_not_call": True}, "the contact is on the Do-Not-Call list")):
+            contact_id = await add_contact(api, team, phone=PHONE, **fields)
+
+            texted, called = answered(await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                                            json={"start_at": start, "contact_id": contact_id}), 200)
+
+            assert (texted["outcome"], texted["reason"]) == ("skipped", f"Text not sent: {why}")
+            assert (called["kind"], called["outcome"]) == ("task", "runs")
 
 
 class TestRTxt5PreviewShowsTheTextTask:
