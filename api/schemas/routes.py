@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, Strict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from api.schemas.common import Public, Request, WholeNumber, field_violation
 from api.schemas.identity import SlotTime
 from db.routing_models import Route
+from domain.json_types import AS_WHOLE
 from domain.routing.model import MAX_CLAIM_SECONDS, MIN_CLAIM_SECONDS, Strategy
 from domain.validation import Violation
 
@@ -58,8 +59,10 @@ def _first_of_each(values: list[str]) -> list[str]:
 DayOfWeek = Annotated[int, PlainValidator(_day), WithJsonSchema({"oneOf": [
     {"type": "integer", "minimum": 0, "maximum": 6}, {"type": "string", "enum": list(DAY_NAMES)}]})]
 Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-Weight = Annotated[WholeNumber, Field(ge=0, le=100)]
-ClaimSeconds = Annotated[WholeNumber, Field(ge=MIN_CLAIM_SECONDS, le=MAX_CLAIM_SECONDS)]
+# Limits before `AS_WHOLE` (see `domain.json_types`): after it, a member of a union or a dict's values would state
+# them as `ge`/`le`, which JSON Schema does not know, and a client would read no limit at all.
+Weight = Annotated[int, Strict(), Field(ge=0, le=100), AS_WHOLE]
+ClaimSeconds = Annotated[int, Strict(), Field(ge=MIN_CLAIM_SECONDS, le=MAX_CLAIM_SECONDS), AS_WHOLE]
 
 
 def _unit(limit: int) -> Any:
@@ -235,7 +238,7 @@ _ROUTE_RULES = {
 class RoutingSettingsUpdate(Request):
     """Only the fields sent change. `lead_limit` is leads per calendar month in the team's zone; null: no limit."""
 
-    lead_limit: Annotated[WholeNumber, Field(ge=0, le=100_000)] | None = None
+    lead_limit: Annotated[int, Strict(), Field(ge=0, le=100_000), AS_WHOLE] | None = None
     routes_paused: Annotated[bool, Field(strict=True)] = False
     leads_paused: Annotated[bool, Field(strict=True)] = False
 

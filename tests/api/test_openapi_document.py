@@ -103,3 +103,19 @@ class TestIssue10TheServerErrorsSchemathesisFound:
             refused = answered(await route(api, team, claim_seconds=wrong), 422)
             assert [(item["loc"], item["rule"]) for item in refused["detail"]] == [(["body", "claim_seconds"],
                                                                                     "R-OFFER-4")]
+
+
+def _keywords(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        return set(schema) | {key for value in schema.values() for key in _keywords(value)}
+    if isinstance(schema, list):
+        return {key for value in schema for key in _keywords(value)}
+    return set()
+
+
+async def test_every_limit_is_stated_in_json_schemas_words(api: Api) -> None:
+    """`minimum`/`maximum`, never pydantic's `ge`/`le`, which JSON Schema does not know: a client reading the
+    document would see no limit (a lead limit, a route's weights, a claim deadline)."""
+    components = (await document(api))["components"]["schemas"]
+    assert _keywords(components) & {"ge", "le", "gt", "lt"} == set()
+
