@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from api.deps import CurrentAgent, NowDep, Principal, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import RETRY_AFTER_SECONDS, Conflict, Forbidden, InvalidFields, NotFound
@@ -61,6 +61,12 @@ async def create_agent(team_id: str, body: AgentCreate, principal: PrincipalDep,
         existing = await session.scalar(select(Agent.id).where(Agent.team_id == team_id, Agent.role == "rainmaker"))
         if existing is not None:
             raise Conflict(f"team {team_id} already has a Rainmaker ({existing})")
+    # One agent per address in a team: a reply to it is matched to its agent (R-RULE-5, R-TEAM-3), and two would
+    # leave it to chance whose contact replied.
+    same_email = await session.scalar(select(Agent.id).where(Agent.team_id == team_id,
+                                                             func.lower(Agent.email) == str(body.email).lower()))
+    if same_email is not None:
+        raise Conflict(f"an agent of team {team_id} already has the email {body.email} ({same_email})")
     key = new_api_key()
     agent = Agent(id=new_id("ag"), team_id=team_id, first_name=body.first_name, last_name=body.last_name,
                   email=str(body.email), phone=body.phone, role=body.role, permission=body.permission,

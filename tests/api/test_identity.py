@@ -49,6 +49,19 @@ class TestTeamsAndAgents:
         body = {"first_name": "Second", "last_name": "Boss", "email": "b@example.com", "role": "rainmaker"}
         assert (await api.client.post(f"/teams/{team.id}/agents", json=body, headers=ADMIN)).status_code == 409
 
+    async def test_an_address_is_one_agents_in_a_team_and_may_be_another_teams_too(self, api: Api) -> None:
+        """A reply to an agent's address finds that agent (R-RULE-5): two in one team would leave it to chance."""
+        team, other = await api.team(), await api.team("Other Team")
+        body = {"first_name": "Bo", "last_name": "Agent", "email": "bo@example.com"}
+        first = await api.client.post(f"/teams/{team.id}/agents", json=body, headers=team.rainmaker)
+        again = await api.client.post(f"/teams/{team.id}/agents", headers=ADMIN,
+                                      json={**body, "first_name": "Bea", "email": "BO@example.com"})
+        elsewhere = await api.client.post(f"/teams/{other.id}/agents", json=body, headers=other.rainmaker)
+
+        assert (first.status_code, again.status_code, elsewhere.status_code) == (201, 409, 201)
+        assert again.json()["detail"] == (f"an agent of team {team.id} already has the email BO@example.com "
+                                          f"({first.json()['id']})")
+
     async def test_unknown_fields_and_bad_values_are_422_naming_the_field(self, api: Api) -> None:
         typo = await api.client.post("/teams", json={"name": "T", "timezone": "UTC"}, headers=ADMIN)
         assert typo.status_code == 422
