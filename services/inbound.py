@@ -232,6 +232,7 @@ class Inbound:
             log.warning("text %s: no contact of team %s has that phone number", sms.message_sid, agent.team_id)
             return recorded
         intent = sms_intent(sms.body)
+        opted_back_in = intent == "opt_in" and any(contact.opted_out for contact in contacts)
         for contact in contacts:
             await _reply_event(session, contact, message, f"Replied by text: {_quote(sms.body)}")
             if intent != "reply":
@@ -239,6 +240,10 @@ class Inbound:
                                              why=f"the contact texted {_quote(sms.body)}")
         if intent == "reply":
             recorded.answered = await _answered(session, [c.id for c in contacts], "sms", agent.id)
+            return recorded
+        if intent == "opt_in" and (not opted_back_in or any(contact.do_not_call for contact in contacts)):
+            # R-TXT-4: a START that changed nothing needs no answer, and a number on the Do-Not-Call list gets no
+            # text at all, a confirmation included; only STOP is always confirmed, as carriers require.
             return recorded
         body = (OPT_OUT_REPLY if intent == "opt_out" else OPT_IN_REPLY).format(
             agent=full_name(agent.first_name, agent.last_name))

@@ -193,6 +193,23 @@ class TestRTxt4OptOut:
         keys = [m.idempotency_key for m in await api.harness.rows(Message, direction="outbound")]
         assert keys == ["twilio:optout-confirm:SM12", "twilio:optin-confirm:SM13"]
 
+    async def test_start_from_a_contact_who_never_opted_out_or_is_on_do_not_call_gets_no_text(self, api: Api) -> None:
+        world = await seed(api.harness.sessions)
+        await text_in(api.client, sms("START", sid="SM16"))
+        async with session_scope(api.harness.sessions) as session:
+            contact = await session.get_one(Contact, world.contact_id)
+            contact.do_not_call = True
+        await text_in(api.client, sms("STOP", sid="SM17"))
+
+        await text_in(api.client, sms("START", sid="SM18"))
+
+        contact = await contact_of(api, world)
+        assert (contact.opted_out, contact.do_not_call) == (False, True)
+        assert await kinds(api, world) == ["reply_received", "reply_received", "opted_out", "reply_received",
+                                           "opted_in"]
+        keys = [m.idempotency_key for m in await api.harness.rows(Message, direction="outbound")]
+        assert keys == ["twilio:optout-confirm:SM17"]
+
     async def test_the_confirmation_goes_out_through_twilio_when_live(self, api: Api, twilio: FakeTwilio) -> None:
         twilio.add_account(TWILIO_SID, TWILIO_TOKEN)
         await seed(api.harness.sessions)

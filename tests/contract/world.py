@@ -30,6 +30,8 @@ class World:
     agent_id: str  # the Rainmaker the run authenticates as
     api_key: str
     spare_agent_id: str  # whose key changes when the run would change its own (tests/contract/hooks.py)
+    route_id: str = ""  # the route the run edits; a deletion of it deletes `spare_route_id` instead (hooks.py)
+    spare_route_id: str = ""
     ids: dict[str, list[str]] = field(default_factory=dict)  # dictionary name -> ids
 
     def write_dictionaries(self, folder: Path) -> None:
@@ -92,6 +94,10 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twi
         "title": "Zillow", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
         "sources": ["zillow"], "strategy": "round_robin", "agent_ids": [world.agent_id, agents["Alex"]["id"]],
         "claim_seconds": 86_400}))["id"]
+    world.route_id = route
+    world.spare_route_id = (await post("/routes", {
+        "title": "Spare", "days_of_week": [0], "start_time": "09:00", "end_time": "10:00", "sources": ["spare"],
+        "strategy": "round_robin", "agent_ids": [world.agent_id], "claim_seconds": 600}))["id"]
     offered = await post("/leads", {"source": "zillow", "contact": {"first_name": "Kim", "email": "kim@example.com"}})
     pooled = await post("/leads", {"source": "open_house", "contact": {"first_name": "Pat", "phone": "+15125550142"}})
     async with session_scope(sessions) as session:
