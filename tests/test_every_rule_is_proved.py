@@ -51,3 +51,15 @@ def test_every_rule_on_the_rules_page_is_named_by_a_test() -> None:
         if path.resolve() != Path(__file__).resolve():  # this file's examples prove nothing
             named |= named_in(path.read_text())
     assert sorted(explained - named) == []
+
+
+def test_every_rule_an_error_quotes_is_explained_on_the_rules_page() -> None:
+    """An answer's `help` points at `docs/rules.md#<the code>`: every code a refusal quotes has its heading there."""
+    anchors = {heading.lower() for heading in re.findall(r"^### (\S+)$", RULES.read_text(), re.MULTILINE)}
+    quoted: set[str] = set()
+    for folder in ("api", "services", "domain"):
+        for path in (PROJECT_ROOT / folder).rglob("*.py"):
+            quoted |= set(re.findall(r'Invalid\(\s*f?"[^"]*",\s*"([^"]+)"', path.read_text()))
+    assert {"team_tag", "team_agent"} <= quoted
+    assert sorted(code for code in quoted if code.lower() not in anchors) == []
+
