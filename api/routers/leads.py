@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import team_record
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.errors import Conflict, Forbidden
+from api.errors import Conflict, Forbidden, Invalid
 from api.paging import PageDep
 from api.schemas.leads import ClaimAnswer, LeadCreate, LeadCreated, LeadPublic, OfferPublic, OpenOffer, PoolAssign
 from db.models import Agent
@@ -33,6 +33,10 @@ Answer = TypeVar("Answer", ClaimResult, PassResult)
 
 router = APIRouter(tags=["leads"])
 UPDATE_TIMEOUT = timedelta(seconds=10)
+# How far ahead of this server's clock a lead source's own clock may run. A lead is routed when it arrives, by the
+# routes covering its arrival (R-ROUTE-2): an arrival later than that is a mistake, and routing it by a holiday
+# route a month early would be a wrong answer given at once.
+CLOCK_SKEW = timedelta(minutes=5)
 # The offer is over: its workflow has ended ("already completed"), or was ending when the update arrived ("aborted
 # by closing workflow"). The lead's row then says whose it is or that it is in the pool.
 OFFER_OVER = (RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED, RPCStatusCode.FAILED_PRECONDITION)
@@ -58,6 +62,9 @@ async def _public(session: AsyncSession, agent: Agent, lead: Lead) -> LeadPublic
 async def create_lead(body: LeadCreate, agent: CurrentAgent, session: SessionDep, sessions: SessionsDep,
                       client: TemporalDep, settings: SettingsDep, now: NowDep) -> LeadCreated:
     """A new lead: its contact is matched (email or phone) or created, then it is routed once (R-ROUTE-5)."""
+    if body.received_at is not None and body.received_at > now + CLOCK_SKEW:
+        raise Invalid("received_at", "R-ROUTE-2", f"a lead arrives when it is sent: {body.received_at.isoformat()} "
+                      f"is later than now ({now.astimezone(UTC).isoformat(timespec='seconds')}); leave it out for now")
     if body.owner_agent_id is not None:
         await team_record(session, Agent, body.owner_agent_id, agent, "agent")
     await session.commit()  # intake runs its own transaction

@@ -5,6 +5,7 @@ one owner even when agents claim it at the same instant."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from db.models import Contact
@@ -52,6 +53,21 @@ class TestRRoute5WhereALeadGoesWithoutARoute:
         assert (await lead(api, team.member, pooled["id"]))["routing_record"] is None  # the Rainmaker's to read
         listed = (await api.client.get("/pool", headers=team.member)).json()
         assert [item["id"] for item in listed] == [pooled["id"]]
+
+    async def test_an_arrival_later_than_now_is_a_422_naming_received_at_and_nothing_is_routed(self,
+                                                                                               api: Api) -> None:
+        team = await api.team()
+        now = await api.harness.env.get_current_time()
+        refused = await api.client.post("/leads", headers=team.member, json={
+            "source": "zillow", "received_at": (now + timedelta(days=30)).isoformat(),
+            "contact": {"first_name": "Lee"}})
+        skewed = await new_lead(api, team, received_at=(now + timedelta(minutes=2)).isoformat())
+
+        assert refused.status_code == 422, refused.text
+        assert [(e["loc"], e["rule"]) for e in refused.json()["detail"]] == [(["body", "received_at"], "R-ROUTE-2")]
+        assert skewed["status"] == "pool"  # a lead source's clock a little ahead is still now
+        listed = (await api.client.get("/leads", headers=team.rainmaker)).json()
+        assert [lead["id"] for lead in listed] == [skewed["id"]]
 
     async def test_an_arrival_at_the_ends_of_the_calendar_is_a_422_naming_received_at(self, api: Api) -> None:
         team = await api.team()
