@@ -59,6 +59,7 @@ class LeadOfferWorkflow:
         self._current: list[str] = []
         self._deadline = workflow.now()
         self._passed: set[str] = set()
+        self._expired: dict[str, datetime] = {}  # agent -> the deadline their offer ran out at (for their late claim)
         self._owner: str | None = None
         self._claiming = 0
         self._offers_made = 0
@@ -128,6 +129,7 @@ class LeadOfferWorkflow:
         if self._owner is None:
             expired = [a for a in self._current if a not in self._passed]
             if expired:
+                self._expired.update(dict.fromkeys(expired, self._deadline))
                 await self._decide(expired, "expired")
         self._current = []
 
@@ -185,6 +187,10 @@ class LeadOfferWorkflow:
         if self._owner is not None:
             who = "you" if self._owner == agent_id else "another agent"
             raise ApplicationError(f"this lead was already claimed by {who}", type="AlreadyClaimed")
+        if agent_id not in self._current and agent_id in self._expired:
+            raise ApplicationError(f"your offer of this lead ran out at its claim deadline, "
+                                   f"{self._expired[agent_id]:%Y-%m-%d %H:%M:%S} UTC; the lead has moved on",
+                                   type="DeadlinePassed")
         if agent_id not in self._current:
             raise ApplicationError(f"this lead is not offered to you now; you cannot {verb} it", type="NotOffered")
         if agent_id in self._passed:

@@ -58,7 +58,7 @@ class TestROffer2OneOwner:
             await eventually(lambda: offered_to(handle, [world.agent_id]), seconds=20)  # 10 s later, the next one
             with pytest.raises(WorkflowUpdateFailedError) as late:
                 await handle.execute_update(LeadOfferWorkflow.claim, ClaimRequest(agent_id=world.rainmaker_id))
-            assert "not offered to you now" in str(late.value.cause)
+            assert "your offer of this lead ran out at its claim deadline" in str(late.value.cause)
             assert (await handle.execute_update(LeadOfferWorkflow.claim, ClaimRequest(agent_id=world.agent_id))).won
         assert await outcomes(sessions, lead_id) == [(world.rainmaker_id, "expired"), (world.agent_id, "claimed")]
 
