@@ -19,7 +19,6 @@ from tests.api.test_team_assignees import rainmaker_texts, team_with_twilio
 from tests.factories import CT, email, eventually, fires_next_at, next_local, task, text
 from workflows.types import enrollment_workflow_id
 
-
 PHONE = "+15125550199"
 
 
