@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from db.models import Agent, Contact, Enrollment, Message, Task, Team
 from db.queries import rainmaker_of, write_timeline
 from domain.merge import Person, full_name, merge_values
-from domain.plan import Designated, describe_step
+from domain.plan import describe_step
 from domain.team import TeamDefaults, designation_for
 from workflows.types import StepInput
 
@@ -26,9 +26,7 @@ class Parties:
     team: Team
 
     def merge_values(self) -> dict[str, str]:
-        contact = Person(self.contact.first_name, self.contact.last_name, self.contact.email, self.contact.phone)
-        agent = Person(self.agent.first_name, self.agent.last_name, self.agent.email, self.agent.phone)
-        return merge_values(contact, agent)
+        return merge_values(Person.of(self.contact), Person.of(self.agent))
 
     @property
     def contact_name(self) -> str:
@@ -88,9 +86,8 @@ async def load_parties(session: AsyncSession, step: StepInput) -> Parties:
         rainmaker = await rainmaker_of(session, team.id)
         if rainmaker is None:
             raise ApplicationError(f"team {team.id} has no Rainmaker", type="MissingRecord", non_retryable=True)
-        defaults = TeamDefaults(Designated(team.default_task_assignee), Designated(team.default_email_sender),
-                                Designated(team.default_text_sender))
-        designation = designation_for(step.step, team_plan=step.team_plan, owner_id=agent_id, defaults=defaults,
+        designation = designation_for(step.step, team_plan=step.team_plan, owner_id=agent_id,
+                                      defaults=TeamDefaults.of(team),
                                       rainmaker_id=rainmaker.id, contact_assignee_id=contact.assignee_id)
         agent_id = designation.agent_id
         if designation.fell_back:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 # Dotted words (letters first; digits, `_` and `-` after) in braces, spaces inside the braces allowed. A word must
 # not start with a digit, so CSS values (`{ 1.5em }`) and numbers are never taken for fields.
@@ -56,12 +57,29 @@ def full_name(first: str | None, last: str | None) -> str:
     return " ".join(part for part in (first, last) if part)
 
 
+class Named(Protocol):
+    """A contact or an agent row, as far as merge fields read it."""
+
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Person:
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     phone: str | None = None
+
+    @classmethod
+    def of(cls, record: Named) -> Person:
+        return cls(record.first_name, record.last_name, record.email, record.phone)
 
     @property
     def full_name(self) -> str:

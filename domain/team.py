@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,11 +18,27 @@ from domain.plan import AnyStep, Designated, EmailStep, TextStep
 from domain.schedule import TextFate
 
 
+class TeamSettings(Protocol):
+    """A team row, as far as its step defaults go (R-TEAM-2)."""
+
+    @property
+    def default_task_assignee(self) -> str: ...
+    @property
+    def default_email_sender(self) -> str: ...
+    @property
+    def default_text_sender(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class TeamDefaults:
     task_assignee: Designated = Designated.RAINMAKER
     email_sender: Designated = Designated.RAINMAKER
     text_sender: Designated = Designated.RAINMAKER
+
+    @classmethod
+    def of(cls, team: TeamSettings) -> TeamDefaults:
+        return cls(Designated(team.default_task_assignee), Designated(team.default_email_sender),
+                   Designated(team.default_text_sender))
 
 
 def designated_role(step: AnyStep, defaults: TeamDefaults) -> Designated:

@@ -52,8 +52,7 @@ async def emptying_refusal(session: AsyncSession, plan: Plan, definition: PlanDe
     ended by an edit. Ending them is deactivating (R-PLAN-8), which says so on each contact's timeline."""
     if any(day.steps for day in definition.days):
         return None
-    enrolled = await session.scalar(select(func.count()).select_from(Enrollment).where(
-        Enrollment.plan_id == plan.id, Enrollment.status == "active"))
+    enrolled = len(await active_workflow_ids(session, plan.id))
     if not enrolled:
         return None
     contacts = "1 contact is" if enrolled == 1 else f"{enrolled} contacts are"

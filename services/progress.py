@@ -13,7 +13,7 @@ from config import Settings
 from db.models import Agent, Contact, Enrollment, Plan, Team
 from db.queries import plan_version, rainmaker_of
 from domain.merge import Person
-from domain.plan import Designated, PlanDefinition
+from domain.plan import PlanDefinition
 from domain.schedule import ScheduledStep, next_step, start_cursor
 from domain.team import StepParties, TeamDefaults, can_text
 from services.plans import schedule_context
@@ -23,24 +23,19 @@ async def step_parties(session: AsyncSession, plan: Plan, contact: Contact) -> S
     """Who a step of `contact`'s enrollment may act as (R-TEAM-2): the owner of a personal plan; for a team plan the
     Rainmaker and the contact's assignee as they are now, with the team's defaults. Labels are rendered per step from
     it, by the resolution the step uses when it runs (R-TEAM-3), so `{agent.*}` reads as it will be sent."""
-    person = Person(contact.first_name, contact.last_name, contact.email, contact.phone)
+    person = Person.of(contact)
     if not plan.team_plan and plan.owner_agent_id is not None:
         owner = await session.get(Agent, plan.owner_agent_id)
         return StepParties(owner_id=plan.owner_agent_id, contact=person,
-                           agents={owner.id: _person(owner)} if owner else {})
+                           agents={owner.id: Person.of(owner)} if owner else {})
     team = await session.get(Team, plan.team_id)
     rainmaker = await rainmaker_of(session, plan.team_id)
     assignee = await session.get(Agent, contact.assignee_id) if contact.assignee_id else None
-    defaults = TeamDefaults(Designated(team.default_task_assignee), Designated(team.default_email_sender),
-                            Designated(team.default_text_sender)) if team else TeamDefaults()
-    agents = {agent.id: _person(agent) for agent in (rainmaker, assignee) if agent is not None}
+    defaults = TeamDefaults.of(team) if team else TeamDefaults()
+    agents = {agent.id: Person.of(agent) for agent in (rainmaker, assignee) if agent is not None}
     return StepParties(team_plan=plan.team_plan, rainmaker_id=rainmaker.id if rainmaker else "",
                        contact_assignee_id=contact.assignee_id, defaults=defaults, contact=person,
                        agents=agents)
-
-
-def _person(agent: Agent) -> Person:
-    return Person(agent.first_name, agent.last_name, agent.email, agent.phone)
 
 
 async def texting_agents(session: AsyncSession, parties: StepParties, settings: Settings) -> set[str]:

@@ -193,6 +193,15 @@ async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, 
                       "assigned")
 
 
+def _not_pooled(lead: Lead) -> str:
+    if lead.status == "offered":
+        return "this lead is not in the pool: it is still being offered"
+    if lead.status == "not_routed":
+        return ("this lead is not in the pool: no route took it; the Rainmaker can assign it "
+                f"(POST /pool/{lead.id}/assign)")
+    return f"this lead is not in the pool ({lead.status})"
+
+
 async def _own(session: AsyncSession, sessions: SessionsDep, client: TemporalDep, task_queue: str, caller: Agent,
                lead_id: str, owner: Agent, now: datetime, how: str) -> ClaimAnswer:
     lead = await _lead(session, caller, lead_id)
@@ -200,10 +209,7 @@ async def _own(session: AsyncSession, sessions: SessionsDep, client: TemporalDep
     # claimed it would stay with nobody, and left out of every agent's reach it would stay there for good.
     takeable = ("pool", "not_routed") if how == "assigned" else ("pool",)
     if lead.status not in takeable and lead.owner_agent_id is None:
-        raise Conflict("this lead is not in the pool: it is still being offered" if lead.status == "offered"
-                       else "this lead is not in the pool: no route took it; the Rainmaker can assign it "
-                       f"(POST /pool/{lead.id}/assign)" if lead.status == "not_routed"
-                       else f"this lead is not in the pool ({lead.status})")
+        raise Conflict(_not_pooled(lead))
     won, detail = await take_ownership(session, lead.id, owner.id, now.astimezone(UTC),
                                        "assigned" if how == "assigned" else "pool_claimed")
     if not won:
