@@ -120,7 +120,8 @@ class LeadAlerts:
             prepared.alerts.append(_Alert(sms, SmsRequest(
                 account_sid=(rainmaker.twilio_account_sid if rainmaker else None) or "",
                 auth_token=(rainmaker.twilio_auth_token if rainmaker else None) or self._settings.twilio_auth_token,
-                from_number=sms.from_address, to_number=sms.to_address, body=sms.body)))
+                from_number=sms.from_address, to_number=sms.to_address, body=sms.body,
+                reference=sms.idempotency_key or sms.id)))
         else:
             prepared.notes.append("no SMS (the agent has no phone or the team no Twilio number)")
         mail = rows["email"]

@@ -23,7 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.schemas.common import NUL_ERROR
+from api.schemas.common import NUL_ERROR, REQUEST_FIELDS
 from api.schemas.common import Request as RequestBody
 from domain.validation import PlanInvalid, Violation
 from services.enrollments import EnrollmentRefused
@@ -182,9 +182,10 @@ _TAG_ERRORS = {"union_tag_invalid", "union_tag_not_found"}
 
 
 def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Pydantic's errors for the request, each body error its body model names a rule for (`Request.shape_violation`)
-    made a violation like the business rules' (`{loc, rule, msg}`, plus pydantic's `type`); the rest as pydantic
-    words them. Two errors for one field (each member of a union refusing the value) become one."""
+    """Pydantic's errors for the request, each body error made a violation like the business rules' (`{loc, rule,
+    msg}`, plus pydantic's `type`) naming the rule its body model gives the field (`Request.shape_violation`); the
+    rest (a query parameter, a body that is not an object) as pydantic words them, naming `request_fields`. Two
+    errors for one field (each member of a union refusing the value) become one."""
     body = _body_model(request.scope.get("endpoint"))
     order: list[dict[str, Any] | tuple[str, str]] = []
     named: dict[tuple[str, str], tuple[list[str], str]] = {}
@@ -199,7 +200,7 @@ def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any
                 if error["type"] in _TAG_ERRORS else ()
             violation = body.shape_violation(loc[1:] + tag, error["msg"])
         if violation is None:
-            order.append(error)
+            order.append({**error, "rule": REQUEST_FIELDS})
             continue
         key = (violation.field, violation.rule)
         if key not in named:
@@ -212,10 +213,12 @@ def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any
 
 @functools.cache
 def _body_model(endpoint: Callable[..., Any] | None) -> type[RequestBody] | None:
-    """The request-body model the matched endpoint takes, from its signature (Starlette puts the endpoint in the
-    scope); None for an endpoint without one."""
+    """The request-body model the matched endpoint takes (or may take), from its signature (Starlette puts the
+    endpoint in the scope); None for an endpoint without one."""
     try:
         hints = typing.get_type_hints(endpoint) if endpoint is not None else {}
     except (NameError, TypeError):  # an endpoint whose annotations do not resolve: no rules to name
         return None
-    return next((hint for hint in hints.values() if isinstance(hint, type) and issubclass(hint, RequestBody)), None)
+    # A body the endpoint may go without is `Body | None`.
+    candidates = [member for hint in hints.values() for member in (hint, *typing.get_args(hint))]
+    return next((hint for hint in candidates if isinstance(hint, type) and issubclass(hint, RequestBody)), None)

@@ -15,13 +15,13 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
-from typing import Any, Literal, cast
+from typing import Literal
 
-from sqlalchemy import CursorResult, false, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -32,7 +32,7 @@ from db.base import utcnow
 from db.models import Agent, Contact, Enrollment, Message, Plan
 from db.queries import write_timeline
 from db.session import session_scope
-from domain.email_content import html_to_text, verify_unsubscribe_token
+from domain.email_content import html_to_text
 from domain.ids import new_id
 from domain.merge import full_name
 from services.enrollments import request_removal
@@ -43,7 +43,6 @@ from workflows.types import Channel, ReplyReceived
 log = logging.getLogger("smartplans.inbound")
 
 SmsIntent = Literal["opt_out", "opt_in", "reply"]
-Unsubscribed = Literal["unsubscribed", "already"]
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "REVOKE", "OPTOUT", "OPT OUT"})
 OPT_IN_WORDS = frozenset({"START", "UNSTOP"})
 OPT_OUT_REPLY = "You're unsubscribed from {agent}'s texts and will get no more messages. Reply START to resubscribe."
@@ -89,8 +88,9 @@ class InboundEmail:
 
 @dataclass
 class _Recorded:
-    message_id: str | None = None
-    answered: dict[str, bool] = field(default_factory=dict)  # workflow id → whether the reply removes the contact
+    message_ids: dict[str, str] = field(default_factory=dict)  # contact id → the reply as recorded for that contact
+    # workflow id → (the contact it runs for, whether the reply removes them)
+    answered: dict[str, tuple[str, bool]] = field(default_factory=dict)
     confirmation: tuple[str, SmsRequest] | None = None  # (message id, what to send) once committed
 
 
@@ -136,7 +136,8 @@ class Inbound:
         answered = recorded.answered
         await signal_each(self._temporal, list(answered), lambda handle: handle.signal(
             EnrollmentWorkflow.contact_replied,
-            ReplyReceived(channel=channel, message_id=recorded.message_id, removes=answered[handle.id])))
+            ReplyReceived(channel=channel, message_id=recorded.message_ids.get(answered[handle.id][0]),
+                          removes=answered[handle.id][1])))
 
     async def twilio_token_for_number(self, number: str) -> tuple[str | None, str]:
         """(agent id, auth token) of the Twilio account owning `number`; the configured token when no agent does."""
@@ -221,20 +222,23 @@ class Inbound:
         contacts = list(await session.scalars(select(Contact).where(
             Contact.team_id == agent.team_id, Contact.phone == sms.from_number).order_by(Contact.created_at)))
         now = utcnow()
-        message = Message(id=new_id("msg"), team_id=agent.team_id, contact_id=contacts[0].id if contacts else None,
-                          agent_id=agent.id, direction="inbound", channel="sms", to_address=sms.to_number,
-                          from_address=sms.from_number, subject=None, body=sms.body, provider="twilio",
-                          provider_id=sms.message_sid[:100], status="received", idempotency_key=key, created_at=now)
-        session.add(message)
-        await session.flush()  # a concurrent replay fails here, before anything else is written
-        recorded = _Recorded(message_id=message.id)
+
+        def text_for(contact: Contact | None, message_key: str | None) -> Message:
+            return Message(id=new_id("msg"), team_id=agent.team_id, contact_id=contact.id if contact else None,
+                           agent_id=agent.id, direction="inbound", channel="sms", to_address=sms.to_number,
+                           from_address=sms.from_number, subject=None, body=sms.body, provider="twilio",
+                           provider_id=sms.message_sid[:100], status="received", idempotency_key=message_key,
+                           created_at=now)
+
+        copies = await _record_for_each(session, contacts, key, text_for)
+        recorded = _Recorded(message_ids={cid: m.id for cid, m in copies.items() if cid is not None})
         if not contacts:
             log.warning("text %s: no contact of team %s has that phone number", sms.message_sid, agent.team_id)
             return recorded
         intent = sms_intent(sms.body)
         opted_back_in = intent == "opt_in" and any(contact.opted_out for contact in contacts)
         for contact in contacts:
-            await _reply_event(session, contact, message, f"Replied by text: {_quote(sms.body)}")
+            await _reply_event(session, contact, copies[contact.id], f"Replied by text: {_quote(sms.body)}")
             if intent != "reply":
                 await self._set_text_consent(session, contact, opted_out=intent == "opt_out", key=key,
                                              why=f"the contact texted {_quote(sms.body)}")
@@ -257,7 +261,8 @@ class Inbound:
         callback = f"{self._settings.public_base_url}/webhooks/twilio/status" if self._sms.name != "outbox" else None
         request = SmsRequest(account_sid=agent.twilio_account_sid or "",
                              auth_token=agent.twilio_auth_token or self._settings.twilio_auth_token,
-                             from_number=sms.to_number, to_number=sms.from_number, body=body, status_callback=callback)
+                             from_number=sms.to_number, to_number=sms.from_number, body=body, status_callback=callback,
+                             reference=confirm.idempotency_key or confirm.id)
         recorded.confirmation = (confirm.id, request)
         return recorded
 
@@ -271,23 +276,35 @@ class Inbound:
         if not contacts and not agents:
             log.warning("email %s: neither the sender nor a recipient is known; ignored", email.message_id)
             return None
-        team_id = contacts[0].team_id if contacts else agents[0].team_id
-        agent = next((a for a in agents if a.team_id == team_id), None)
-        to = agent.email if agent else (email.recipients[0] if email.recipients else "")
-        message = Message(id=new_id("msg"), team_id=team_id, contact_id=contacts[0].id if contacts else None,
-                          agent_id=agent.id if agent else None, direction="inbound", channel="email",
-                          to_address=to[:320], from_address=email.sender[:320], subject=(email.subject or "")[:500],
-                          body=email.body, provider="sendgrid", status="received", idempotency_key=key,
-                          provider_id=email.message_id if email.message_id and len(email.message_id) <= 100 else None,
-                          created_at=utcnow())
-        session.add(message)
-        await session.flush()
+        now = utcnow()
+
+        def email_for(contact: Contact | None, message_key: str | None) -> Message:
+            # Each contact's copy belongs to the contact's team (a sender may be a contact of several teams), and
+            # to the agent of that team it was sent to, if any.
+            team_id = contact.team_id if contact else agents[0].team_id
+            agent = next((a for a in agents if a.team_id == team_id), None)
+            to = agent.email if agent else (email.recipients[0] if email.recipients else "")
+            return Message(id=new_id("msg"), team_id=team_id, contact_id=contact.id if contact else None,
+                           agent_id=agent.id if agent else None, direction="inbound", channel="email",
+                           to_address=to[:320], from_address=email.sender[:320],
+                           subject=(email.subject or "")[:500], body=email.body, provider="sendgrid",
+                           status="received", idempotency_key=message_key, created_at=now,
+                           provider_id=email.message_id if email.message_id and len(email.message_id) <= 100 else None)
+
+        copies = await _record_for_each(session, contacts, key, email_for)
+        recorded = _Recorded(message_ids={cid: m.id for cid, m in copies.items() if cid is not None})
         for contact in contacts:
-            await _reply_event(session, contact, message, f"Replied by email: {_quote(email.subject or email.body)}")
+            await _reply_event(session, contact, copies[contact.id],
+                               f"Replied by email: {_quote(email.subject or email.body)}")
         if not contacts:
-            log.warning("email %s to team %s: no contact has the sender's address", email.message_id, team_id)
-        answered = await _answered(session, [c.id for c in contacts], "email", agent.id if agent else None)
-        return _Recorded(message_id=message.id, answered=answered)
+            log.warning("email %s to team %s: no contact has the sender's address", email.message_id,
+                        agents[0].team_id)
+        by_team = {a.team_id: a.id for a in agents}
+        for team_id in dict.fromkeys(c.team_id for c in contacts):
+            # Each team's plans weigh the reply by the agent of that team it was sent to (none: every plan).
+            recorded.answered |= await _answered(session, [c.id for c in contacts if c.team_id == team_id], "email",
+                                                 by_team.get(team_id))
+        return recorded
 
     async def _set_text_consent(self, session: AsyncSession, contact: Contact, *, opted_out: bool, key: str,
                                 why: str) -> None:
@@ -319,30 +336,18 @@ class Inbound:
                 message.sent_at = utcnow()
 
 
-async def unsubscribe_contact(session: AsyncSession, secret: str, token: str) -> Contact | None:
-    """The contact a link we signed belongs to, or None (forged, or the contact is gone). Changes nothing."""
-    contact_id = verify_unsubscribe_token(secret, token)
-    return await session.get(Contact, contact_id) if contact_id else None
-
-
-async def unsubscribe(session: AsyncSession, secret: str, token: str) -> Unsubscribed | None:
-    """R-EMAIL-4: None when the link is not one we signed (or its contact is gone); `already` when the contact had
-    unsubscribed before, which changes nothing. The flag is set by one conditional UPDATE, so two uses at once (a
-    double click, a mailbox provider's one-click beside the button) write one timeline event, not two."""
-    contact = await unsubscribe_contact(session, secret, token)
-    if contact is None:
-        return None
-    now = utcnow()
-    result = cast(CursorResult[Any], await session.execute(
-        update(Contact).where(Contact.id == contact.id, Contact.unsubscribed.is_(false()))
-        .values(unsubscribed=True, unsubscribed_at=now).execution_options(synchronize_session=False)))
-    if result.rowcount != 1:
-        return "already"
-    contact.unsubscribed, contact.unsubscribed_at = True, now
-    await write_timeline(session, team_id=contact.team_id, contact_id=contact.id, kind="unsubscribed",
-                         detail="Unsubscribed from plan email with the link in an email", at=now,
-                         idempotency_key=None)
-    return "unsubscribed"
+async def _record_for_each(session: AsyncSession, contacts: Sequence[Contact], key: str | None,
+                           build: Callable[[Contact | None, str | None], Message]) -> dict[str | None, Message]:
+    """The reply recorded once for each contact it came from, so each sees it among its own messages (a number two
+    contacts share; an address contacts of two teams have), or once for no contact. The first copy carries the
+    provider's key, which a replay finds; the others add their contact to it."""
+    copies: dict[str | None, Message] = {}
+    for i, contact in enumerate([*contacts] or [None]):
+        contact_id = contact.id if contact else None
+        copies[contact_id] = build(contact, key if i == 0 or key is None else f"{key}:{contact_id}")
+    session.add_all(list(copies.values()))
+    await session.flush()  # a concurrent replay fails here, before anything else is written
+    return copies
 
 
 async def _message_id(session: AsyncSession, key: str) -> str | None:
@@ -355,8 +360,9 @@ _NOT_WRITTEN = ("queued", "sending", "failed", "cancelled")
 
 
 async def _answered(session: AsyncSession, contact_ids: list[str], channel: Channel,
-                    agent_id: str | None) -> dict[str, bool]:
-    """The running enrollments a reply answers, by workflow id, each with whether the reply removes the contact.
+                    agent_id: str | None) -> dict[str, tuple[str, bool]]:
+    """The running enrollments a reply answers, by workflow id, each with its contact and whether the reply removes
+    the contact.
 
     Answered (R-RULE-5, R-TEAM-3): those that sent the contact a message on this channel from the agent it was sent
     back to. On a team plan each step may come from a different agent, so a reply to the assignee's number answers
@@ -373,7 +379,7 @@ async def _answered(session: AsyncSession, contact_ids: list[str], channel: Chan
     outbound = select(Message.id).where(Message.enrollment_id == Enrollment.id, Message.direction == "outbound",
                                         Message.channel == channel)
     rule = Plan.on_text_reply if channel == "sms" else Plan.on_email_reply
-    query = (select(Enrollment.id, Enrollment.workflow_id, rule,
+    query = (select(Enrollment.id, Enrollment.workflow_id, Enrollment.contact_id, rule,
                     outbound.where(Message.status.not_in(_NOT_WRITTEN)).exists().label("written"))
              .join(Plan, Plan.id == Enrollment.plan_id)
              .where(Enrollment.contact_id.in_(contact_ids), Enrollment.status == "active"))
@@ -381,11 +387,13 @@ async def _answered(session: AsyncSession, contact_ids: list[str], channel: Chan
         query = query.where(outbound.where(Message.agent_id == agent_id,
                                            Message.status.not_in(("failed", "cancelled"))).exists())
     rows = (await session.execute(query.order_by(Enrollment.started_at))).all()
-    removing = [enrollment_id for enrollment_id, _, removes_on_reply, written in rows if removes_on_reply and written]
+    removing = [enrollment_id for enrollment_id, _, _, removes_on_reply, written in rows
+                if removes_on_reply and written]
     if removing:
         await request_removal(session, "replied_text" if channel == "sms" else "replied_email",
                               Enrollment.id.in_(removing))
-    return {workflow_id: bool(removes_on_reply and written) for _, workflow_id, removes_on_reply, written in rows}
+    return {workflow_id: (contact_id, bool(removes_on_reply and written))
+            for _, workflow_id, contact_id, removes_on_reply, written in rows}
 
 
 async def _reply_event(session: AsyncSession, contact: Contact, message: Message, detail: str) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from activities.messaging.outbox import OutboxSmsProvider
 from activities.messaging.providers import EmailProvider, EmailRequest, ProviderError, SmsProvider, SmsRequest
 from activities.messaging.sendgrid_email import SendGridEmailProvider
 from activities.messaging.twilio_sms import TwilioSmsProvider
@@ -320,3 +322,13 @@ def test_email_connection_refused_did_not_reach_provider() -> None:
         provider.send(mail())
 
     assert (caught.value.permanent, caught.value.reached_provider) == (False, False)
+
+
+def test_the_outbox_gives_two_texts_alike_ids_of_their_own_and_a_retry_the_same_one() -> None:
+    """Outbox ids name one message each (a status report updates that one), and stay what a retry finds."""
+    outbox = OutboxSmsProvider()
+    first, second = replace(text(), reference="sms:first"), replace(text(), reference="sms:second")
+    assert outbox.send(first).provider_id != outbox.send(second).provider_id
+    found = outbox.find_sent(first, datetime.now(UTC))
+    assert found is not None
+    assert found.provider_id == outbox.send(first).provider_id

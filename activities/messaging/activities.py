@@ -236,7 +236,8 @@ class MessagingActivities:
             account_sid=(agent.twilio_account_sid if agent else None) or "",
             auth_token=(agent.twilio_auth_token if agent else None) or self._settings.twilio_auth_token,
             from_number=message.from_address, to_number=message.to_address, body=message.body,
-            status_callback=f"{self._settings.public_base_url}/webhooks/twilio/status" if live else None)
+            status_callback=f"{self._settings.public_base_url}/webhooks/twilio/status" if live else None,
+            reference=message.idempotency_key or message.id)
 
 
 async def _design_html(session: AsyncSession, step: StepInput) -> str | None:

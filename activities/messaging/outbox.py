@@ -20,7 +20,8 @@ class OutboxSmsProvider:
     name = "outbox"
 
     def send(self, request: SmsRequest) -> ProviderReceipt:
-        return ProviderReceipt("outbox", _outbox_id(request.from_number, request.to_number, request.body), "recorded")
+        return ProviderReceipt("outbox", _outbox_id(request.from_number, request.to_number, request.body,
+                                                    request.reference), "recorded")
 
     def find_sent(self, request: SmsRequest, since: datetime) -> ProviderReceipt | None:
         return self.send(request)

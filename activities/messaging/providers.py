@@ -21,6 +21,9 @@ class SmsRequest:
     to_number: str
     body: str
     status_callback: str | None = None
+    # Our own key for this message (its row's idempotency key): the outbox derives the message's id from it, so two
+    # texts alike (a static text on each pass, two STOP confirmations) have ids of their own. Twilio never sees it.
+    reference: str = ""
 
 
 @dataclass(frozen=True)

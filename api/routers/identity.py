@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import CurrentAgent, NowDep, Principal, PrincipalDep, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import RETRY_AFTER_SECONDS, Conflict, Forbidden, InvalidFields, NotFound
@@ -129,6 +130,8 @@ async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: Se
     violations = await slot_time_violations(session, agent, team, changes)
     if violations:
         raise InvalidFields(violations)
+    if changes.get("twilio_from_number"):
+        await _number_free(session, agent, changes["twilio_from_number"])
     for name, value in changes.items():
         if name in ("slot_times", "team_slot_times"):
             owner: Agent | Team = agent if name == "slot_times" else team
@@ -147,6 +150,19 @@ async def update_settings(body: SettingsUpdate, agent: CurrentAgent, session: Se
         await timing_changed(client, session, what="account " + ", ".join(sorted(timing)),
                              team_id=team.id if team_wide else None, owner_agent_id=None if team_wide else agent.id)
     return answer
+
+
+async def _number_free(session: AsyncSession, agent: Agent, number: str) -> None:
+    """One agent per Twilio number, across every team: an inbound text is matched to the agent owning the number it
+    was sent to, and checked with that agent's token (R-TXT-4, R-TEAM-3); a second owner's STOPs and replies would
+    be refused or credited to the first."""
+    holder = await session.scalar(select(Agent).where(Agent.twilio_from_number == number, Agent.id != agent.id)
+                                  .limit(1))
+    if holder is not None:
+        whose = (f"{full_name(holder.first_name, holder.last_name)}'s ({holder.id})"
+                 if holder.team_id == agent.team_id else "an agent's of another team")
+        raise Conflict(f"twilio_from_number: {number} is already {whose}; each Twilio number belongs to one agent, "
+                       "who receives its texts (R-TXT-5)")
 
 
 @router.get("/health")

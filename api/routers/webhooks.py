@@ -19,11 +19,12 @@ from starlette.datastructures import FormData
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from api.deps import SessionDep, SettingsDep, StateDep
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden, Invalid, NotFound
 from api.schemas.webhooks import InboundParseForm, TwilioSmsForm, TwilioStatusForm
 from api.security import same_secret
 from api.unsubscribe_pages import ALREADY, CONFIRM, UNSUBSCRIBED, page
-from services.inbound import Inbound, InboundSms, parse_inbound_email, unsubscribe, unsubscribe_contact
+from services.inbound import Inbound, InboundSms, parse_inbound_email
+from services.unsubscribe import unsubscribe, unsubscribe_contact
 from worker import providers
 
 router = APIRouter(tags=["webhooks"])
@@ -54,8 +55,8 @@ async def twilio_sms(request: Request, inbound: InboundDep, settings: SettingsDe
     to_number = _field(form, "To")
     agent_id, token = await inbound.twilio_token_for_number(to_number)
     _verify_twilio(request, form, settings.public_base_url, token)
-    await inbound.text_received(InboundSms(message_sid=_field(form, "MessageSid") or _field(form, "SmsSid"),
-                                           from_number=_field(form, "From"), to_number=to_number,
+    await inbound.text_received(InboundSms(message_sid=_message_sid(form), from_number=_field(form, "From"),
+                                           to_number=to_number,
                                            body=_field(form, "Body")), agent_id)
     return twiml()
 
@@ -68,6 +69,7 @@ async def twilio_status(request: Request, inbound: InboundDep, settings: Setting
     sid = _field(form, "MessageSid") or _field(form, "SmsSid")
     token = await inbound.twilio_token_for_status(sid, _field(form, "From"))
     _verify_twilio(request, form, settings.public_base_url, token)
+    sid = _message_sid(form)
     await inbound.status_received(sid, _field(form, "MessageStatus") or _field(form, "SmsStatus"),
                                   _field(form, "ErrorCode") or None)
     return twiml()
@@ -112,6 +114,17 @@ async def unsubscribe_one_click(token: str, session: SessionDep, settings: Setti
 def _field(form: FormData, name: str) -> str:
     value = form.get(name)
     return _storable(value) if isinstance(value, str) else ""
+
+
+def _message_sid(form: FormData) -> str:
+    """Twilio's id of the message, which it sends with every text and report: what tells a retry from a new text
+    (R-COMP-2). A signed post without one is refused, naming the field, rather than recorded under an empty id that
+    every later post without one would repeat."""
+    sid = _field(form, "MessageSid").strip() or _field(form, "SmsSid").strip()
+    if not sid:
+        raise Invalid("MessageSid", "R-COMP-2", "Twilio's MessageSid (or SmsSid) is missing: without it a retry "
+                      "cannot be told from a new message, so nothing was recorded")
+    return sid
 
 
 def _storable(value: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -44,8 +44,19 @@ def nul_at(value: Any, path: tuple[str | int, ...] = ()) -> tuple[str | int, ...
     return None
 
 
+# The rule a 422 names for a field no behaviour rule governs (a name's length, an unknown field, a query parameter):
+# what the API reference states for it (docs/rules.md#request_fields).
+REQUEST_FIELDS = "request_fields"
+
+
 class Request(BaseModel):
+    """A request body. `field_rules` names the rule each top-level field answers to when its shape is wrong (with the
+    key, for a map in `nested_fields`: `slot_times.morning`); any other field, an unknown one included, answers to
+    `request_fields`."""
+
     model_config = ConfigDict(extra="forbid")
+    field_rules: ClassVar[Mapping[str, str]] = {}
+    nested_fields: ClassVar[Collection[str]] = ()
 
     @model_validator(mode="before")
     @classmethod
@@ -61,8 +72,8 @@ class Request(BaseModel):
     @classmethod
     def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
         """The field and rule a 422 names for a shape error (wrong type, unknown value or field) at `path` in this
-        body; `api.errors` asks. None: no rule to name, the error is answered as pydantic words it."""
-        return None
+        body; `api.errors` asks. None for the body as a whole (not an object, say)."""
+        return field_violation(path, message, cls.field_rules, nested=cls.nested_fields)
 
 
 class Public(BaseModel):
@@ -145,13 +156,20 @@ def no_null(schema: dict[str, Any]) -> None:
 
 def field_violation(path: tuple[str | int, ...], message: str, rules: Mapping[str, str], *,
                     nested: Collection[str] = ()) -> Violation | None:
-    """For a body whose top-level fields each answer to one rule: the field (with the key, for a map in `nested`:
-    `slot_times.morning`) and its rule; None for a field without one (an unknown field, say)."""
-    names = [part for part in path if isinstance(part, str)]
-    if not names or names[0] not in rules:
+    """For a body whose top-level fields each answer to one rule: the field (with the key or field inside it, for a
+    map or an object in `nested`: `slot_times.morning`; with the index, for a list: `agent_ids[2]`) and its rule,
+    `request_fields` for a field without one; None for the body itself."""
+    if not path or not isinstance(path[0], str):
         return None
-    field = ".".join(names[:2]) if names[0] in nested else names[0]
-    return Violation(field, rules[names[0]], message)
+    field, names = "", 2 if path[0] in nested else 1
+    for part in path:
+        if isinstance(part, int):  # an item of a list: `agent_ids[2]`
+            field += f"[{part}]"
+        elif names:
+            field, names = f"{field}.{part}" if field else part, names - 1
+        else:  # what follows the field is pydantic's, not the body's: the member of a union refusing the value
+            break
+    return Violation(field, rules.get(path[0], REQUEST_FIELDS), message)
 
 
 class Problem(BaseModel):

@@ -7,18 +7,12 @@ from typing import Any
 
 from pydantic import EmailStr, Field, field_validator
 
-from api.schemas.common import Flag, PhoneNumber, Public, Request, TimeZoneName, field_violation, no_null
+from api.schemas.common import Flag, PhoneNumber, Public, Request, TimeZoneName, no_null
 from api.schemas.triggers import TagPublic
-from domain.validation import Violation
-
-# Fields that carry a texting rule name it in a 422 (see `api.errors`); the others keep pydantic's answer.
-_CONTACT_RULES = {"do_not_call": "R-TXT-4", "opted_out": "R-TXT-4", "time_zone": "R-TXT-3"}
 
 
 class _ContactBody(Request):
-    @classmethod
-    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
-        return field_violation(path, message, _CONTACT_RULES)
+    field_rules = {"do_not_call": "R-TXT-4", "time_zone": "R-TXT-3", "assignee_id": "team_agent"}
 
 
 def _only_true(schema: dict[str, Any]) -> None:
@@ -38,6 +32,8 @@ class ContactCreate(_ContactBody):
 
 class ContactUpdate(_ContactBody):
     """Only the fields sent change; `null` clears an optional field."""
+
+    field_rules = {**_ContactBody.field_rules, "opted_out": "R-TXT-4"}
 
     first_name: str | None = Field(default=None, min_length=1, max_length=100, json_schema_extra=no_null)
     last_name: str | None = Field(default=None, max_length=100)
@@ -77,6 +73,7 @@ class ContactPublic(Public):
 
 
 class ContactTagAdd(Request):
+    field_rules = {"tag_id": "team_tag"}
     tag_id: str = Field(min_length=1, max_length=40, description="A tag of your team (422 otherwise)")
 
 

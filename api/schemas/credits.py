@@ -12,9 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Public, Request, WholeNumber, field_violation
+from api.schemas.common import Public, Request, WholeNumber
 from domain.credits import MAX_EMAIL_QUOTA, NEAR_LIMIT_PERCENT, CreditStatus, month_start
-from domain.validation import Violation
 
 
 def _month(value: Any) -> datetime:
@@ -33,10 +32,7 @@ class CreditsUpdate(Request):
     email_quota_monthly: WholeNumber = Field(ge=0, le=MAX_EMAIL_QUOTA,
                                      description="Emails the agent may send per calendar month (UTC); 0 stops their "
                                      "plan email. Read at every send, so a raised quota lets the next email go.")
-
-    @classmethod
-    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
-        return field_violation(path, message, {"email_quota_monthly": "R-TEAM-4"})
+    field_rules = {"email_quota_monthly": "R-TEAM-4"}
 
 
 class CreditLine(Public):

@@ -13,12 +13,15 @@ from domain.limits import MAX_HTML
 
 
 class DesignUpdate(Request):
+    field_rules = {"name": "R-EMAIL-1", "subject": "R-EMAIL-1", "html": "R-EMAIL-1"}
+
     name: str = Field(min_length=1, max_length=200)
     subject: str = Field(min_length=1, max_length=200)
     html: str = Field(min_length=1, max_length=MAX_HTML)
 
 
 class DesignCreate(DesignUpdate):
+    field_rules = {**DesignUpdate.field_rules, "team": "R-TEAM-1"}
     team: Flag = False
 
 

@@ -18,6 +18,8 @@ ContactId = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class EnrollmentCreate(Request):
+    field_rules = {"contact_id": "R-ENR-1"}
+
     contact_id: ContactId
 
 
@@ -30,6 +32,8 @@ BATCH_LIMIT = 1000
 
 
 class EnrollmentBatch(Request):
+    field_rules = {"contact_ids": "R-ENR-1"}
+
     contact_ids: list[ContactId] = Field(min_length=1, max_length=BATCH_LIMIT,
                                          description=f"Up to {BATCH_LIMIT:,} contacts of your team to enroll")
 
@@ -79,6 +83,8 @@ class EnrollmentPublic(Public):
 
 
 class TaskComplete(Request):
+    field_rules = {"notes": "R-CALL-1"}
+
     notes: str | None = Field(default=None, max_length=5000)
 
 

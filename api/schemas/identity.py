@@ -5,10 +5,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, EmailStr, Field, ValidationInfo, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, field_violation, no_null
+from api.schemas.common import PhoneNumber, Public, Request, TimeZoneName, no_null
 from domain.account_settings import is_hhmm
 from domain.limits import HHMM
-from domain.validation import Violation
 
 Designated = Literal["rainmaker", "contact_assignee"]
 SlotName = Literal["early_morning", "morning", "afternoon", "evening"]
@@ -28,6 +27,8 @@ SlotTimes = dict[SlotName, SlotTime | None]
 
 
 class TeamCreate(Request):
+    field_rules = {"time_zone": "R-PLAN-4", "postal_address": "R-EMAIL-4"}
+
     name: str = Field(min_length=1, max_length=200, examples=["Smith Team"])
     time_zone: TimeZoneName = "America/Chicago"
     postal_address: str | None = Field(
@@ -41,6 +42,8 @@ class Created(Public):
 
 
 class AgentCreate(Request):
+    field_rules = {"role": "R-TEAM-1", "permission": "R-TEAM-1", "email": "R-TEAM-3"}
+
     first_name: str = Field(min_length=1, max_length=100, examples=["Dana"])
     last_name: str = Field(min_length=1, max_length=100, examples=["Smith"])
     email: EmailStr = Field(examples=["dana@example.com"])
@@ -101,12 +104,29 @@ class AccountSettings(Public):
                                 "with no postal address (yours or the team's) your plan emails fail (R-EMAIL-4)")
 
 
+_DEFAULTS = ("default_task_assignee", "default_email_sender", "default_text_sender")
+_ALWAYS_SET = {
+    "team_time_zone": "the team always has a time zone; send an IANA zone such as America/Chicago",
+    **dict.fromkeys(_DEFAULTS, "send 'rainmaker' or 'contact_assignee'"),
+}
+TEAM_SETTINGS = frozenset({"team_time_zone", "team_slot_times", "team_postal_address", *_DEFAULTS})
+_SETTING_RULES = {
+    "time_zone": "R-PLAN-4", "slot_times": "R-PLAN-4", "team_time_zone": "R-PLAN-4", "team_slot_times": "R-PLAN-4",
+    **dict.fromkeys(_DEFAULTS, "R-TEAM-2"),
+    "postal_address": "R-EMAIL-4", "team_postal_address": "R-EMAIL-4",
+    "twilio_account_sid": "R-TXT-5", "twilio_auth_token": "R-TXT-5", "twilio_from_number": "R-TXT-5",
+}
+
+
 class SettingsUpdate(Request):
     """Your own account settings; the team fields need the Rainmaker or an enhanced/unlimited member (R-TEAM-1).
 
     Only the fields sent change. Slot times are merged into the stored ones (a slot set to null, or the whole map set
     to null, falls back to the layer below) and must then run early_morning < morning < afternoon < evening (R-PLAN-4).
     """
+
+    field_rules = _SETTING_RULES
+    nested_fields = ("slot_times", "team_slot_times")
 
     time_zone: TimeZoneName | None = Field(default=None, description="IANA zone; null: use the team's")
     slot_times: SlotTimes | None = None
@@ -129,20 +149,4 @@ class SettingsUpdate(Request):
             raise PydanticCustomError("not_null", "may not be null: {why}", {"why": _ALWAYS_SET[info.field_name or ""]})
         return value
 
-    @classmethod
-    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
-        return field_violation(path, message, _SETTING_RULES, nested={"slot_times", "team_slot_times"})
 
-
-_DEFAULTS = ("default_task_assignee", "default_email_sender", "default_text_sender")
-_ALWAYS_SET = {
-    "team_time_zone": "the team always has a time zone; send an IANA zone such as America/Chicago",
-    **dict.fromkeys(_DEFAULTS, "send 'rainmaker' or 'contact_assignee'"),
-}
-TEAM_SETTINGS = frozenset({"team_time_zone", "team_slot_times", "team_postal_address", *_DEFAULTS})
-_SETTING_RULES = {
-    "time_zone": "R-PLAN-4", "slot_times": "R-PLAN-4", "team_time_zone": "R-PLAN-4", "team_slot_times": "R-PLAN-4",
-    **dict.fromkeys(_DEFAULTS, "R-TEAM-2"),
-    "postal_address": "R-EMAIL-4", "team_postal_address": "R-EMAIL-4",
-    "twilio_account_sid": "R-TXT-5", "twilio_auth_token": "R-TXT-5", "twilio_from_number": "R-TXT-5",
-}

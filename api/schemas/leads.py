@@ -19,6 +19,10 @@ class LeadContact(Request):
 
 
 class LeadCreate(Request):
+    field_rules = {"source": "R-ROUTE-2", "received_at": "R-ROUTE-2", "owner_agent_id": "R-ROUTE-5",
+                   "tag_ids": "R-RULE-1"}
+    nested_fields = ("contact",)
+
     source: str | None = Field(default=None, max_length=60, examples=["zillow"],
                                description="Where the lead came from; a lead with no source is not routed (R-ROUTE-5)."
                                " `agent_app` / `agent_site` with `owner_agent_id`: the agent's own app or site.")
@@ -77,4 +81,6 @@ class ClaimAnswer(Public):
 
 
 class PoolAssign(Request):
+    field_rules = {"agent_id": "R-POOL-1"}
+
     agent_id: str = Field(min_length=1, max_length=40)

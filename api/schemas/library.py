@@ -15,12 +15,16 @@ from services.library import EntryView
 
 
 class PublishRequest(Request):
+    field_rules = {"include_linked": "R-LIB-3"}
+
     include_linked: Flag = Field(default=False, description="Publish the plans this plan adds contacts to (its "
                                  "add-to-plan steps, and theirs) in the same go (R-LIB-3). Without it, a plan linking "
                                  "to a plan not in the library yet is refused, listing those plans.")
 
 
 class CopyRequest(Request):
+    field_rules = {"team_plan": "R-TEAM-1"}
+
     team_plan: Flag = Field(default=False, description="Copy into team plans (R-TEAM-1: the Rainmaker or an "
                             "enhanced/unlimited member) instead of your personal plans.")
 

@@ -183,6 +183,8 @@ class PlanSummary(Public):
 
 
 class PreviewRequest(Request):
+    field_rules = {"start_at": "R-PLAN-2", "passes": "R-PLAN-7", "contact_time_zone": "R-TXT-3"}
+
     start_at: Instant = Field(description="The enrollment instant to preview from (with its offset)")
     passes: Annotated[int, Strict(), Field(ge=1, le=MAX_PREVIEW_PASSES), AS_WHOLE] | None = Field(
         default=None, description="How many passes through the plan to show, the first included (at most "

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, Strict, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from api.schemas.common import Public, Request, WholeNumber, field_violation
+from api.schemas.common import Public, Request, WholeNumber
 from api.schemas.identity import SlotTime
 from db.routing_models import Route
 from domain.json_types import AS_WHOLE
@@ -109,12 +109,22 @@ _BETWEEN_FIELDS: dict[str, Any] = {"allOf": [
 ]}
 
 
+_ROUTE_RULES = {
+    **dict.fromkeys(("title", "days_of_week", "start_time", "end_time", "date_from", "date_to", "sources",
+                     "agent_ids"), "R-ROUTE-1"),
+    "strategy": "R-ROUTE-6", "weights": "R-ROUTE-6",
+    "claim_seconds": "R-OFFER-4", "claim_deadline": "R-OFFER-4",
+}
+
+
 class RouteCreate(Request):
     """A route (R-ROUTE-1). Days and times are read in the team's time zone: an `end_time` before `start_time`
     crosses midnight (22:00–06:00), an equal one covers the whole day. Dates are inclusive; either may be left out.
     Give the claim deadline as `claim_seconds` or as `claim_deadline` parts, not both (R-OFFER-4: 10 s to 30 days)."""
 
     model_config = ConfigDict(json_schema_extra=_BETWEEN_FIELDS)
+    field_rules = _ROUTE_RULES
+    nested_fields = ("weights", "claim_deadline")
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
     days_of_week: Annotated[list[DayOfWeek], Field(min_length=1, max_length=7, description="0 = Monday … 6 = Sunday, "
@@ -135,9 +145,6 @@ class RouteCreate(Request):
     claim_seconds: ClaimSeconds | None = None
     claim_deadline: ClaimDeadline | None = None
 
-    @classmethod
-    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
-        return field_violation(path, message, _ROUTE_RULES, nested={"weights", "claim_deadline"})
 
     @property
     def seconds(self) -> int:
@@ -190,12 +197,9 @@ class RouteUpdate(RouteCreate):
 
 
 class RouteOrder(Request):
+    field_rules = {"ids": "R-ROUTE-4"}
     ids: list[str] = Field(max_length=1000, json_schema_extra={"uniqueItems": True},
                            description="Every route of the team exactly once, top (highest priority) first")
-
-    @classmethod
-    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
-        return field_violation(path, message, {"ids": "R-ROUTE-4"})
 
 
 class RoutePublic(Public):
@@ -227,25 +231,14 @@ class RoutePublic(Public):
                    updated_at=route.updated_at)
 
 
-_ROUTE_RULES = {
-    **dict.fromkeys(("title", "days_of_week", "start_time", "end_time", "date_from", "date_to", "sources",
-                     "agent_ids"), "R-ROUTE-1"),
-    "strategy": "R-ROUTE-6", "weights": "R-ROUTE-6",
-    "claim_seconds": "R-OFFER-4", "claim_deadline": "R-OFFER-4",
-}
-
-
 class RoutingSettingsUpdate(Request):
     """Only the fields sent change. `lead_limit` is leads per calendar month in the team's zone; null: no limit."""
+
+    field_rules = dict.fromkeys(("lead_limit", "routes_paused", "leads_paused"), "R-STATS-1")
 
     lead_limit: Annotated[int, Strict(), Field(ge=0, le=100_000), AS_WHOLE] | None = None
     routes_paused: Annotated[bool, Field(strict=True)] = False
     leads_paused: Annotated[bool, Field(strict=True)] = False
-
-    @classmethod
-    def shape_violation(cls, path: tuple[str | int, ...], message: str) -> Violation | None:
-        return field_violation(path, message, dict.fromkeys(("lead_limit", "routes_paused", "leads_paused"),
-                                                            "R-STATS-1"))
 
 
 class RoutingSettings(Public):

@@ -38,6 +38,8 @@ class TagDetail(TagPublic):
 class TriggersUpdate(Request):
     """The plan's whole trigger set; an empty list removes every trigger."""
 
+    field_rules = {"tag_ids": "R-RULE-1"}
+
     tag_ids: list[str] = Field(description="At most 10 tags of your team (R-RULE-1).")
 
 
@@ -49,6 +51,8 @@ class TriggersPublic(Public):
 
 class RemovalRulesUpdate(Request):
     """R-RULE-5: end the enrollment when the contact replies to this plan's email / automated text."""
+
+    field_rules = {"on_email_reply": "R-RULE-5", "on_text_reply": "R-RULE-5"}
 
     on_email_reply: Flag
     on_text_reply: Flag

@@ -105,12 +105,14 @@ class TestShapeErrorsNameTheFieldAndRule:
         assert [(path, rule) for path, rule, _ in problems(refused)] == [("days[0].steps[0].time_of_day", "R-PLAN-4")]
         assert (await api.client.get(f"/plans/{plan['id']}", headers=team.member)).json()["version"] == 1
 
-    async def test_other_bodies_keep_pydantics_answer(self, api: Api) -> None:
+    async def test_a_field_no_behaviour_rule_governs_names_the_rule_for_request_fields(self, api: Api) -> None:
         team = await api.team()
         refused = await api.client.post("/tags", headers=team.member, json={"name": 5})
         assert refused.status_code == 422
         [item] = refused.json()["detail"]
-        assert (item["loc"], item["type"], "rule" in item) == (["body", "name"], "string_type", False)
+        assert (item["loc"], item["type"], item["rule"], item["help"]) == (
+            ["body", "name"], "string_type", "request_fields", "docs/rules.md#request_fields")
+        assert item["msg"] == "name: Input should be a valid string (request_fields)"
 
 
 class TestRComp1NoPlanSwitchesComplianceOff:

@@ -175,3 +175,27 @@ class TestREmail4SettingsWarnWithoutAPostalAddress:
         headers = {"Authorization": f"Bearer {agent.json()['api_key']}"}
         read = await settings(api, headers)
         assert (read["team_postal_address"], read["warnings"]) == ("9 Oak Ave, Waco TX", [])
+
+
+def twilio(number: str, token: str = "token-12345678") -> dict[str, str]:
+    return {"twilio_account_sid": "AC" + "1" * 32, "twilio_auth_token": token, "twilio_from_number": number}
+
+
+class TestRTxt5OneAgentPerTwilioNumber:
+    async def test_a_number_another_agent_has_is_refused_in_any_team_and_nothing_changes(self, api: Api) -> None:
+        ours, theirs = await api.team(), await api.team("Jones Team")
+        first = await api.client.patch("/settings", headers=ours.member, json=twilio("+15125550111"))
+        assert first.status_code == 200, first.text
+        same_team = await api.client.patch("/settings", headers=ours.rainmaker,
+                                           json=twilio("+15125550111", "other-token-1"))
+        other_team = await api.client.patch("/settings", headers=theirs.member, json=twilio("+15125550111"))
+        assert (same_team.status_code, other_team.status_code) == (409, 409)
+        assert same_team.json()["detail"].startswith(
+            f"twilio_from_number: +15125550111 is already Alex Agent's ({ours.member_id})")
+        assert "an agent's of another team" in other_team.json()["detail"]
+        assert ours.member_id not in other_team.json()["detail"]
+        for headers in (ours.rainmaker, theirs.member):
+            assert (await settings(api, headers))["twilio"]["configured"] is False
+        # The owner may send their own number again, with a new token.
+        again = await api.client.patch("/settings", headers=ours.member, json=twilio("+15125550111", "new-token-1"))
+        assert again.status_code == 200, again.text
