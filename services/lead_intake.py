@@ -23,7 +23,7 @@ from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import full_name
 from domain.routing import match_route, plan_offers
-from domain.routing.model import OfferPlan, Rotation
+from domain.routing.model import APP_OR_SITE_SOURCES, OfferPlan, Rotation
 from services.lead_offers import offer_input, start_offer
 from services.lead_stats import agent_states
 from services.leads import agent_names, fire_lead_tags, record, send_to_pool, take_ownership
@@ -96,6 +96,9 @@ async def _route(session: AsyncSession, *, team_id: str, source: str | None, rec
                         team_zone=team.time_zone, owner_agent_id=owner_agent_id)
     record(lead, at, "routes", match.reason, outcome=match.outcome,
            considered=[verdict.model_dump() for verdict in match.considered])
+    if owner_agent_id is not None and match.outcome != "owner":
+        record(lead, at, "owner", f"owner_agent_id {owner_agent_id} not used: only a lead from an agent's own app or "
+               f"site (source {' or '.join(sorted(APP_OR_SITE_SOURCES))}) goes to that agent (R-ROUTE-5)")
     if match.outcome == "not_routed":
         return lead, None
     if match.outcome == "owner" and owner_agent_id is not None:

@@ -66,7 +66,9 @@ async def create_lead(body: LeadCreate, agent: CurrentAgent, session: SessionDep
         raise Invalid("received_at", "R-ROUTE-2", f"a lead arrives when it is sent: {body.received_at.isoformat()} "
                       f"is later than now ({now.astimezone(UTC).isoformat(timespec='seconds')}); leave it out for now")
     if body.owner_agent_id is not None:
-        await team_record(session, Agent, body.owner_agent_id, agent, "agent")
+        owner = await session.get(Agent, body.owner_agent_id)
+        if owner is None or owner.team_id != agent.team_id:
+            raise Invalid("owner_agent_id", "team_agent", f"agent {body.owner_agent_id} is not an agent of your team")
     await session.commit()  # intake runs its own transaction
     intake = await ingest(sessions, client, settings.temporal_task_queue, team_id=agent.team_id, source=body.source,
                           received_at=body.received_at or now, owner_agent_id=body.owner_agent_id,

@@ -12,13 +12,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, PlainValidator, Strict, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from api.schemas.common import Public, Request, WholeNumber
 from api.schemas.identity import SlotTime
 from db.routing_models import Route
 from domain.json_types import AS_WHOLE
+from domain.routing.matching import normalise_source
 from domain.routing.model import MAX_CLAIM_SECONDS, MIN_CLAIM_SECONDS, Strategy
 from domain.validation import Violation
 
@@ -28,6 +38,9 @@ _DAY = {**{name: i for i, name in enumerate(DAY_NAMES)}, **{name: i for i, name 
 
 
 def _day(value: Any) -> int:
+    if isinstance(value, bool):
+        raise PydanticCustomError("day_of_week", "{value} is not a day of the week but a boolean: 0 (Monday) to 6 "
+                                  "(Sunday), or mon, tue, wed, thu, fri, sat, sun", {"value": str(value).lower()})
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON Schema's integer: 2.0 is 2
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
@@ -53,7 +66,21 @@ def _no_repeats(values: list[str]) -> list[str]:
 
 
 def _first_of_each(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
+    """Each source once, as it was first spelt: sources match trimmed and without case, so `zillow` after `Zillow`
+    is a repeat."""
+    first: dict[str, str] = {}
+    for value in values:
+        first.setdefault(normalise_source(value), value)
+    return list(first.values())
+
+
+def _a_week_at_most(days: Any) -> Any:
+    # Before the days are read, so the count is of what was sent, and the answer says why (a day listed twice counts
+    # once; eight entries cannot be seven different days), not pydantic's "after validation".
+    if isinstance(days, list) and len(days) > 7:
+        raise PydanticCustomError("too_long", "at most 7 days, each day of the week once ({count} given)",
+                                  {"count": len(days)})
+    return days
 
 
 DayOfWeek = Annotated[int, PlainValidator(_day), WithJsonSchema({"oneOf": [
@@ -61,7 +88,8 @@ DayOfWeek = Annotated[int, PlainValidator(_day), WithJsonSchema({"oneOf": [
 Source = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 # Limits before `AS_WHOLE` (see `domain.json_types`): after it, a member of a union or a dict's values would state
 # them as `ge`/`le`, which JSON Schema does not know, and a client would read no limit at all.
-Weight = Annotated[int, Strict(), Field(ge=0, le=100), AS_WHOLE]
+# 1–100: an agent on a weighted route has a share of its leads; one who should get none belongs off the route.
+Weight = Annotated[int, Strict(), Field(ge=1, le=100), AS_WHOLE]
 ClaimSeconds = Annotated[int, Strict(), Field(ge=MIN_CLAIM_SECONDS, le=MAX_CLAIM_SECONDS), AS_WHOLE]
 
 
@@ -128,7 +156,8 @@ class RouteCreate(Request):
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
     days_of_week: Annotated[list[DayOfWeek], Field(min_length=1, max_length=7, description="0 = Monday … 6 = Sunday, "
-                                                   "or mon … sun; kept as a sorted set"), AfterValidator(_as_set)]
+                                                   "or mon … sun; kept as a sorted set"),
+                            BeforeValidator(_a_week_at_most), AfterValidator(_as_set)]
     start_time: SlotTime
     end_time: SlotTime
     date_from: date | None = None

@@ -82,6 +82,24 @@ class TestRRoute5WhereALeadGoesWithoutARoute:
         mine = await new_lead(api, team, source="agent_site", owner_agent_id=team.member_id)
         assert (mine["status"], mine["owner_agent_id"]) == ("assigned", team.member_id)
 
+    async def test_an_owner_with_another_source_is_not_used_and_the_record_says_so(self, api: Api) -> None:
+        team = await api.team()
+        pooled = await new_lead(api, team, source="zillow", owner_agent_id=team.member_id)
+        assert (pooled["status"], pooled["owner_agent_id"]) == ("pool", None)
+        record = (await lead(api, team.rainmaker, pooled["id"]))["routing_record"]
+        assert [entry["kind"] for entry in record] == ["routes", "owner", "pool"]
+        assert record[1]["detail"] == (f"owner_agent_id {team.member_id} not used: only a lead from an agent's own "
+                                       "app or site (source agent_app or agent_site) goes to that agent (R-ROUTE-5)")
+
+    async def test_an_owner_of_another_team_is_a_422_naming_the_field_and_nothing_is_saved(self, api: Api) -> None:
+        team, other = await api.team(), await api.team("Jones Team")
+        refused = await api.client.post("/leads", headers=team.member, json={
+            "source": "agent_app", "owner_agent_id": other.member_id, "contact": {"first_name": "Lee"}})
+        assert refused.status_code == 422, refused.text
+        assert [(e["loc"], e["rule"]) for e in refused.json()["detail"]] == [(["body", "owner_agent_id"],
+                                                                              "team_agent")]
+        assert (await api.client.get("/leads", headers=team.rainmaker)).json() == []
+
 
 DANA = {"first_name": "Dana", "last_name": "Smith", "email": "dana@example.com", "phone": "+15125550199"}
 

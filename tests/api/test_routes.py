@@ -137,6 +137,7 @@ BAD_FIELDS: list[tuple[dict[str, Any], list[tuple[str, str]]]] = [
     ({"claim_seconds": None, "claim_deadline": {"days": 30, "seconds": 1}}, [("claim_deadline", "R-OFFER-4")]),
     ({"claim_seconds": None, "claim_deadline": {"days": 31}}, [("claim_deadline.days", "R-OFFER-4")]),
     ({"claim_seconds": None, "claim_deadline": {"weeks": 1}}, [("claim_deadline.weeks", "R-OFFER-4")]),
+    ({"days_of_week": [0, 1, 2, 3, 4, 5, 6, 0]}, [("days_of_week", "R-ROUTE-1")]),
 ]
 
 
@@ -157,6 +158,21 @@ class TestRRoute1BadFieldsAreRefusedByNameAndRule:
             await post_route(api, team, **fields)
         assert len(await listed(api, team)) == 3
 
+    async def test_a_weight_of_0_a_boolean_day_and_a_source_differing_only_in_case(self, api: Api) -> None:
+        team = await api.team()
+        zero = await api.client.post("/routes", headers=team.rainmaker, json=route(
+            team, strategy="weighted_random", weights={team.member_id: 100, team.rainmaker_id: 0}))
+        assert refusals(zero) == [(f"weights.{team.rainmaker_id}", "R-ROUTE-6")]
+        boolean = await api.client.post("/routes", headers=team.rainmaker, json=route(team, days_of_week=[True]))
+        assert refusals(boolean) == [("days_of_week.0", "R-ROUTE-1")]
+        assert "true is not a day of the week but a boolean" in boolean.json()["detail"][0]["msg"]
+        eight = await api.client.post("/routes", headers=team.rainmaker,
+                                      json=route(team, days_of_week=[0, 1, 2, 3, 4, 5, 6, 0]))
+        assert "at most 7 days, each day of the week once (8 given)" in eight.json()["detail"][0]["msg"]
+        assert await listed(api, team) == []
+        created = await post_route(api, team, sources=["Zillow", " zillow ", "Realtor.com", "ZILLOW"])
+        assert created["sources"] == ["Zillow", "Realtor.com"]  # matched without case: one source, first spelling
+
     async def test_agents_of_another_team_or_listed_twice_are_refused(self, api: Api) -> None:
         team, other = await api.team(), await api.team("Other Team")
         stranger = await api.client.post("/routes", headers=team.rainmaker,
@@ -173,7 +189,7 @@ class TestRRoute1BadFieldsAreRefusedByNameAndRule:
         agents = [team.member_id, team.rainmaker_id]
         for weights, words in (({team.member_id: 100}, f"no weight for {team.rainmaker_id}"),
                                ({team.member_id: 50, team.rainmaker_id: 40}, "add up to 90, not 100"),
-                               ({**dict.fromkeys(agents, 50), "ag_x": 0}, "ag_x not in agent_ids")):
+                               ({**dict.fromkeys(agents, 50), "ag_x": 10}, "ag_x not in agent_ids")):
             answer = await api.client.post("/routes", headers=team.rainmaker, json=route(
                 team, strategy="weighted_random", weights=weights))
             assert refusals(answer) == [("weights", "R-ROUTE-6")]
