@@ -20,13 +20,13 @@ TaskStatus = Literal["open", "done"]
 
 
 async def list_tasks(session: AsyncSession, *, team_id: str, assignee_id: str, status: TaskStatus,
-                     contact_id: str | None = None, limit: int = 100) -> list[Task]:
+                     contact_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Task]:
     """Open tasks soonest due first (a to-do list); done tasks most recently completed first (a log)."""
     query = select(Task).where(Task.team_id == team_id, Task.assignee_id == assignee_id, Task.status == status)
     if contact_id is not None:
         query = query.where(Task.contact_id == contact_id)
     order = (Task.due_at.asc(), Task.id.asc()) if status == "open" else (Task.completed_at.desc(), Task.id.desc())
-    return list((await session.scalars(query.order_by(*order).limit(limit))).all())
+    return list((await session.scalars(query.order_by(*order).offset(offset).limit(limit))).all())
 
 
 async def complete_task(session: AsyncSession, task: Task, *, by: Agent, notes: str | None, at: datetime) -> bool:

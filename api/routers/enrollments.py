@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.access import enrolling, sees_plan, team_record, visible_plan
 from api.deps import CurrentAgent, SessionDep, StateDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, NotFound
+from api.paging import PageDep
 from api.plan_privacy import hide_unseen_plans
 from api.schemas.enrollments import (
     BatchEnrollment,
@@ -222,8 +223,8 @@ async def _end_here(session: AsyncSession, enrollment_id: str, agent: Agent, why
 @router.get("/tasks", response_model=list[TaskPublic], tags=["tasks"])
 async def get_tasks(agent: CurrentAgent, session: SessionDep,
                     task_status: Annotated[TaskStatus, Query(alias="status")] = "open",
-                    assignee_id: str | None = None, contact_id: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[TaskPublic]:
+                    assignee_id: str | None = None, contact_id: str | None = None, *, page: PageDep,
+                    request: Request, response: Response) -> list[TaskPublic]:
     """The caller's own open tasks by default. Another agent's list needs the Rainmaker or an enhanced/unlimited
     member (the people who run the team, R-TEAM-1); a basic member gets 403. A task of a personal plan that is not
     the caller's is shown without its plan (R-RULE-1)."""
@@ -235,8 +236,9 @@ async def get_tasks(agent: CurrentAgent, session: SessionDep,
     if contact_id is not None:
         await team_record(session, Contact, contact_id, agent, "contact")
     tasks = await list_tasks(session, team_id=agent.team_id, assignee_id=assignee, status=task_status,
-                             contact_id=contact_id, limit=limit)
-    return await hide_unseen_plans(session, agent, [TaskPublic.model_validate(task) for task in tasks])
+                             contact_id=contact_id, limit=page.fetch, offset=page.offset)
+    return await hide_unseen_plans(session, agent, [TaskPublic.model_validate(task)
+                                                    for task in page.cut(tasks, request, response)])
 
 
 @router.post("/tasks/{task_id}/complete", response_model=TaskPublic, tags=["tasks"])
@@ -255,14 +257,14 @@ async def complete(task_id: str, agent: CurrentAgent, session: SessionDep,
 
 
 @router.get("/messages", response_model=list[MessagePublic], tags=["messages"])
-async def get_messages(agent: CurrentAgent, session: SessionDep, contact_id: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[MessagePublic]:
+async def get_messages(agent: CurrentAgent, session: SessionDep, page: PageDep, request: Request,
+                       response: Response, contact_id: str | None = None) -> list[MessagePublic]:
     """Outbound and inbound texts and emails of the team, newest first; `contact_id` narrows to one contact. A
     message sent by a plan the caller cannot see is shown without that plan (R-RULE-1)."""
     query = select(Message).where(Message.team_id == agent.team_id)
     if contact_id is not None:
         await team_record(session, Contact, contact_id, agent, "contact")
         query = query.where(Message.contact_id == contact_id)
-    query = query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
-    return await hide_unseen_plans(session, agent, [MessagePublic.model_validate(m)
-                                                    for m in (await session.scalars(query)).all()])
+    query = query.order_by(Message.created_at.desc(), Message.id.desc()).offset(page.offset).limit(page.fetch)
+    rows = page.cut((await session.scalars(query)).all(), request, response)
+    return await hide_unseen_plans(session, agent, [MessagePublic.model_validate(m) for m in rows])

@@ -86,16 +86,17 @@ async def get_lead(lead_id: str, agent: CurrentAgent, session: SessionDep) -> Le
 @router.get("/leads", response_model=list[LeadPublic])
 async def list_leads(agent: CurrentAgent, session: SessionDep, lead_status: Annotated[str | None, Query(
         alias="status", pattern="^(offered|claimed|assigned|pool|not_routed)$")] = None,
-                     agent_id: str | None = None,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[LeadPublic]:
+                     agent_id: str | None = None, *, page: PageDep, request: Request,
+                     response: Response) -> list[LeadPublic]:
     """The team's leads, newest first; `agent_id` narrows to the leads that agent owns."""
     query = select(Lead).where(Lead.team_id == agent.team_id)
     if lead_status is not None:
         query = query.where(Lead.status == lead_status)
     if agent_id is not None:
         query = query.where(Lead.owner_agent_id == agent_id)
-    leads = (await session.scalars(query.order_by(Lead.received_at.desc(), Lead.id.desc()).limit(limit))).all()
-    return [await _public(session, agent, lead) for lead in leads]
+    leads = (await session.scalars(query.order_by(Lead.received_at.desc(), Lead.id.desc())
+                                   .offset(page.offset).limit(page.fetch))).all()
+    return [await _public(session, agent, lead) for lead in page.cut(leads, request, response)]
 
 
 @router.get("/offers", response_model=list[OpenOffer])

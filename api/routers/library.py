@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 
 from api.access import TEAM_PLAN_ROLE, visible_plan
 from api.deps import CurrentAgent, SessionDep, can_manage_team
 from api.errors import Conflict, Forbidden, InvalidFields, NotFound
-from api.paging import Offset
+from api.paging import Offset, Page
 from api.schemas.library import (
     CopyRequest,
     LibraryCopy,
@@ -36,7 +36,8 @@ PageSize = Annotated[int, Query(ge=1, le=200)]
 
 
 @router.post("/plans/{plan_id}/publish", response_model=Publication)
-async def publish(plan_id: str, body: PublishRequest, agent: CurrentAgent, session: SessionDep) -> Publication:
+async def publish(plan_id: str, agent: CurrentAgent, session: SessionDep,
+                  body: PublishRequest | None = None) -> Publication:
     """Publish the plan to the shared library, or publish its changes again (the entry's `version` goes up; copies
     already taken stay as they are). The published copy has no tag triggers or removal rules (R-LIB-1), at most 12
     design emails (R-LIB-2), and comes with the plans it adds contacts to (R-LIB-3). Answers 200 with the entry and
@@ -46,7 +47,8 @@ async def publish(plan_id: str, body: PublishRequest, agent: CurrentAgent, sessi
     if linked.missing:
         raise Conflict(f"plan '{plan.name}' adds contacts to plans that no longer exist ({', '.join(linked.missing)})"
                        "; edit those add-to-plan steps first")
-    chosen = linked.plans if body.include_linked else linked.plans[:1]
+    include_linked = body is not None and body.include_linked  # no body: every field's default
+    chosen = linked.plans if include_linked else linked.plans[:1]
     for each, _ in chosen:
         if each.team_plan and not can_manage_team(agent):
             raise Forbidden(TEAM_PLAN_ROLE if each is plan else
@@ -56,7 +58,7 @@ async def publish(plan_id: str, body: PublishRequest, agent: CurrentAgent, sessi
     if violations:
         raise InvalidFields(violations)
     entries = await library.entries_by_plan(session, [each.id for each, _ in linked.plans])
-    refusal = None if body.include_linked else library.unpublished_links_refusal(plan, linked, entries)
+    refusal = None if include_linked else library.unpublished_links_refusal(plan, linked, entries)
     if refusal is not None:
         raise Conflict(refusal)
     name = plan.name  # read now: a failed flush leaves the session unusable until the request rolls back
@@ -71,10 +73,12 @@ async def publish(plan_id: str, body: PublishRequest, agent: CurrentAgent, sessi
 
 
 @router.get("/library", response_model=list[LibraryEntrySummary])
-async def browse(agent: CurrentAgent, session: SessionDep, limit: PageSize = 50,
-                 offset: Offset = 0) -> list[LibraryEntrySummary]:
+async def browse(agent: CurrentAgent, session: SessionDep, request: Request, response: Response,
+                 limit: PageSize = 50, offset: Offset = 0) -> list[LibraryEntrySummary]:
     """Every team's published plans, the newest publication first (R-LIB-5); `limit` up to 200 a page."""
-    return [LibraryEntrySummary.of(view) for view in await library.entry_views(session, limit=limit, offset=offset)]
+    page = Page(limit=limit, offset=offset)
+    views = await library.entry_views(session, limit=page.fetch, offset=offset)
+    return [LibraryEntrySummary.of(view) for view in page.cut(views, request, response)]
 
 
 @router.get("/library/{entry_id}", response_model=LibraryEntryPublic)
@@ -84,17 +88,19 @@ async def get_entry(entry_id: str, agent: CurrentAgent, session: SessionDep) -> 
 
 
 @router.post("/library/{entry_id}/copy", status_code=status.HTTP_201_CREATED, response_model=LibraryCopy)
-async def copy(entry_id: str, body: CopyRequest, agent: CurrentAgent, session: SessionDep) -> LibraryCopy:
+async def copy(entry_id: str, agent: CurrentAgent, session: SessionDep,
+               body: CopyRequest | None = None) -> LibraryCopy:
     """R-LIB-5: the entry, and the entries it links to, as new plans of yours — personal, or with `team_plan` the
     team's — active and editable like any plan, their add-to-plan steps pointing at one another. Design emails come
     with their html (without the author's design id); a personal copy drops team-plan step assignees."""
-    if body.team_plan and not can_manage_team(agent):
+    team_plan = body is not None and body.team_plan  # no body: every field's default
+    if team_plan and not can_manage_team(agent):
         raise Forbidden(TEAM_PLAN_ROLE)
     entry = await session.get(LibraryEntry, entry_id)
     if entry is None:
         raise NotFound("library entry", entry_id)
     first, *others = [PlanPublic.of(plan, await current_definition(session, plan))
-                      for plan in await library.copy_entry(session, entry, agent=agent, team_plan=body.team_plan)]
+                      for plan in await library.copy_entry(session, entry, agent=agent, team_plan=team_plan)]
     return LibraryCopy(plan=first, linked=others)
 
 

@@ -235,6 +235,17 @@ class TestRLib5CopyingFromTheLibrary:
         copy = (await copied(api, other.rainmaker, entry["id"], team_plan=True))["plan"]
         assert (copy["team_plan"], copy["owner_agent_id"], steps(copy)[0]["assignee"]) == (True, None, "rainmaker")
 
+    async def test_publishing_and_copying_without_a_body_take_every_fields_default(self, api: Api) -> None:
+        team, other = await api.team(), await api.team("Other Team")
+        plan = await post_plan(api, team.member, doc((0, [task()]), name="Bare"))
+        bare = await api.client.post(f"/plans/{plan['id']}/publish", headers=team.member)
+        assert bare.status_code == 200, bare.text
+        entry = bare.json()["entry"]
+        copy = await api.client.post(f"/library/{entry['id']}/copy", headers=other.member)
+        assert copy.status_code == 201, copy.text
+        assert (copy.json()["plan"]["name"], copy.json()["plan"]["team_plan"], copy.json()["linked"]) == (
+            "Bare", False, [])
+
     async def test_an_unknown_entry_is_404(self, api: Api) -> None:
         team = await api.team()
         assert (await api.client.get("/library/lib_missing", headers=team.member)).status_code == 404

@@ -6,6 +6,9 @@ from __future__ import annotations
 from api.app import create_app
 from config import Settings
 from tests.api.conftest import Api
+from tests.api.test_enrollments import make_contact
+from tests.api.test_messages import make_message
+from tests.api.test_tasks import make_task
 
 STEPS = [{"delay_days": 0, "steps": [{"kind": "task", "name": "Call", "priority": "none"}]}]
 
@@ -51,3 +54,26 @@ def test_every_list_states_its_page_size_in_the_openapi_document() -> None:
         if not limits or limits[0]["schema"].get("maximum") is None:
             unpaged.append(path)
     assert unpaged == []
+
+
+def test_every_list_that_takes_a_page_size_takes_an_offset_too() -> None:
+    """`/tasks` and `/messages` took `limit` alone: past the first 500 nothing could be read."""
+    schema = create_app(Settings(environment="test")).openapi()
+    without = [path for path, operations in schema["paths"].items() if "get" in operations
+               and {"limit"} <= {p["name"] for p in operations["get"].get("parameters", [])}
+               and "offset" not in {p["name"] for p in operations["get"].get("parameters", [])}]
+    assert without == []
+
+
+async def test_tasks_and_messages_page_by_offset_and_link_the_next_page(api: Api) -> None:
+    team = await api.team()
+    contact_id = await make_contact(api, team)
+    tasks = [await make_task(api, team, contact_id, f"Call {n}", due_in_days=n) for n in range(3)]
+    messages = [await make_message(api, team, contact_id, f"Reply {n}", minutes=-n) for n in range(3)]
+    for path, ids in (("/tasks", tasks), ("/messages", messages)):
+        first = await api.client.get(path, params={"limit": 2}, headers=team.member)
+        assert [item["id"] for item in first.json()] == ids[:2]
+        following = first.headers["Link"]
+        second = await api.client.get(following[1:following.index(">")], headers=team.member)
+        assert [item["id"] for item in second.json()] == ids[2:]
+        assert "Link" not in second.headers
