@@ -132,6 +132,8 @@ class Cursor(BaseModel):
     done: list[DoneStep] = Field(default_factory=list)
     floor: datetime | None = None  # the last step's fire instant: nothing later in the plan fires before it
     pending: PendingStep | None = None
+    # The account zone the dates above are in (`domain.rezone` moves them when it changes); None before cursors said.
+    time_zone: str | None = None
 
 
 StepVerdict = Literal["skipped", "failed"]
@@ -163,7 +165,8 @@ def start_cursor(at: datetime, ctx: ScheduleContext) -> Cursor:
         clock = at.astimezone(ctx.zone()).time()
     except ScheduleError:
         clock = at.astimezone(UTC).time()
-    return Cursor(pass_started_at=at.astimezone(UTC), wall_clock=time(clock.hour, clock.minute))
+    return Cursor(pass_started_at=at.astimezone(UTC), wall_clock=time(clock.hour, clock.minute),
+                  time_zone=ctx.time_zone)
 
 
 def advance_days(instant: datetime, days: int, tz_name: str) -> datetime:
@@ -242,7 +245,7 @@ def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cur
         last = cursor.floor or cursor.pass_started_at
         restart = last + timedelta(days=plan.repeat.delay_days)
     return Cursor(repeat=cursor.repeat + 1, pass_started_at=restart, wall_clock=cursor.wall_clock,
-                  floor=cursor.floor)
+                  floor=cursor.floor, time_zone=ctx.time_zone)
 
 
 def runs_at(scheduled: ScheduledStep, instant: datetime, ctx: ScheduleContext) -> bool:

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.tasks import TaskActivities
     from activities.timeline import TimelineActivities
     from domain.plan import AddToPlanStep, EmailStep, TextStep, describe_step
+    from domain.rezone import rezoned
     from domain.schedule import (
         Cursor,
         PendingStep,
@@ -88,6 +89,9 @@ FIRST_LOAD_LOCAL = "first-context-load-local"
 # time-skipping test server wedges a run whose activity completes in the same workflow task as the request
 # (temporalio/sdk-java#2391).
 CANCEL_SENDS_ONLY = "cancel-sends-only"
+# A new account zone moves the dates a run has set (`domain.rezone`); runs that read them in the new zone before this
+# (a day-1 step run at once) keep doing so on replay.
+REZONE_DATES = "rezone-dates"
 
 # The timeline's words for an end, `{plan}` standing for the plan's quoted name.
 _END_DETAILS: dict[EndReason, str] = {
@@ -367,6 +371,10 @@ class EnrollmentWorkflow:
                 retry_policy=BOOKKEEPING_RETRY, summary=f"load plan v{version}")
         self._ctx = ctx
         self._input = self._input.model_copy(update={"plan_version": ctx.plan_version})
+        cursor = self._cursor
+        moves = cursor is not None and cursor.time_zone not in (None, ctx.schedule.time_zone)
+        if cursor is not None and (not moves or workflow.patched(REZONE_DATES)):
+            self._cursor = rezoned(cursor, ctx.schedule)
         return ctx
 
     async def _end(self, reason: EndReason) -> EnrollmentResult:
