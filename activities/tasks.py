@@ -18,6 +18,7 @@ from db.session import session_scope
 from domain.ids import new_id
 from domain.merge import render
 from domain.plan import CallStep, TaskStep, TextStep, text_for_repeat
+from domain.texting import by_hand_blocked
 from domain.validation import Violation, task_field_problems
 from domain.windows import at_local, local_date, zone
 from workflows.types import StepInput, StepOutcome
@@ -96,6 +97,10 @@ class TaskActivities:
                 refusal = await _refuse(session, step, problems)
             else:
                 parties = await load_parties(session, step)
+                blocked = by_hand_blocked(spec, parties.contact)
+                if blocked is not None:  # read at the attempt, like a send's opt-out check (R-TXT-4)
+                    label = "Text task" if isinstance(spec, TextStep) else "Call task"
+                    return await step_skipped(session, step, f"{label} not created: {blocked}")
                 # An automated text that reaches here is R-TXT-5's fallback: the designated sender has no Twilio.
                 note = (f" ({parties.agent_name} has no Twilio number)"
                         if isinstance(spec, TextStep) and spec.mode == "automated" else "")

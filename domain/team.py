@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.merge import Person, merge_values
 from domain.plan import AnyStep, Designated, EmailStep, TextStep
 from domain.schedule import TextFate
+from domain.texting import Textable, by_hand_blocked, text_blocked
 
 
 class TeamSettings(Protocol):
@@ -110,12 +111,16 @@ class StepParties(BaseModel):
         """The values the step's message or task is rendered with when it runs: `{agent.*}` is its agent."""
         return merge_values(self.contact, self.agents.get(self.designation(step).agent_id, Person()))
 
-    def text_fate(self, step: AnyStep, texting: Container[str], blocked: str | None) -> TextFate | None:
-        """What the attempt of `step`, an automated text, will find (None: it is sent), as the attempt decides it:
-        the contact first (`blocked`, R-TXT-4), then the step's agent among `texting`, those with Twilio (R-TXT-5):
+    def text_fate(self, step: AnyStep, texting: Container[str], contact: Textable) -> TextFate | None:
+        """What the attempt of `step` will find for `contact` (None: it runs), as the attempt decides it. A task to
+        text or call the contact by hand is not made for one no plan may text or call (R-TXT-4). An automated text
+        looks at the contact first (R-TXT-4), then at the step's agent among `texting`, those with Twilio (R-TXT-5):
         a team plan's text becomes that agent's text task, a personal plan's is skipped."""
         if not (isinstance(step, TextStep) and step.mode == "automated"):
-            return None
+            by_hand = by_hand_blocked(step, contact)
+            label = "Text task" if isinstance(step, TextStep) else "Call task"
+            return None if by_hand is None else TextFate(skipped=f"{label} not created: {by_hand}")
+        blocked = text_blocked(contact)
         if blocked is not None:
             return TextFate(skipped=f"Text not sent: {blocked}")
         agent_id = self.designation(step).agent_id

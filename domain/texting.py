@@ -1,9 +1,12 @@
-"""Whether a contact may be texted at all (R-TXT-4, R-COMP-1): read by every attempt to send and by the preview, so
-the preview says a text will be skipped for the reason its attempt will give."""
+"""Whether a contact may be texted at all (R-TXT-4, R-COMP-1), or called: read by every attempt to send, by every
+task a step would have an agent text or call the contact by, and by the preview, so the preview says a step will be
+skipped for the reason its attempt will give."""
 
 from __future__ import annotations
 
 from typing import Protocol
+
+from domain.plan import AnyStep, CallStep, TextStep
 
 
 class Textable(Protocol):
@@ -20,4 +23,18 @@ def text_blocked(contact: Textable) -> str | None:
         return "the contact opted out of texts"
     if not contact.phone:
         return "the contact has no phone number"
+    return None
+
+
+def by_hand_blocked(step: AnyStep, contact: Textable) -> str | None:
+    """R-TXT-4 for a task that would have an agent text or call the contact by hand: a text task (a text step in task
+    mode, or an automated text standing in as one) is not made for a contact no plan may text, nor a call task for
+    a number on the Do-Not-Call list ("never call or text a number on any Do Not Call list"). The reason, or None."""
+    if isinstance(step, TextStep):
+        if contact.do_not_call:
+            return "the contact is on the Do-Not-Call list"
+        if contact.opted_out:
+            return "the contact opted out of texts"
+    if isinstance(step, CallStep) and contact.do_not_call:
+        return "the contact is on the Do-Not-Call list"
     return None

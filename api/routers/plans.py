@@ -31,7 +31,6 @@ from db.models import Contact, Plan
 from domain.plan import AnyStep, describe_step
 from domain.plan_import import Imported, from_builder_list
 from domain.schedule import TextFate, preview
-from domain.texting import text_blocked
 from domain.validation import PlanInvalid
 from domain.windows import zone
 from services import library, plan_lifecycle
@@ -169,7 +168,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent, 
         spread_key = enrollment_workflow_id(plan.id, contact.id)
         parties = await step_parties(session, plan, contact)
         texting = await texting_agents(session, parties, settings)
-        text_fate = partial(parties.text_fate, texting=texting, blocked=text_blocked(contact))
+        text_fate = partial(parties.text_fate, texting=texting, contact=contact)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     account_zone = zone(ctx.time_zone)  # always a real zone: `schedule_context` passes over bad stored ones
     steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, text_fate)
@@ -190,3 +189,4 @@ async def _summary(session: SessionDep, plan: Plan) -> PlanSummary:
     return PlanSummary(id=plan.id, name=plan.name, team_plan=plan.team_plan, owner_agent_id=plan.owner_agent_id,
                        active=plan.active, current_version=plan.current_version,
                        step_count=sum(1 for _ in definition.positions()), active_enrollments=counts.get(plan.id, 0))
+

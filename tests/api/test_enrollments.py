@@ -217,6 +217,35 @@ class TestREnr3EveryStepOnTheTimeline:
         assert times == sorted(times, reverse=True)
 
 
+class TestRTxt4NoTaskToTextOrCallThemByHand:
+    async def test_a_do_not_call_contact_gets_no_text_or_call_task_and_an_opted_out_one_no_text_task(
+            self, api: Api) -> None:
+        team = await api.team()
+        by_hand = {"kind": "text", "mode": "task", "time_of_day": "anytime", "name": "Text {contact.first.name}",
+                   "priority": "high", "due_in_days": 1, "id": "X"}
+        plan_id = await make_plan(api, team, (0, [by_hand, task("Call {contact.first.name}", kind="call", id="C"),
+                                                  task("Send the CMA", id="T")]))
+        await api.harness.advance_to(await next_local(api.harness, 11))
+        seen = {}
+        for first_name, fields in (("Dee", {"do_not_call": True}), ("Oz", {})):
+            contact_id = await make_contact(api, team, first_name, **fields)
+            if not fields:
+                assert (await api.client.patch(f"/contacts/{contact_id}", headers=team.member,
+                                               json={"opted_out": True})).status_code == 200
+            _, handle = await enroll(api, team.member, plan_id, contact_id)
+            await api.harness.finish(handle)
+            events = (await api.client.get(f"/contacts/{contact_id}/timeline", headers=team.member)).json()
+            seen[first_name] = [(e["kind"], e["step_id"], e["detail"]) for e in reversed(events) if e["step_id"]]
+        assert seen == {
+            "Dee": [("step_skipped", "X", "Text task not created: the contact is on the Do-Not-Call list"),
+                    ("step_skipped", "C", "Call task not created: the contact is on the Do-Not-Call list"),
+                    ("step_executed", "T", "Task 'Send the CMA' created for Alex Agent")],
+            "Oz": [("step_skipped", "X", "Text task not created: the contact opted out of texts"),
+                   ("step_executed", "C", "Call task 'Call Oz' created for Alex Agent"),
+                   ("step_executed", "T", "Task 'Send the CMA' created for Alex Agent")]}
+        assert sorted(t.name for t in await api.harness.rows(Task)) == ["Call Oz", "Send the CMA", "Send the CMA"]
+
+
 class TestREnr2Removal:
     async def test_delete_ends_the_enrollment_at_once_with_a_removed_timeline_event(self, api: Api) -> None:
         team = await api.team()

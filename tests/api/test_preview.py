@@ -223,6 +223,26 @@ class TestRTxt4RTxt5PreviewShowsTextsThatWillNotGo:
             assert (texted["outcome"], texted["reason"]) == ("skipped", f"Text not sent: {why}")
             assert (called["kind"], called["outcome"]) == ("task", "runs")
 
+    async def test_a_task_to_text_or_call_them_by_hand_is_not_made_either(self, api: Api) -> None:
+        team = await team_with_twilio(api)
+        by_hand = {"kind": "text", "time_of_day": "morning", "mode": "task", "name": "Text {contact.first.name}",
+                   "priority": "high", "due_in_days": 1}
+        plan = await post_plan(api, team.member, doc((0, [by_hand, task("Call", slot="morning", kind="call"),
+                                                          task("Send the CMA", slot="morning")])))
+        start = datetime(2027, 2, 3, 9, tzinfo=CT).isoformat()
+        outcomes = {}
+        for fields in ({"opted_out": True}, {"do_not_call": True}):
+            contact_id = await add_contact(api, team, phone=PHONE, **fields)
+            steps = answered(await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                                   json={"start_at": start, "contact_id": contact_id}), 200)
+            outcomes[next(iter(fields))] = [(s["kind"], s["outcome"], s["reason"]) for s in steps]
+        assert outcomes == {
+            "opted_out": [("text", "skipped", "Text task not created: the contact opted out of texts"),
+                          ("call", "runs", None), ("task", "runs", None)],
+            "do_not_call": [("text", "skipped", "Text task not created: the contact is on the Do-Not-Call list"),
+                            ("call", "skipped", "Call task not created: the contact is on the Do-Not-Call list"),
+                            ("task", "runs", None)]}
+
 
 class TestRTxt5PreviewShowsTheTextTask:
     async def test_a_team_text_whose_sender_has_no_twilio_previews_as_the_text_task_the_enrollment_runs(
