@@ -66,10 +66,11 @@ Outcome = Literal["enrolled", "already_enrolled", "not_found", "plan_inactive", 
 class EnrollmentRefused(Exception):
     """A business refusal: the API answers 409/422 with the message; a step writes it to the timeline."""
 
-    def __init__(self, code: Outcome, message: str) -> None:
+    def __init__(self, code: Outcome, message: str, *, leaving: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.leaving = leaving  # the contact's earlier enrollment in the plan is ending: a moment later, it may go
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class Result:
     enrollment_id: str | None = None
     workflow_id: str | None = None
     error: Exception | None = field(default=None, compare=False)  # why a start failed, for a caller to re-raise
+    leaving: bool = False  # already enrolled: an earlier enrollment in the plan that is ending, not ended yet
 
 
 def enrollee(contact: Contact) -> Enrollee:
@@ -216,10 +218,24 @@ async def record_enrollments(session: AsyncSession, plan: PlanFacts, enrollees: 
                "plan_id": plan.id, "enrollment_id": row.id, "idempotency_key": f"{row.id}:enrolled"}
               for row, person in zip(rows, enrollees, strict=True)]
     inserted = await _insert_rows_and_events(session, rows, events)
+    refused_ids = [row.contact_id for row in rows if row.id not in inserted]
+    leaving = set(await session.scalars(select(Enrollment.contact_id).where(
+        Enrollment.plan_id == plan.id, Enrollment.contact_id.in_(refused_ids), Enrollment.status == "active",
+        Enrollment.removal_requested.is_not(None)))) if refused_ids else set()
     return [Recorded(row, plan, person.name) if row.id in inserted else
-            Result(plan.id, person.contact_id, "already_enrolled",
-                   f"{person.name or person.contact_id} is already in plan '{plan.name}'")
+            Result(plan.id, person.contact_id, "already_enrolled", _already(person.name or person.contact_id,
+                                                                            plan.name, person.contact_id in leaving),
+                   leaving=person.contact_id in leaving)
             for row, person in zip(rows, enrollees, strict=True)]
+
+
+def _already(who: str, plan_name: str, leaving: bool) -> str:
+    """A contact in the plan now, or one whose enrollment is ending (removed, the plan deactivated) but has not
+    ended yet: told apart, since the second can be enrolled again in a moment and the first cannot."""
+    if leaving:
+        return (f"{who} is still leaving plan '{plan_name}' (the enrollment is ending, and not ended yet); "
+                "try again in a moment")
+    return f"{who} is already in plan '{plan_name}'"
 
 
 async def start_recorded(sessions: async_sessionmaker[AsyncSession], client: Client, task_queue: str,
@@ -240,8 +256,8 @@ async def start_recorded(sessions: async_sessionmaker[AsyncSession], client: Cli
                 # The previous enrollment's workflow is still writing its end: refuse rather than leave a row that
                 # no workflow runs.
                 return Result(row.plan_id, row.contact_id, "already_enrolled",
-                              f"{one.name or row.contact_id} is still leaving plan '{one.plan.name}'; "
-                              "try again in a moment", error=err)
+                              _already(one.name or row.contact_id, one.plan.name, leaving=True), error=err,
+                              leaving=True)
             except Exception as err:  # noqa: BLE001 - whatever failed, the row must not stay active
                 return Result(row.plan_id, row.contact_id, "start_failed",
                               f"could not start the enrollment: {err}", error=err)
@@ -286,7 +302,11 @@ async def start_workflow(client: Client, task_queue: str, row: EnrollmentFacts, 
     except WorkflowAlreadyStartedError:
         if row.source_key is None:
             raise
-        # A retried add-to-plan step whose first attempt started the workflow: nothing more to do.
+        # A retried add-to-plan step whose first attempt started the workflow: nothing more to do. The run under
+        # that id may instead be the contact's earlier enrollment in the plan, writing its end: not ours.
+        description = await client.get_workflow_handle(row.workflow_id).describe()
+        if (await description.memo()).get(ENROLLMENT_MEMO) != row.id:
+            raise
 
 
 async def _abandon(sessions: async_sessionmaker[AsyncSession], enrollment_ids: Sequence[str]) -> None:
@@ -335,6 +355,6 @@ async def start_one(sessions: async_sessionmaker[AsyncSession], client: Client, 
     if result.error is not None and result.outcome != "already_enrolled":
         raise result.error
     if result.enrollment_id is None or isinstance(answer, Result):
-        raise EnrollmentRefused(result.outcome, result.detail) from result.error
+        raise EnrollmentRefused(result.outcome, result.detail, leaving=result.leaving) from result.error
     return Enrolled(enrollment_id=result.enrollment_id, workflow_id=answer.row.workflow_id,
                     plan_name=answer.plan.name)

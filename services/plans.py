@@ -219,10 +219,13 @@ async def plans_with_documents(session: AsyncSession, team_id: str, *, visible_t
 
 
 async def active_enrollment_counts(session: AsyncSession, plan_ids: Sequence[str]) -> dict[str, int]:
+    """Contacts in each plan now: an enrollment being ended (removed, the plan deactivated) no longer counts, though
+    its workflow may take a moment to write its end."""
     if not plan_ids:
         return {}
     rows = await session.execute(select(Enrollment.plan_id, func.count()).where(
-        Enrollment.plan_id.in_(plan_ids), Enrollment.status == "active").group_by(Enrollment.plan_id))
+        Enrollment.plan_id.in_(plan_ids), Enrollment.status == "active", Enrollment.removal_requested.is_(None))
+        .group_by(Enrollment.plan_id))
     return {plan_id: int(count) for plan_id, count in rows.all()}
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from config import SAMPLES_DIR
 from db.models import Contact, Enrollment, Message, Plan, PlanTrigger, Tag, Task, TimelineEvent
@@ -291,6 +292,27 @@ class TestRPlan8Deactivation:
         activated = await api.client.post(f"/plans/{plan['id']}/activate", headers=team.rainmaker)
         assert (activated.status_code, activated.json()["active"]) == (200, True)
         await h.enroll(plan["id"], contact_id)
+
+    async def test_an_enrollment_still_ending_is_not_counted_and_enrolling_again_says_it_is_leaving(
+            self, api: Api) -> None:
+        """Deactivated and activated again before every enrollment has written its end: the plan counts none, and
+        enrolling such a contact again is refused saying it is still leaving, not that it is in the plan."""
+        team, h = await api.team(), api.harness
+        contact_id = await add_contact(api, team)
+        plan = await post_plan(api, team.rainmaker, doc((0, [task()]), (5, [task()]), name="Drip"))
+        await h.advance_to(await next_local(h, 11))
+        await h.enroll(plan["id"], contact_id)
+        async with session_scope(h.sessions) as session:  # the removal as deactivating marks it, before it ends
+            (row,) = (await session.scalars(select(Enrollment).where(Enrollment.plan_id == plan["id"]))).all()
+            row.removal_requested = "plan_deactivated"
+        summary = (await api.client.post(f"/plans/{plan['id']}/activate", headers=team.rainmaker)).json()
+        listed = (await api.client.get("/plans", headers=team.rainmaker)).json()[0]
+        assert (summary["active_enrollments"], listed["active_enrollments"]) == (0, 0)
+        again = await api.client.post(f"/plans/{plan['id']}/enrollments", headers=team.rainmaker,
+                                      json={"contact_id": contact_id})
+        assert again.status_code == 409
+        assert again.json()["detail"] == ("Dana Smith is still leaving plan 'Drip' (the enrollment is ending, and not "
+                                          "ended yet); try again in a moment")
 
 
 class TestRPlan10Duplicate:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import Agent, Design, Enrollment, Message, Task, Team, TimelineEvent
 from db.session import session_scope
 from domain.windows import spread_offset
+from services.enrollments import ENROLLMENT_MEMO
 from tests.factories import (
     CT,
     add_plan,
@@ -26,6 +28,7 @@ from tests.factories import (
     text,
 )
 from workflows.enrollment import EnrollmentWorkflow
+from workflows.types import RemoveRequest
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -328,3 +331,31 @@ class TestRAdd1AddToPlan:
             assert len(await h.rows(Enrollment, plan_id=target)) == 1
             (skipped,) = await h.rows(TimelineEvent, kind="step_skipped")
             assert skipped.detail == "Not added to another plan: Dana Smith is already in plan 'Target'"
+
+    async def test_an_earlier_enrollment_still_closing_is_waited_for_then_the_contact_is_added(
+            self, env: WorkflowEnvironment, sessions: Sessions) -> None:
+        """The contact's earlier enrollment in the target has written its end but its run has not closed (the
+        workflow id is the same): the step tries again until it has, then adds the contact with a run of its own,
+        instead of calling the closing run the new one's and leaving the new row without a workflow."""
+        world = await seed(sessions)
+        target = await add_plan(sessions, world, plan_doc((0, [task()]), (30, [task()])), name="Target")
+        source = await add_plan(sessions, world, plan_doc((1, [{"kind": "add_to_plan", "target_plan_id": target}])))
+        async with running_worker(env, sessions) as h:
+            await h.advance_to(await next_local(h, 9))
+            earlier = await h.enroll(target, world.contact_id)
+            await eventually(lambda: h.has(Task))  # its day-1 task made, it waits for day 30
+            async with session_scope(sessions) as session:  # its end written, its run still open
+                (row,) = (await session.scalars(select(Enrollment).where(Enrollment.plan_id == target))).all()
+                row.status, row.end_reason = "completed", "completed"
+            adding = await h.enroll(source, world.contact_id)
+            await h.env.sleep(timedelta(days=1, minutes=5))  # the add step has tried, and waits to try again
+            await earlier.signal(EnrollmentWorkflow.remove, RemoveRequest(reason="removed"))
+            await h.finish(earlier)
+            await h.finish(adding)
+            rows = await h.rows(Enrollment, plan_id=target)
+            assert sorted((r.source, r.status) for r in rows) == [("add_to_plan", "active"), ("manual", "completed")]
+            added = next(r for r in rows if r.source == "add_to_plan")
+            run = await h.env.client.get_workflow_handle(added.workflow_id).describe()
+            assert (await run.memo())[ENROLLMENT_MEMO] == added.id
+            (executed,) = [e for e in await h.rows(TimelineEvent, kind="step_executed") if e.plan_id == source]
+            assert executed.detail == "Added to plan 'Target'"
