@@ -200,6 +200,8 @@ def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any
                 if error["type"] in _TAG_ERRORS else ()
             violation = body.shape_violation(loc[1:] + tag, error["msg"])
         if violation is None:
+            if "input" in error:
+                error = {**error, "input": _brief(error["input"])}
             order.append({**error, "rule": REQUEST_FIELDS})
             continue
         key = (violation.field, violation.rule)
@@ -209,6 +211,18 @@ def _shape_errors(request: Request, errors: Sequence[Any]) -> list[dict[str, Any
         named[key][0].append(violation.message)
     return [item if isinstance(item, dict) else
             {**_violation(Violation(*item, "; or ".join(named[item][0]))), "type": named[item][1]} for item in order]
+
+
+_ECHO_LIMIT = 200
+
+
+def _brief(value: Any) -> Any:
+    """What was sent, as a refusal quotes it: whole when short, else its start (a 500 KB body is not sent back)."""
+    if isinstance(value, str):
+        return value if len(value) <= _ECHO_LIMIT else value[:_ECHO_LIMIT] + "…"
+    if isinstance(value, list | dict) and len(repr(value)) > _ECHO_LIMIT:
+        return f"{type(value).__name__} of {len(value)} items"
+    return value
 
 
 @functools.cache

@@ -79,6 +79,10 @@ async def entries_by_plan(session: AsyncSession, plan_ids: Sequence[str]) -> dic
 def publish_violations(plan: Plan, definition: PlanDefinition) -> list[Violation]:
     """Why `plan` cannot be published as it is (R-LIB-2; a design email without a copy), each naming the plan."""
     problems = [*filter(None, [design_limit_violation(definition)]), *uncopied_design_violations(definition)]
+    if not any(day.steps for day in definition.days):
+        # Nobody could be enrolled in it or in a copy, and once published its author could not add steps (R-LIB-4).
+        problems.insert(0, Violation("days", "R-PLAN-3", "a plan without steps cannot be published; add its steps "
+                                     "first"))
     return [Violation(v.field, v.rule, f"plan '{plan.name}' ({plan.id}): {v.message}") for v in problems]
 
 

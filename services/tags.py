@@ -134,16 +134,17 @@ async def remove_tag(session: AsyncSession, contact_id: str, tag_id: str) -> boo
 
 
 async def triggered_plans(session: AsyncSession, tag_id: str, contact: Contact) -> list[Plan]:
-    """Active plans that enroll `contact` when `tag_id` is added to it (R-RULE-1).
+    """Plans that enroll `contact` when `tag_id` is added to it (R-RULE-1).
 
     A team plan fires for every contact of the team; a personal plan only for its owner's contacts, owned by or
     assigned to the owner: a member tagging their own lead must not put it in the Rainmaker's personal plan, sending
-    from the Rainmaker's number on the Rainmaker's credits. An inactive plan enrolls nobody (R-PLAN-8).
+    from the Rainmaker's number on the Rainmaker's credits. An inactive plan is listed too: it enrolls nobody
+    (R-PLAN-8), and the tagging answer says so for it (`plan_inactive`), as for an empty one, instead of nothing.
     """
     owners = [agent_id for agent_id in (contact.owner_agent_id, contact.assignee_id) if agent_id is not None]
     rows = await session.scalars(
         select(Plan).join(PlanTrigger, PlanTrigger.plan_id == Plan.id)
-        .where(PlanTrigger.tag_id == tag_id, Plan.team_id == contact.team_id, Plan.active.is_(True),
+        .where(PlanTrigger.tag_id == tag_id, Plan.team_id == contact.team_id,
                or_(Plan.team_plan.is_(True), Plan.owner_agent_id.in_(owners)))
         .order_by(Plan.id))
     return list(rows.all())

@@ -74,10 +74,13 @@ async def update_contact(contact_id: str, body: ContactUpdate, agent: CurrentAge
                       "opt a contact out")
     if "assignee_id" in changes:
         await _check_assignee(session, agent, changes["assignee_id"])
+    listed_before = contact.do_not_call
     for name, value in changes.items():
         setattr(contact, name, value)
     if opt_out and not contact.opted_out:
         await _opt_out_by_hand(session, agent, contact)
+    if contact.do_not_call != listed_before:
+        await _do_not_call_by_hand(session, agent, contact)
     await session.flush()
     public = (await _public(session, [contact]))[0]
     if CONTEXT_FIELDS & changes.keys():
@@ -217,6 +220,16 @@ async def _opt_out_by_hand(session: SessionDep, agent: Agent, contact: Contact) 
     contact.opted_out, contact.opted_out_at = True, now
     await write_timeline(session, team_id=contact.team_id, contact_id=contact.id, kind="opted_out", at=now,
                          detail=f"Opted out of texts by {full_name(agent.first_name, agent.last_name)}",
+                         idempotency_key=None)
+
+
+async def _do_not_call_by_hand(session: SessionDep, agent: Agent, contact: Contact) -> None:
+    """R-TXT-4, R-COMP-2: who put the contact on the Do-Not-Call list, or took them off it, and when, is on the
+    record like an opt-out: it decides whether plans text or call them."""
+    change = "Put on" if contact.do_not_call else "Taken off"
+    await write_timeline(session, team_id=contact.team_id, contact_id=contact.id,
+                         kind="do_not_call" if contact.do_not_call else "do_not_call_cleared", at=utcnow(),
+                         detail=f"{change} the Do-Not-Call list by {full_name(agent.first_name, agent.last_name)}",
                          idempotency_key=None)
 
 

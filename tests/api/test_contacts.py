@@ -221,6 +221,18 @@ class TestRTxt4OptOutByHand:
         events = (await api.client.get(f"{path}/timeline", headers=team.member)).json()
         assert [(e["kind"], e["detail"]) for e in events] == [("opted_out", "Opted out of texts by Alex Agent")]
 
+    async def test_putting_a_contact_on_or_off_do_not_call_is_on_their_timeline_naming_who(self, api: Api) -> None:
+        team = await api.team()
+        contact = await create(api, team, {**DANA, "do_not_call": False})
+        path = f"/contacts/{contact['id']}"
+        for headers, listed in ((team.member, True), (team.member, True), (team.rainmaker, False)):
+            changed = await api.client.patch(path, json={"do_not_call": listed}, headers=headers)
+            assert (changed.status_code, changed.json()["do_not_call"]) == (200, listed)
+        events = (await api.client.get(f"{path}/timeline", headers=team.member)).json()
+        assert [(e["kind"], e["detail"]) for e in events] == [  # newest first; setting it twice is one change
+            ("do_not_call_cleared", "Taken off the Do-Not-Call list by Rita Agent"),
+            ("do_not_call", "Put on the Do-Not-Call list by Alex Agent")]
+
     async def test_only_the_contact_opts_back_in_so_false_and_null_are_422_and_change_nothing(
             self, api: Api) -> None:
         team = await api.team()

@@ -235,6 +235,16 @@ class TestRLib5CopyingFromTheLibrary:
         copy = (await copied(api, other.rainmaker, entry["id"], team_plan=True))["plan"]
         assert (copy["team_plan"], copy["owner_agent_id"], steps(copy)[0]["assignee"]) == (True, None, "rainmaker")
 
+    async def test_a_plan_without_steps_is_not_published(self, api: Api) -> None:
+        team = await api.team()
+        draft = await post_plan(api, team.member, {"name": "Draft", "days": []})
+        refused = await publish(api, team.member, draft["id"])
+        assert refused.status_code == 422, refused.text
+        [item] = refused.json()["detail"]
+        assert (item["loc"], item["rule"]) == (["body", "days"], "R-PLAN-3")
+        assert "a plan without steps cannot be published" in item["msg"]
+        assert await library(api, team) == []
+
     async def test_publishing_and_copying_without_a_body_take_every_fields_default(self, api: Api) -> None:
         team, other = await api.team(), await api.team("Other Team")
         plan = await post_plan(api, team.member, doc((0, [task()]), name="Bare"))

@@ -98,3 +98,13 @@ class TestEachRefusalNamesTheFieldAndTheRule:
         [item] = answer.json()["detail"]
         assert (item["loc"], item["rule"]) == (["body", "role"], "R-TEAM-1")
         assert item["msg"].startswith("role: Input should be 'rainmaker' or 'member'")
+
+    async def test_a_refusal_does_not_send_a_huge_input_back(self, api: Api) -> None:
+        team = await api.team()
+        html = await api.client.post("/designs", headers=team.rainmaker, json={
+            "name": "Huge", "subject": "Huge", "html": "<p>" + "x" * 600_000 + "</p>"})
+        listed = await api.client.post("/tags", headers=team.rainmaker, json=list(range(300)))
+        assert (html.status_code, listed.status_code) == (422, 422)
+        assert len(html.content) < 2_000
+        [item] = listed.json()["detail"]
+        assert (item["loc"], item["input"]) == (["body"], "list of 300 items")

@@ -155,7 +155,8 @@ class TestRRule1GoingForward:
             assert (await put_triggers(api, team, plan_id, [tag_id])).status_code == 200
         contact = await make_contact(api, team)
         tagged = await tag_contact(api, team, contact, tag_id)
-        assert sorted(o["plan_id"] for o in tagged["enrollments"]) == sorted([first, second])
+        outcomes = {o["plan_id"]: o["outcome"] for o in tagged["enrollments"]}
+        assert outcomes == {first: "enrolled", second: "enrolled", inactive: "plan_inactive"}  # said, not silent
         assert sorted(e["plan_id"] for e in await enrollments(api, team, contact)) == sorted([first, second])
 
     async def test_a_plan_takes_ten_triggers_and_refuses_an_eleventh_changing_nothing(self, api: Api) -> None:
