@@ -1,5 +1,5 @@
-"""The shared library (R-LIB): publishing a plan with the plans it links to, browsing, and copying an entry with its
-linked entries into new plans of the copier.
+"""The shared library (R-LIB): publishing a plan with the plans it links to, browsing, copying an entry with its
+linked entries into new plans of the copier, and taking an entry out again.
 
 The rules on documents are `domain.library`'s; who may publish or copy is the API's. Every refusal is decided
 before anything is written, and publishing or copying several plans is one transaction, so a refusal leaves nothing
@@ -145,7 +145,8 @@ async def entry_views(session: AsyncSession, *, entry_id: str | None = None, lim
 async def copy_entry(session: AsyncSession, entry: LibraryEntry, *, agent: Agent, team_plan: bool) -> list[Plan]:
     """R-LIB-5: the entry and, transitively, the entries it links to as new plans of `agent` (a personal plan, or
     the team's), active at version 1, named as published, their add-to-plan steps pointing at one another. The
-    entry's plan comes first. Entries are never deleted, so every link is found."""
+    entry's plan comes first. An entry leaves the library only with every entry linking to it (`withdrawal`), so
+    every link is found."""
     documents: dict[str, PlanDefinition] = {}
     queue = [entry]
     while queue:
@@ -158,3 +159,18 @@ async def copy_entry(session: AsyncSession, entry: LibraryEntry, *, agent: Agent
     return [await create_plan(session, team_id=agent.team_id, owner_agent_id=agent.id, plan_id=plan_ids[entry_id],
                               definition=copied_document(document, plan_ids, team_plan=team_plan))
             for entry_id, document in documents.items()]
+
+
+async def withdrawal(session: AsyncSession, entry: LibraryEntry) -> list[LibraryEntry]:
+    """The entries that leave the library with `entry`: itself and every entry that links to it, directly or through
+    others, which could no longer be copied whole (R-LIB-3, R-LIB-5). Linked entries are published together, by one
+    team, so only that team's entries are read."""
+    team_entries = list(await session.scalars(select(LibraryEntry).where(
+        LibraryEntry.author_team_id == entry.author_team_id)))
+    links = {each.id: set(linked_plan_ids(PlanDefinition.model_validate(each.definition))) for each in team_entries}
+    going = {entry.id}
+    while True:
+        more = {each for each, targets in links.items() if each not in going and targets & going}
+        if not more:
+            return [each for each in team_entries if each.id in going]
+        going |= more

@@ -87,10 +87,17 @@ async def deletion_blockers(session: AsyncSession, plan: Plan) -> list[str]:
     if active:
         blockers.append(f"plan '{plan.name}' has {active} active enrollment{'s' if active != 1 else ''}; "
                         f"deactivate it first (that ends them), then delete it")
-    for row in await plans_with_documents(session, plan.team_id, everyone=True):
-        if row.plan.id != plan.id and any(step.get("kind") == "add_to_plan" and step.get("target_plan_id") == plan.id
-                                          for step in row.steps()):
-            blockers.append(f"plan '{row.plan.name}' ({row.plan.id}) adds contacts to it; edit that step first")
+    linkers = [row.plan for row in await plans_with_documents(session, plan.team_id, everyone=True)
+               if row.plan.id != plan.id and any(step.get("kind") == "add_to_plan"
+                                                 and step.get("target_plan_id") == plan.id for step in row.steps())]
+    published = {entry.source_plan_id: entry.id for entry in await session.scalars(
+        select(LibraryEntry).where(LibraryEntry.source_plan_id.in_([linker.id for linker in linkers])))}
+    for linker in linkers:
+        said = f"plan '{linker.name}' ({linker.id}) adds contacts to it; edit that step first"
+        if linker.id in published:  # R-LIB-4 keeps its steps as published: the way out is said
+            said += (f" (it is in the shared library, which keeps its steps as published: take it out with "
+                     f"DELETE /library/{published[linker.id]} to edit it)")
+        blockers.append(said)
     return blockers
 
 

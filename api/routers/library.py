@@ -22,6 +22,7 @@ from api.schemas.library import (
     LibraryCopy,
     LibraryEntryPublic,
     LibraryEntrySummary,
+    LibraryWithdrawal,
     Publication,
     PublishRequest,
 )
@@ -102,6 +103,26 @@ async def copy(entry_id: str, agent: CurrentAgent, session: SessionDep,
     first, *others = [PlanPublic.of(plan, await current_definition(session, plan))
                       for plan in await library.copy_entry(session, entry, agent=agent, team_plan=team_plan)]
     return LibraryCopy(plan=first, linked=others)
+
+
+@router.delete("/library/{entry_id}", response_model=LibraryWithdrawal)
+async def withdraw(entry_id: str, agent: CurrentAgent, session: SessionDep) -> LibraryWithdrawal:
+    """Take an entry out of the shared library, with every entry that links to it (R-LIB-3: they could no longer be
+    copied whole). Its author may, or the Rainmaker or an enhanced/unlimited member of the author's team (R-TEAM-1).
+    The plans may then be edited freely (R-LIB-4); copies already taken are plans of their own and stay."""
+    entry = await session.get(LibraryEntry, entry_id)
+    if entry is None:
+        raise NotFound("library entry", entry_id)
+    going = await library.withdrawal(session, entry)
+    others = [each for each in going if each.author_agent_id != agent.id
+              and not (each.author_team_id == agent.team_id and can_manage_team(agent))]
+    if others:
+        raise Forbidden(f"only their author or a manager of the author's team may take these entries out of the "
+                        f"library: {', '.join(f'{each.name!r} ({each.id})' for each in others)} (R-TEAM-1)")
+    for each in going:
+        await session.delete(each)
+    return LibraryWithdrawal(removed=[each.id for each in going],
+                             plan_ids=[each.source_plan_id for each in going if each.source_plan_id])
 
 
 async def _views(session: SessionDep, entry_ids: list[str]) -> list[library.EntryView]:

@@ -88,3 +88,10 @@ class LibraryCopy(Public):
     plan: PlanPublic = Field(description="The copy of the entry: a new plan of yours, editable like any other")
     linked: list[PlanPublic] = Field(description="The copies of its linked entries, which its add-to-plan steps "
                                      "now add contacts to")
+
+
+class LibraryWithdrawal(Public):
+    removed: list[str] = Field(description="The entries taken out of the library: this one and every entry linking "
+                               "to it, which could no longer be copied whole (R-LIB-3)")
+    plan_ids: list[str] = Field(description="Their plans, which may be edited freely again (R-LIB-4) and published "
+                                "again as new entries; copies already taken stay as they are")

@@ -331,3 +331,35 @@ class TestPublishingTwiceAtOnce:
         assert raced.status_code == 409, raced.text
         assert "publish it again" in raced.json()["detail"]
         assert [(e["id"], e["version"]) for e in await library(api, team)] == [(first["id"], 1)]
+
+
+class TestRLib4TakingAPlanOutOfTheLibrary:
+    async def test_a_published_cycle_is_taken_out_whole_and_its_plans_can_then_be_edited_and_deleted(
+            self, api: Api) -> None:
+        team, other = await api.team(), await api.team("Other Team")
+        one = await post_plan(api, team.member, doc((0, [task()]), name="L1"))
+        two = await post_plan(api, team.member, doc((0, [add_to(one["id"])]), name="L2"))
+        three = await post_plan(api, team.member, doc((0, [add_to(two["id"])]), name="L3"))
+        answered(await api.client.put(f"/plans/{one['id']}", headers=team.member,
+                                      json=doc((0, [task(), add_to(three["id"])]), name="L1")), 200)
+        publication = await published(api, team.member, one["id"], include_linked=True)
+        entries = {e["name"]: e["id"] for e in [publication["entry"], *publication["linked"]]}
+        unrelated = (await published(api, team.member, (await post_plan(api, team.member, doc(
+            (0, [task()]), name="Alone")))["id"]))["entry"]["id"]
+
+        refused = await api.client.delete(f"/plans/{one['id']}", headers=team.member)
+        assert refused.status_code == 409
+        assert f"take it out with DELETE /library/{entries['L2']} to edit it" in refused.json()["detail"]
+        stranger = await api.client.delete(f"/library/{entries['L1']}", headers=other.rainmaker)
+        assert stranger.status_code == 403
+        assert len(await library(api, team)) == 4
+
+        taken = answered(await api.client.delete(f"/library/{entries['L1']}", headers=team.member), 200)
+        assert (sorted(taken["removed"]), sorted(taken["plan_ids"])) == (
+            sorted(entries.values()), sorted([one["id"], two["id"], three["id"]]))
+        assert [e["id"] for e in await library(api, team)] == [unrelated]
+        answered(await api.client.put(f"/plans/{two['id']}", headers=team.member,
+                                      json=doc((0, [task()]), name="L2")), 200)
+        assert (await api.client.delete(f"/plans/{one['id']}", headers=team.member)).status_code == 204
+        gone = await api.client.delete(f"/library/{entries['L1']}", headers=team.member)
+        assert gone.status_code == 404

@@ -5,7 +5,8 @@ out (every later call a 401, then the bad-key 429). Those two operations still r
 run comes up with; when one would change the run's own key, it changes a spare agent's instead.
 
 The seeded route is the one every route operation is given; deleted early in the run, it would leave every later
-edit of a route a 404, so a deletion of it deletes a spare route instead (once; later ones meet a 404).
+edit of a route a 404, so a deletion of it deletes a spare route instead (once; later ones meet a 404). The seeded
+library entry likewise: taking it out of the library takes a spare entry out instead.
 
 Twilio's webhooks take nothing without a valid `X-Twilio-Signature`; the run signs what it posts there as Twilio
 would, with the auth token the test configured, so the fuzzed forms reach the code behind the check.
@@ -27,6 +28,8 @@ TWILIO_TOKEN = "SMARTPLANS_CONTRACT_TWILIO_TOKEN"
 PUBLIC_BASE_URL = "SMARTPLANS_CONTRACT_PUBLIC_BASE_URL"
 RUN_ROUTE = "SMARTPLANS_CONTRACT_ROUTE_ID"
 SPARE_ROUTE = "SMARTPLANS_CONTRACT_SPARE_ROUTE_ID"
+RUN_ENTRY = "SMARTPLANS_CONTRACT_ENTRY_ID"
+SPARE_ENTRY = "SMARTPLANS_CONTRACT_SPARE_ENTRY_ID"
 
 
 @schemathesis.hook
@@ -37,6 +40,9 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case[Any],
     if (case.method.upper(), case.path) == ("DELETE", "/routes/{route_id}") and \
             (case.path_parameters or {}).get("route_id") == os.environ[RUN_ROUTE]:
         case.path_parameters = {**(case.path_parameters or {}), "route_id": os.environ[SPARE_ROUTE]}
+    if (case.method.upper(), case.path) == ("DELETE", "/library/{entry_id}") and \
+            (case.path_parameters or {}).get("entry_id") == os.environ[RUN_ENTRY]:
+        case.path_parameters = {**(case.path_parameters or {}), "entry_id": os.environ[SPARE_ENTRY]}
     if case.path in TWILIO_WEBHOOKS and isinstance(case.body, dict):
         url = os.environ[PUBLIC_BASE_URL] + case.formatted_path
         form = {name: str(value) for name, value in case.body.items()}

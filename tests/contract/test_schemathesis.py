@@ -40,6 +40,7 @@ def run_environment(stack: Stack) -> dict[str, str]:
             "SMARTPLANS_CONTRACT_AGENT_ID": world.agent_id, "SMARTPLANS_CONTRACT_SPARE_AGENT_ID": world.spare_agent_id,
             "SMARTPLANS_CONTRACT_ROUTE_ID": world.route_id,
             "SMARTPLANS_CONTRACT_SPARE_ROUTE_ID": world.spare_route_id,
+            "SMARTPLANS_CONTRACT_ENTRY_ID": world.entry_id, "SMARTPLANS_CONTRACT_SPARE_ENTRY_ID": world.spare_entry_id,
             "SMARTPLANS_CONTRACT_TWILIO_TOKEN": settings.twilio_auth_token,
             "SMARTPLANS_CONTRACT_PUBLIC_BASE_URL": settings.public_base_url,
             "SMARTPLANS_CONTRACT_INBOUND_AUTH": f"Basic {inbound}"}

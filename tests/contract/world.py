@@ -32,6 +32,8 @@ class World:
     spare_agent_id: str  # whose key changes when the run would change its own (tests/contract/hooks.py)
     route_id: str = ""  # the route the run edits; a deletion of it deletes `spare_route_id` instead (hooks.py)
     spare_route_id: str = ""
+    entry_id: str = ""  # the library entry the run reads and copies; a deletion of it takes `spare_entry_id` out
+    spare_entry_id: str = ""
     ids: dict[str, list[str]] = field(default_factory=dict)  # dictionary name -> ids
 
     def write_dictionaries(self, folder: Path) -> None:
@@ -90,6 +92,10 @@ async def build(client: httpx.AsyncClient, admin_key: str, link_secret: str, twi
     shared = (await post("/plans", {"name": "Open house follow-up", "days": [{"delay_days": 1, "steps": [
         {"kind": "task", "name": "Send the open house photos", "due_in_days": 1}]}]}))["id"]
     entry = (await post(f"/plans/{shared}/publish", {}))["entry"]["id"]
+    world.entry_id = entry
+    spare = (await post("/plans", {"name": "Spare", "days": [{"delay_days": 0, "steps": [
+        {"kind": "task", "name": "Spare", "due_in_days": 1}]}]}))["id"]
+    world.spare_entry_id = (await post(f"/plans/{spare}/publish", {}))["entry"]["id"]
     route = (await post("/routes", {
         "title": "Zillow", "days_of_week": list(range(7)), "start_time": "00:00", "end_time": "00:00",
         "sources": ["zillow"], "strategy": "round_robin", "agent_ids": [world.agent_id, agents["Alex"]["id"]],
