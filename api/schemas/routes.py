@@ -9,7 +9,7 @@ written.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,8 +28,9 @@ from api.schemas.common import Public, Request, WholeNumber
 from api.schemas.identity import SlotTime
 from db.routing_models import Route
 from domain.json_types import AS_WHOLE
+from domain.routing import route_problems
 from domain.routing.matching import normalise_source
-from domain.routing.model import MAX_CLAIM_SECONDS, MIN_CLAIM_SECONDS, Strategy
+from domain.routing.model import MAX_CLAIM_SECONDS, MIN_CLAIM_SECONDS, RouteRule, Strategy
 from domain.validation import Violation
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -184,15 +185,10 @@ class RouteCreate(Request):
         return self.claim_deadline.total
 
     def violations(self) -> list[Violation]:
-        """The rules between fields, all at once."""
+        """The rules between fields, all at once: the route's own (`domain.routing.route_problems`, which routing
+        shares), and the one form of the claim deadline this body takes."""
         found = []
-        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
-            found.append(Violation("date_to", "R-ROUTE-1", f"the date range ends ({self.date_to}) before it starts "
-                                   f"({self.date_from})"))
-        if self.strategy == "assign_to_agent" and len(self.agent_ids) != 1:
-            found.append(Violation("agent_ids", "R-ROUTE-6", f"assign_to_agent assigns every lead to one agent; "
-                                   f"{len(self.agent_ids)} are listed"))
-        found.extend(self._weight_violations())
+        seconds = MIN_CLAIM_SECONDS  # a stand-in while the deadline's own problem is reported
         if (self.claim_seconds is None) == (self.claim_deadline is None):
             found.append(Violation("claim_seconds", "R-OFFER-4", "give the claim deadline once: claim_seconds or "
                                    "claim_deadline {days, hours, minutes, seconds}"))
@@ -200,24 +196,13 @@ class RouteCreate(Request):
                 <= MAX_CLAIM_SECONDS:
             found.append(Violation("claim_deadline", "R-OFFER-4", f"the claim deadline is 10 seconds to 30 days; "
                                    f"this one is {self.claim_deadline.total} seconds"))
-        return found
-
-    def _weight_violations(self) -> list[Violation]:
-        if self.strategy != "weighted_random":
-            return [] if self.weights is None else [
-                Violation("weights", "R-ROUTE-6", f"weights are for weighted_random only, not {self.strategy}")]
-        if self.weights is None:
-            return [Violation("weights", "R-ROUTE-6", "weighted_random needs a percentage for each agent")]
-        missing = [a for a in self.agent_ids if a not in self.weights]
-        extra = [a for a in self.weights if a not in self.agent_ids]
-        if missing or extra:
-            parts = ([f"no weight for {', '.join(missing)}"] if missing else []) + \
-                ([f"{', '.join(extra)} not in agent_ids"] if extra else [])
-            return [Violation("weights", "R-ROUTE-6", f"one weight per agent of the route: {'; '.join(parts)}")]
-        total = sum(self.weights.values())
-        if total != 100:
-            return [Violation("weights", "R-ROUTE-6", f"the percentages add up to {total}, not 100")]
-        return []
+        else:
+            seconds = self.seconds
+        rule = RouteRule(id="", title=self.title, position=0, days_of_week=self.days_of_week,
+                         start_time=time.fromisoformat(self.start_time), end_time=time.fromisoformat(self.end_time),
+                         date_from=self.date_from, date_to=self.date_to, sources=self.sources, strategy=self.strategy,
+                         agent_ids=self.agent_ids, weights=self.weights, claim_seconds=seconds)
+        return route_problems(rule) + found
 
 
 class RouteUpdate(RouteCreate):
