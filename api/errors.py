@@ -65,6 +65,12 @@ class Conflict(AppError):
     status_code = 409
 
 
+class Unavailable(AppError):
+    """A part that must answer did not in time (a worker restarting): worth retrying, not a bug (503)."""
+
+    status_code = 503
+
+
 class Invalid(AppError):
     status_code = 422
 
@@ -139,6 +145,8 @@ def install(app: FastAPI) -> None:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
         if isinstance(exc, TooManyBadKeys):
             headers = {"Retry-After": str(exc.retry_after)}
+        elif isinstance(exc, Unavailable):
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return JSONResponse({"detail": pointing_to_rules(exc.detail)}, status_code=exc.status_code, headers=headers)
 
     async def plan_invalid(_: Request, exc: Exception) -> JSONResponse:

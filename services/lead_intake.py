@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -150,7 +150,8 @@ async def _contact(session: AsyncSession, team_id: str, fields: dict[str, Any]) 
     one after the other and the second sees the first (R-ROUTE-5). `FOR UPDATE` on PostgreSQL; SQLite has no row
     locks, and needs none: its write transactions take the database's lock at BEGIN (`db.session`)."""
     email, phone = fields.get("email"), fields.get("phone")
-    matches = [clause for clause in (Contact.email == email if email else None,
+    # An address is one person whatever its case (`Dana@x.com` is `dana@x.com`), as a reply is matched to its sender.
+    matches = [clause for clause in (func.lower(Contact.email) == email.lower() if email else None,
                                      Contact.phone == phone if phone else None) if clause is not None]
     if matches:
         found = await session.scalar(select(Contact).where(Contact.team_id == team_id, or_(*matches))

@@ -17,10 +17,11 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from db.models import Agent, Contact
-from db.routing_models import Lead, LeadOffer
+from db.models import Agent, Contact, Team
+from db.routing_models import AgentRouting, Lead, LeadOffer
 from db.session import session_scope
 from domain.merge import full_name
+from services.lead_stats import leads_this_month
 from services.tags import add_tag, enroll_by_tag, triggered_plans
 
 OwnedHow = Literal["claimed", "pool_claimed", "assigned", "app_or_site", "existing_contact"]
@@ -43,7 +44,12 @@ async def agent_names(session: AsyncSession, agent_ids: Sequence[str]) -> dict[s
 
 async def take_ownership(session: AsyncSession, lead_id: str, agent_id: str, at: datetime,
                          how: OwnedHow) -> tuple[bool, str]:
-    """(won, what happened). Exactly one caller ever wins a lead; the loser learns who has it."""
+    """(won, what happened). Exactly one caller ever wins a lead; the loser learns who has it. An agent's own claim
+    (of an offer, or from the pool) is refused once they have reached their monthly lead limit (R-OFFER-3)."""
+    if how in ("claimed", "pool_claimed"):
+        refusal = await _limit_refusal(session, agent_id, at)
+        if refusal is not None:
+            return False, refusal
     result = cast(CursorResult[Any], await session.execute(
         update(Lead).where(Lead.id == lead_id, Lead.owner_agent_id.is_(None))
         .values(owner_agent_id=agent_id, owned_at=at, owned_how=how, status=_STATUS_OF[how])
@@ -70,6 +76,22 @@ async def take_ownership(session: AsyncSession, lead_id: str, agent_id: str, at:
     detail = f"{names.get(agent_id, agent_id)} {verb}"
     record(lead, at, "owned", detail, agent_id=agent_id, how=how)
     return True, detail
+
+
+async def _limit_refusal(session: AsyncSession, agent_id: str, at: datetime) -> str | None:
+    """R-OFFER-3 at the claim: offers made while the agent was under their limit (two at once, one lead short of it)
+    cannot take them past it. Their routing row is locked first, so two claims of theirs at once count one after the
+    other (PostgreSQL; SQLite's write transactions are serial already)."""
+    routing = await session.scalar(select(AgentRouting).where(AgentRouting.agent_id == agent_id).with_for_update())
+    if routing is None or routing.lead_limit is None:
+        return None
+    team = await session.get(Team, routing.team_id)
+    owned = (await leads_this_month(session, [agent_id], at, team.time_zone if team else None)).get(agent_id, 0)
+    if owned < routing.lead_limit:
+        return None
+    plural = "" if routing.lead_limit == 1 else "s"
+    return (f"you have reached your monthly limit of {routing.lead_limit} lead{plural} ({owned} this month), so you "
+            "cannot claim more this month; your Rainmaker can raise it")
 
 
 async def send_to_pool(session: AsyncSession, lead_id: str, at: datetime, reason: str) -> Lead | None:

@@ -210,13 +210,13 @@ class HoldActivity(temporal_client.Interceptor, temporal_worker.Interceptor):
         return Held(next)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 15.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 15.0, interval: float = 0.05) -> None:
     """Poll (in real time, while the test server's clock stands still) until `check` holds."""
     deadline = asyncio.get_running_loop().time() + seconds
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {seconds}s: {check.__name__}")
-        await asyncio.sleep(0.05)
+            raise AssertionError(f"condition not met within {seconds}s: {getattr(check, '__name__', check)}")
+        await asyncio.sleep(interval)
 
 
 async def fires_next_at(handle: WorkflowHandle[EnrollmentWorkflow, EnrollmentResult], instant: datetime) -> bool:

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         PassRequest,
         PassResult,
         PoolInput,
+        offer_ran_out,
     )
 
 BOOKKEEPING = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
@@ -48,6 +49,9 @@ BOOKKEEPING = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coeffic
 BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 # An alert that cannot be delivered in a few tries is given up: the offer stands in the API either way (R-OFFER-4).
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3)
+# A claim and a pass by one agent at once both passed their validators (run before either handler) and both were
+# recorded; since this, the second is refused. Runs that recorded both replay as they ran.
+ONE_DECISION_PER_AGENT = "one-decision-per-agent"
 
 
 @workflow.defn
@@ -62,6 +66,8 @@ class LeadOfferWorkflow:
         self._expired: dict[str, datetime] = {}  # agent -> the deadline their offer ran out at (for their late claim)
         self._owner: str | None = None
         self._claiming = 0
+        self._opening: list[str] = []  # agents whose offer is being written: a claim now waits for it
+        self._acting: dict[str, str] = {}  # agent -> the claim or pass of theirs being recorded now
         self._offers_made = 0
         self._alerts: list[asyncio.Task[None]] = []
         self._left_in_line = len(input.line)  # agents not yet offered: a pass by the last holder sends it to the pool
@@ -76,13 +82,14 @@ class LeadOfferWorkflow:
             self._left_in_line = len(input.line) - position
             now = workflow.now()
             deadline = resume.deadline if resume is not None else now + timedelta(seconds=input.claim_seconds)
+            self._opening = list(agents)  # their offer is listed (GET /offers) once written, before this run hears
             opened: OfferOpened = await workflow.execute_activity_method(
                 LeadActivities.open_offer,
                 OpenOfferInput(lead_id=input.lead_id, team_id=input.team_id, route_id=input.route_id,
                                agent_ids=agents, offered_at=now, deadline=deadline, resume=resume),
                 start_to_close_timeout=BOOKKEEPING_TIMEOUT, retry_policy=BOOKKEEPING,
                 summary=f"offer to {self._names(agents)} until {deadline:%H:%M:%S} UTC")
-            resume = None
+            resume, self._opening = None, []
             if opened.lead_status != "offered":
                 return await self._not_offered(opened.lead_status)
             if not opened.offered:
@@ -136,6 +143,7 @@ class LeadOfferWorkflow:
     @workflow.update
     async def claim(self, request: ClaimRequest) -> ClaimResult:
         """R-OFFER-2: the agent holding the offer claims it; the database says whether they won."""
+        await self._ready(request.agent_id, "claim")
         self._claiming += 1
         try:
             outcome: OwnershipResult = await workflow.execute_activity_method(
@@ -146,6 +154,7 @@ class LeadOfferWorkflow:
                 summary=f"claim by {self._names([request.agent_id])}")
         finally:
             self._claiming -= 1
+            self._acting.pop(request.agent_id, None)
         if not outcome.won:
             raise ApplicationError(outcome.detail, type="AlreadyClaimed")
         self._owner = request.agent_id
@@ -161,12 +170,14 @@ class LeadOfferWorkflow:
     @workflow.update(name="pass")
     async def pass_offer(self, request: PassRequest) -> PassResult:
         """R-OFFER-2: the agent passes; the lead goes to the next agent in line (or, all passed, on)."""
+        await self._ready(request.agent_id, "pass")
         self._claiming += 1  # the offer stays as it is until the pass is on record
         try:
             await self._decide([request.agent_id], "passed")
+            self._passed.add(request.agent_id)
         finally:
             self._claiming -= 1
-        self._passed.add(request.agent_id)
+            self._acting.pop(request.agent_id, None)
         if self._passed >= set(self._current) and self._left_in_line == 0:
             return PassResult(lead_id=self._input.lead_id, agent_id=request.agent_id, status="pool",
                               detail="passed; no one is left in line, so the lead goes to the unassigned pool")
@@ -182,15 +193,29 @@ class LeadOfferWorkflow:
         return LeadProgress(status=status, offered_to=list(self._current), deadline=self._deadline if self._current
                             else None, offers_made=self._offers_made, owner_agent_id=self._owner)
 
+    async def _ready(self, agent_id: str, verb: str) -> None:
+        """Past the validator, before anything is recorded. An offer still being written (the agent may see it in
+        the API already) is waited for, then checked as the validator would; and one agent's claim and pass at once
+        decide once: the second is refused (both had passed their validators before either ran)."""
+        if agent_id in self._opening:
+            await workflow.wait_condition(lambda: agent_id not in self._opening)
+            self._check_holder(agent_id, verb)
+        first = self._acting.get(agent_id)
+        if first is not None and workflow.patched(ONE_DECISION_PER_AGENT):
+            raise ApplicationError(f"your {first} of this lead is being recorded; it decides your offer",
+                                   type="AlreadyDeciding")
+        self._acting[agent_id] = verb
+
     def _check_holder(self, agent_id: str, verb: str) -> None:
-        """Refusals before anything is recorded: the caller gets the reason at once (409 in the API)."""
+        """Refusals before anything is recorded: the caller gets the reason at once (409 in the API). An agent the
+        offer is being written for is let through: the handler waits for the offer, then checks again."""
+        if agent_id in self._opening and agent_id not in self._current:
+            return
         if self._owner is not None:
             who = "you" if self._owner == agent_id else "another agent"
             raise ApplicationError(f"this lead was already claimed by {who}", type="AlreadyClaimed")
         if agent_id not in self._current and agent_id in self._expired:
-            raise ApplicationError(f"your offer of this lead ran out at its claim deadline, "
-                                   f"{self._expired[agent_id]:%Y-%m-%d %H:%M:%S} UTC; the lead has moved on",
-                                   type="DeadlinePassed")
+            raise ApplicationError(offer_ran_out(self._expired[agent_id]), type="DeadlinePassed")
         if agent_id not in self._current:
             raise ApplicationError(f"this lead is not offered to you now; you cannot {verb} it", type="NotOffered")
         if agent_id in self._passed:

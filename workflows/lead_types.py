@@ -23,6 +23,12 @@ LeadStatus = Literal["offered", "claimed", "assigned", "pool", "not_routed"]
 OfferOutcome = Literal["open", "claimed", "passed", "expired", "withdrawn"]
 
 
+def offer_ran_out(deadline: datetime) -> str:
+    """R-OFFER-2's answer to a claim or pass after the agent's claim deadline, from the workflow or the database."""
+    return (f"your offer of this lead ran out at its claim deadline, {deadline:%Y-%m-%d %H:%M:%S} UTC; the lead has "
+            "moved on")
+
+
 def lead_workflow_id(lead_id: str) -> str:
     return f"lead-{lead_id}"
 

@@ -14,20 +14,20 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import team_record
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.errors import Conflict, Forbidden, Invalid
+from api.errors import Conflict, Forbidden, Invalid, Unavailable
 from api.paging import PageDep
 from api.schemas.leads import ClaimAnswer, LeadCreate, LeadCreated, LeadPublic, OfferPublic, OpenOffer, PoolAssign
 from db.models import Agent
 from db.routing_models import Lead, LeadOffer
 from services.lead_intake import ingest
 from services.leads import agent_names, fire_lead_tags, take_ownership
-from workflows.lead_types import ClaimRequest, ClaimResult, PassRequest, PassResult
+from workflows.lead_types import ClaimRequest, ClaimResult, PassRequest, PassResult, offer_ran_out
 
 Answer = TypeVar("Answer", ClaimResult, PassResult)
 
@@ -113,26 +113,31 @@ async def my_offers(agent: CurrentAgent, session: SessionDep, now: NowDep, page:
 
 
 @router.post("/leads/{lead_id}/claim", response_model=ClaimAnswer)
-async def claim(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep) -> ClaimAnswer:
+async def claim(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep,
+                now: NowDep) -> ClaimAnswer:
     """R-OFFER-2: 200 when the caller won the lead; 409 with the reason when it is not theirs to claim (expired,
     someone else's, not offered to them)."""
-    won = await _offer_update(session, client, agent, lead_id, "claim", ClaimResult)
+    won = await _offer_update(session, client, agent, lead_id, "claim", ClaimResult, now)
     return ClaimAnswer(lead_id=lead_id, owner_agent_id=agent.id, status="claimed", detail=won.detail)
 
 
 @router.post("/leads/{lead_id}/pass", response_model=ClaimAnswer)
-async def pass_lead(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep) -> ClaimAnswer:
+async def pass_lead(lead_id: str, agent: CurrentAgent, session: SessionDep, client: TemporalDep,
+                    now: NowDep) -> ClaimAnswer:
     """R-OFFER-2: the offered agent passes; the lead goes to the next agent in line (or to the pool)."""
-    passed = await _offer_update(session, client, agent, lead_id, "pass", PassResult)
+    passed = await _offer_update(session, client, agent, lead_id, "pass", PassResult, now)
     return ClaimAnswer(lead_id=lead_id, owner_agent_id=None, status=passed.status, detail=passed.detail)
 
 
 async def _offer_update(session: AsyncSession, client: TemporalDep, agent: Agent, lead_id: str, name: str,
-                        result_type: type[Answer]) -> Answer:
+                        result_type: type[Answer], now: datetime) -> Answer:
     """The workflow's answer to the caller's claim or pass while the lead is on offer; once the offer is over, a
     409 from the lead's row (whose it is, or that it is in the pool)."""
     lead = await _lead(session, agent, lead_id)
+    decided = await _decided_offer(session, lead_id, agent, now)
     await session.commit()
+    if decided is not None:  # the database knows the answer: no need for the workflow (or its worker) to give it
+        raise Conflict(decided)
     if lead.workflow_id is not None and lead.status == "offered":
         handle = client.get_workflow_handle(lead.workflow_id)
         request = ClaimRequest(agent_id=agent.id) if name == "claim" else PassRequest(agent_id=agent.id)
@@ -142,10 +147,29 @@ async def _offer_update(session: AsyncSession, client: TemporalDep, agent: Agent
             return answer
         except WorkflowUpdateFailedError as err:
             raise Conflict(_refusal(err)) from err
+        except WorkflowUpdateRPCTimeoutOrCancelledError as err:
+            raise Unavailable(f"lead routing did not answer your {name} in time (its worker may be restarting); "
+                              f"see GET /leads/{lead_id} and {name} again if it is still offered to you") from err
         except RPCError as err:
             if err.status not in OFFER_OVER:
                 raise
     raise Conflict(await _why_not(session, lead_id, agent))
+
+
+async def _decided_offer(session: AsyncSession, lead_id: str, agent: Agent, now: datetime) -> str | None:
+    """Why the caller's offer of the lead is over, as its row says (passed, ran out, another agent won), or None:
+    answered from the database, as the workflow would, even while its worker is away (R-OFFER-2)."""
+    offer = await session.scalar(select(LeadOffer).where(LeadOffer.lead_id == lead_id,
+                                                         LeadOffer.agent_id == agent.id))
+    if offer is None:
+        return None
+    if offer.outcome == "passed":
+        return "you already passed on this lead"
+    if offer.outcome == "withdrawn":
+        return "this lead was already claimed by another agent"
+    if offer.outcome == "expired" or (offer.outcome == "open" and offer.deadline <= now):
+        return offer_ran_out(offer.deadline)
+    return None
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> str:
@@ -191,7 +215,10 @@ async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, 
     """R-POOL-1: the Rainmaker assigns a pool lead to an agent of the team, or a lead no route took (R-ROUTE-5)."""
     if agent.role != "rainmaker":
         raise Forbidden(RAINMAKER_ONLY.format("assigns leads from the pool"))
-    assignee = await team_record(session, Agent, body.agent_id, agent, "agent")
+    await _lead(session, agent, lead_id)  # another team's lead is a 404 before anything about the body
+    assignee = await session.get(Agent, body.agent_id)
+    if assignee is None or assignee.team_id != agent.team_id:
+        raise Invalid("agent_id", "team_agent", f"agent {body.agent_id} is not an agent of your team")
     return await _own(session, sessions, client, settings.temporal_task_queue, agent, lead_id, assignee, now,
                       "assigned")
 

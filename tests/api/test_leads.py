@@ -157,6 +157,15 @@ class TestRRoute5AnExistingContactIsNotRoutedAgain:
             assert contact is not None
             assert (contact.owner_agent_id, contact.assignee_id) == (team.member_id, None)
 
+    async def test_the_same_email_in_another_case_is_the_same_person(self, api: Api) -> None:
+        team = await api.team()
+        created = await api.client.post("/contacts", headers=team.member, json=DANA)
+        assert created.status_code == 201, created.text
+        shouted = {"first_name": "Dana", "email": DANA["email"].upper()}
+        arrived = await new_lead(api, team, contact=shouted)
+        assert (arrived["status"], arrived["owner_agent_id"]) == ("assigned", team.member_id)
+        assert (await lead(api, team.rainmaker, arrived["id"]))["contact_id"] == created.json()["id"]
+
     async def test_a_lead_for_a_contact_whose_earlier_lead_is_offered_or_pooled_is_not_routed(self, api: Api) -> None:
         team = await api.team()
         pooled = await new_lead(api, team, contact=DANA)
@@ -233,6 +242,32 @@ class TestROffer1OfferedAndClaimed:
         assert (created["status"], created["owner_agent_id"]) == ("assigned", team.rainmaker_id)
 
 
+class TestROffer3TheLimitHoldsAtTheClaim:
+    async def test_an_offer_made_under_the_limit_cannot_be_claimed_past_it_nor_a_pool_lead(self, api: Api) -> None:
+        team = await api.team()
+        await add_route(api, team, [team.member_id])
+        offered = await new_lead(api, team, contact={"first_name": "Kim", "email": "kim@example.com"})
+        await eventually(lambda: offered_to(api, team.member, offered["id"]))
+        pooled = await new_lead(api, team, source="open_house", contact={"first_name": "Pat", "phone": "+15125550142"})
+        assert pooled["status"] == "pool"
+        limited = await api.client.patch(f"/agents/{team.member_id}/routing", headers=team.rainmaker,
+                                         json={"lead_limit": 1})
+        assert limited.status_code == 200, limited.text
+        own = await new_lead(api, team, source="agent_site", owner_agent_id=team.member_id,
+                             contact={"first_name": "Lou", "email": "lou@example.com"})
+        assert (own["status"], own["owner_agent_id"]) == ("assigned", team.member_id)  # the one lead of the month
+        for path in (f"/leads/{offered['id']}/claim", f"/pool/{pooled['id']}/claim"):
+            refused = await api.client.post(path, headers=team.member)
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["detail"].startswith("you have reached your monthly limit of 1 lead (1 this month)")
+        assert [lead["id"] for lead in (await api.client.get("/leads", params={"agent_id": team.member_id},
+                                                             headers=team.rainmaker)).json()] == [own["id"]]
+        # The Rainmaker may still hand it over (R-POOL-1): the limit holds the agent's own claims.
+        assigned = await api.client.post(f"/pool/{pooled['id']}/assign", headers=team.rainmaker,
+                                         json={"agent_id": team.member_id})
+        assert assigned.status_code == 200, assigned.text
+
+
 class TestRPool1OneOwner:
     async def test_two_agents_claiming_a_pool_lead_at_once_leave_one_owner_every_time(self, api: Api) -> None:
         team = await api.team()
@@ -244,6 +279,16 @@ class TestRPool1OneOwner:
             assert sorted(a.status_code for a in answers) == [200, 409]
             winner = next(a for a in answers if a.status_code == 200).json()["owner_agent_id"]
             assert (await lead(api, team.rainmaker, pooled["id"]))["owner_agent_id"] == winner
+
+    async def test_assigning_to_an_agent_of_another_team_is_a_422_naming_the_field(self, api: Api) -> None:
+        team, other = await api.team(), await api.team("Jones Team")
+        pooled = await new_lead(api, team)
+        for agent_id in (other.member_id, "ag_nobody"):
+            refused = await api.client.post(f"/pool/{pooled['id']}/assign", headers=team.rainmaker,
+                                            json={"agent_id": agent_id})
+            assert refused.status_code == 422, refused.text
+            assert [(e["loc"], e["rule"]) for e in refused.json()["detail"]] == [(["body", "agent_id"], "team_agent")]
+        assert (await lead(api, team.rainmaker, pooled["id"]))["status"] == "pool"
 
     async def test_only_the_rainmaker_assigns_from_the_pool(self, api: Api) -> None:
         team = await api.team()

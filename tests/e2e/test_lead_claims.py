@@ -5,6 +5,9 @@ worker restart in the middle of an offer loses nothing. (The time-skipping serve
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowUpdateFailedError
@@ -14,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from tests.factories import eventually, running_worker, seed
 from tests.workflows.test_lead_offer import new_lead, offered_to, outcomes, start, third_agent
 from workflows.lead_offer import LeadOfferWorkflow
-from workflows.lead_types import ClaimRequest
+from workflows.lead_types import ClaimRequest, PassRequest
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -96,3 +99,46 @@ class TestDurability:
             assert (await handle.execute_update(LeadOfferWorkflow.claim, ClaimRequest(agent_id=world.agent_id))).won
             assert (await handle.result()).owner_agent_id == world.agent_id
         assert await outcomes(sessions, lead_id) == [(world.agent_id, "claimed")]
+
+
+async def offer_written(sessions: Sessions, lead_id: str, agent_id: str) -> bool:
+    """The agent's offer is in the database, so `GET /offers` lists it, however far the workflow has got."""
+    return any(agent == agent_id and outcome == "open" for agent, outcome in await outcomes(sessions, lead_id))
+
+
+class TestROffer2AClaimTheMomentTheOfferIsListed:
+    async def test_a_claim_sent_as_soon_as_the_offer_is_listed_wins(
+            self, dev_server: WorkflowEnvironment, sessions: Sessions) -> None:
+        """The offer is listed once its row is written, a moment before the workflow hears so; a claim in that
+        moment waits for it instead of being refused as "not offered to you"."""
+        world = await seed(sessions)
+        async with running_worker(dev_server, sessions) as h:
+            for _ in range(3):
+                lead_id = await new_lead(sessions, world)
+                handle = await start(dev_server, h.task_queue, world, lead_id, [world.agent_id])
+                await eventually(partial(offer_written, sessions, lead_id, world.agent_id), interval=0.005)
+                won = await handle.execute_update(LeadOfferWorkflow.claim, ClaimRequest(agent_id=world.agent_id))
+                assert won.won
+                assert await outcomes(sessions, lead_id) == [(world.agent_id, "claimed")]
+
+
+class TestROffer2OneDecisionPerAgent:
+    async def test_a_claim_and_a_pass_sent_at_once_by_the_offered_agent_decide_once(
+            self, dev_server: WorkflowEnvironment, sessions: Sessions) -> None:
+        world = await seed(sessions)
+        async with running_worker(dev_server, sessions) as h:
+            for _ in range(3):
+                lead_id = await new_lead(sessions, world)
+                handle = await start(dev_server, h.task_queue, world, lead_id, [world.agent_id, world.rainmaker_id])
+                await eventually(partial(offered_to, handle, [world.agent_id]))
+                claimed, passed = await asyncio.gather(
+                    handle.execute_update(LeadOfferWorkflow.claim, ClaimRequest(agent_id=world.agent_id)),
+                    handle.execute_update(LeadOfferWorkflow.pass_offer, PassRequest(agent_id=world.agent_id)),
+                    return_exceptions=True)
+                answered = [r for r in (claimed, passed) if not isinstance(r, BaseException)]
+                assert len(answered) == 1, (claimed, passed)
+                mine = dict(await outcomes(sessions, lead_id))[world.agent_id]
+                assert mine == ("claimed" if answered[0] is claimed else "passed")
+                if mine == "passed":
+                    await handle.execute_update(LeadOfferWorkflow.claim, ClaimRequest(agent_id=world.rainmaker_id))
+                await handle.result()
