@@ -220,8 +220,9 @@ def next_step(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Sch
 def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cursor | None:
     """The cursor for the next repeat (R-PLAN-7), or None when the plan is finished.
 
-    The next pass starts on the last day's date plus the repeat delay, at the enrollment's wall-clock time, and
-    runs like a new enrollment from there (its day 1 delay applies again). That instant alone dates the new pass:
+    The next pass starts on the last day's date plus the repeat delay (at the earliest the day after this pass
+    began), at the enrollment's wall-clock time, and runs like a new enrollment from there (its day 1 delay applies
+    again). That instant alone dates the new pass:
     a last step held by its window (a text to the next morning, R-TXT-3; a task to 08:00, R-TASK-2) past it keeps
     its place as the floor, so the new pass's first steps wait for it and run right after it (R-PLAN-3), but no
     day of the new pass moves to a later date — else a plan repeating with no delay would lose a day every pass.
@@ -239,11 +240,15 @@ def next_pass(plan: PlanDefinition, cursor: Cursor, ctx: ScheduleContext) -> Cur
                                                                            last_day))
         else:
             last_date = _first_date(cursor, ctx) + timedelta(days=layout.delays_between(-1, last_day))
-        restart = at_local(last_date + timedelta(days=plan.repeat.delay_days), _wall_clock(cursor, ctx), ctx.zone())
+        # A pass spans at least a day: with no delay anywhere, the next would start at this one's instant, and an
+        # unlimited plan would send without end in no time at all. It starts the next day instead.
+        restart_date = max(last_date + timedelta(days=plan.repeat.delay_days),
+                           _first_date(cursor, ctx) + timedelta(days=1))
+        restart = at_local(restart_date, _wall_clock(cursor, ctx), ctx.zone())
     except ScheduleError:
         # An unusable account zone: keep the rhythm in UTC rather than end the plan or stall it.
         last = cursor.floor or cursor.pass_started_at
-        restart = last + timedelta(days=plan.repeat.delay_days)
+        restart = max(last + timedelta(days=plan.repeat.delay_days), cursor.pass_started_at + timedelta(days=1))
     return Cursor(repeat=cursor.repeat + 1, pass_started_at=restart, wall_clock=cursor.wall_clock,
                   floor=cursor.floor, time_zone=ctx.time_zone)
 

@@ -181,6 +181,19 @@ class TestRPlan7Repeat:
         assert len(preview(p, ct(2026, 3, 2, 9), CTX, passes=5)) == 5
         assert [s.repeat for s in preview(p, ct(2026, 3, 2, 9), CTX, passes=3)] == [0, 1, 2]
 
+    def test_a_plan_with_no_delay_anywhere_repeats_a_day_later_not_at_the_same_instant(self) -> None:
+        """One day, no delays, repeating with none: each pass starting where the last began sent without end (an
+        unlimited plan flooded the contact in seconds). A pass spans at least a day."""
+        for times in (4, "unlimited"):
+            p = plan([(0, [step(), step("text")])], repeat={"times": times, "delay_days": 0})
+            fired = local_times(p, ct(2026, 3, 2, 11), passes=3)
+            assert fired == [ct(2026, 3, 2, 11), ct(2026, 3, 2, 11), ct(2026, 3, 3, 11), ct(2026, 3, 3, 11),
+                             ct(2026, 3, 4, 11), ct(2026, 3, 4, 11)]
+        # A plan that spans a day already keeps its rhythm: the day after its last day, with no delay.
+        p = plan([(0, [step()]), (1, [step()])], repeat={"times": 1, "delay_days": 0})
+        assert local_times(p, ct(2026, 3, 2, 11)) == [ct(2026, 3, 2, 11), ct(2026, 3, 3, 11), ct(2026, 3, 3, 11),
+                                                      ct(2026, 3, 4, 11)]
+
     def test_a_plan_without_repeat_ends_after_one_pass(self) -> None:
         p = plan([(0, [step()])])
         assert next_pass(p, Cursor(pass_started_at=ct(2026, 3, 2)), CTX) is None

@@ -138,10 +138,11 @@ def test_every_step_keeps_its_windows_its_slot_and_its_order(plan: PlanDefinitio
 def test_day_dates_follow_the_delays_and_the_repeat_in_calendar_days(plan: PlanDefinition, start: datetime,
                                                                       ctx: ScheduleContext) -> None:
     """R-PLAN-4 and R-PLAN-7: each pass starts on the last day's date plus the repeat delay, however late a window
-    held the step before it, so pass n is dated n times (the plan's span + the repeat delay) after the first."""
+    held the step before it, so pass n is dated n times (the plan's span + the repeat delay) after the first; a pass
+    spans at least a day (a plan with no delay anywhere does not repeat in no time at all)."""
     enrolled_on = start.astimezone(ZoneInfo(ctx.time_zone)).date()
     cumulative = plan.layout.cumulative_delays
-    pass_span = cumulative[-1] + (plan.repeat.delay_days if plan.repeat else 0)
+    pass_span = max(1, cumulative[-1] + (plan.repeat.delay_days if plan.repeat else 0))
     for scheduled in preview(plan, start, ctx):
         offset = scheduled.repeat * pass_span + cumulative[scheduled.day_index]
         assert scheduled.day_date == enrolled_on + timedelta(days=offset)
