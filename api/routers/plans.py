@@ -18,6 +18,7 @@ from api.access import TEAM_PLAN_ROLE, editable_plan, team_record, visible_plan
 from api.deps import CurrentAgent, SessionDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid
 from api.paging import PageDep
+from api.schemas.common import REQUEST_FIELDS
 from api.schemas.plans import (
     PlanCreate,
     PlanImport,
@@ -100,11 +101,12 @@ async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, sessi
     """A new version (every version is kept); active enrollments follow it from their next step (R-PLAN-9). A plan in
     the shared library may change only its name, texts and task descriptions (R-LIB-4, 409 otherwise)."""
     plan = await editable_plan(session, agent, plan_id)
-    if body.team_plan is not None and body.team_plan != plan.team_plan:
-        raise Invalid("team_plan", "R-PLAN-1", f"this is a {'team' if plan.team_plan else 'personal'} plan and stays "
-                      "one; duplicate it to start from a copy")
+    _check_as_read(body, plan)
     definition = await ensure_saveable(session, body.definition(plan.team_plan), team_id=plan.team_id,
                                        owner_agent_id=plan.owner_agent_id, plan=plan)
+    current = await current_definition(session, plan)
+    if definition.model_dump(mode="json") == current.model_dump(mode="json"):
+        return PlanPublic.of(plan, current)  # sent back as read: no new version, nobody to tell
     emptying = await plan_lifecycle.emptying_refusal(session, plan, definition)
     if emptying is not None:
         raise Conflict(emptying)
@@ -113,6 +115,29 @@ async def update_plan(plan_id: str, body: PlanUpdate, agent: CurrentAgent, sessi
         raise Conflict(published)
     await plan_lifecycle.save_and_notify(session, temporal, plan, definition)
     return PlanPublic.of(plan, await current_definition(session, plan))
+
+
+def _check_as_read(body: PlanUpdate, plan: Plan) -> None:
+    """The fields of `GET /plans/{id}` beside the document, sent back: each as the plan has it (a different one
+    names what changes it), and the version read still the current one (else someone's edit would be lost)."""
+    sent = body.model_fields_set
+    if body.team_plan is not None and body.team_plan != plan.team_plan:
+        raise Invalid("team_plan", "R-PLAN-1", f"this is a {'team' if plan.team_plan else 'personal'} plan and stays "
+                      "one; duplicate it to start from a copy")
+    if "id" in sent and body.id != plan.id:
+        raise Invalid("id", REQUEST_FIELDS, f"this is plan {plan.id}; the id is the path's, not the body's")
+    if "owner_agent_id" in sent and body.owner_agent_id != plan.owner_agent_id:
+        raise Invalid("owner_agent_id", "R-PLAN-1", "a plan never changes owner; duplicate it to start from a copy")
+    if "active" in sent and body.active != plan.active:
+        raise Invalid("active", "R-PLAN-8", f"a plan is {'de' if plan.active else ''}activated with "
+                      f"POST /plans/{plan.id}/{'deactivate' if plan.active else 'activate'}, not by an edit")
+    rules = body.removal_rules
+    if rules is not None and (rules.on_email_reply, rules.on_text_reply) != (plan.on_email_reply, plan.on_text_reply):
+        raise Invalid("removal_rules", "R-RULE-5", f"removal rules change with PUT /plans/{plan.id}/removal-rules, "
+                      "not by an edit")
+    if body.version is not None and body.version != plan.current_version:
+        raise Conflict(f"plan '{plan.name}' has changed since you read it: you read version {body.version}, it is at "
+                       f"version {plan.current_version}; read it again and make your change on that")
 
 
 @router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -85,12 +85,32 @@ class PlanCreate(_PlanBody):
     team_plan: Flag = False
 
 
+class RemovalRulesAsRead(Request):
+    on_email_reply: Flag
+    on_text_reply: Flag
+
+
+_READ_ONLY = "Read-only, as GET /plans/{id} answers it: may be sent back as read, but a different value is refused"
+
+
 class PlanUpdate(_PlanBody):
     """The whole document again; steps sent back with their ids stay the same steps for enrolled contacts
     (R-PLAN-9), steps without an id are new. `team_plan`, if sent, must match the plan: a plan never changes
-    owner (duplicate it instead)."""
+    owner (duplicate it instead). What `GET /plans/{id}` answers may be sent back whole: its other fields are
+    read-only (a different value is refused, naming the endpoint that changes it), and `version`, if sent, must be
+    the plan's current one, so an edit made on a stale read does not overwrite someone else's (409). A document
+    equal to the current one saves no new version."""
 
     team_plan: Flag | None = None
+    id: str | None = Field(default=None, description=_READ_ONLY)
+    owner_agent_id: str | None = Field(default=None, description=_READ_ONLY)
+    active: Flag | None = Field(default=None, description=_READ_ONLY + " (POST /plans/{id}/activate, /deactivate)")
+    removal_rules: RemovalRulesAsRead | None = Field(default=None, description=_READ_ONLY +
+                                                     " (PUT /plans/{id}/removal-rules)")
+    version: WholeNumber | None = Field(default=None, json_schema_extra={"minimum": 1},
+                                        description="The version you read; if the plan has changed since, 409")
+    created_at: datetime | None = Field(default=None, description="Read-only; ignored")
+    updated_at: datetime | None = Field(default=None, description="Read-only; ignored")
 
 
 # The same plan in the older builder's shape (R-PLAN-6), for `POST /plans/import`.

@@ -193,6 +193,28 @@ class TestRPlan9Edits:
         assert new_ids[2] not in old_ids
         assert await get_plan(api, team, plan["id"]) == edited
 
+    async def test_a_plan_read_can_be_sent_back_whole_and_unchanged_it_saves_no_new_version(self, api: Api) -> None:
+        team = await api.team()
+        plan = await post_plan(api, team.rainmaker, {**sample("8x8-new-lead"), "team_plan": True})
+        url = f"/plans/{plan['id']}"
+        read = await get_plan(api, team, plan["id"])
+        same = await api.client.put(url, headers=team.rainmaker, json=read)
+        assert same.status_code == 200, same.text
+        assert same.json() == read  # version 1 still: nothing changed, nobody told
+        renamed = await api.client.put(url, headers=team.rainmaker, json={**read, "name": "8x8, renamed"})
+        assert (renamed.status_code, renamed.json()["version"]) == (200, 2)
+        stale = await api.client.put(url, headers=team.rainmaker, json={**read, "name": "Lost edit"})
+        assert stale.status_code == 409
+        assert stale.json()["detail"].endswith("you read version 1, it is at version 2; read it again and make your "
+                                               "change on that")
+        for field, value, rule in (("id", "pl_other", "request_fields"), ("active", False, "R-PLAN-8"),
+                                   ("owner_agent_id", team.member_id, "R-PLAN-1"),
+                                   ("removal_rules", {"on_email_reply": True, "on_text_reply": False}, "R-RULE-5")):
+            refused = await api.client.put(url, headers=team.rainmaker, json={**renamed.json(), field: value})
+            assert refused.status_code == 422, refused.text
+            assert [(e["loc"], e["rule"]) for e in refused.json()["detail"]] == [(["body", field], rule)]
+        assert (await get_plan(api, team, plan["id"]))["version"] == 2
+
     async def test_a_refused_edit_changes_nothing(self, api: Api) -> None:
         team = await api.team()
         plan = await post_plan(api, team.rainmaker, doc((0, [email("One")]), (3, [task()])))
