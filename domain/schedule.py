@@ -294,9 +294,11 @@ def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes:
     """Every step's fire instant for a contact enrolled at `start`, over `passes` passes (default: all of them,
     or one for a plan repeating without end). Steps that would be skipped or fail carry their verdict.
 
-    `text_fate` says what each automated text's attempt will find (None: it is sent). A text task is learnt by the
-    workflow at the text's first attempt, at the text's instant, which then waits for the task window from that
-    attempt on (R-TASK-2); the preview takes the same two steps, so it shows the instant the task appears.
+    `text_fate` says what each step's attempt will find for the contact (None: it runs): skipped and why (an email
+    to a contact without an address, a text to one on Do-Not-Call…), or a text task instead of a text. A text task
+    is learnt by the workflow at the text's first attempt, at the text's instant, which then waits for the task
+    window from that attempt on (R-TASK-2); the preview takes the same two steps, so it shows the instant the task
+    appears.
     """
     total = plan.total_passes()
     wanted = passes if passes is not None else (total if total is not None else 1)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.merge import Person, merge_values
 from domain.plan import AnyStep, Designated, EmailStep, TextStep
 from domain.schedule import TextFate
-from domain.texting import Textable, by_hand_blocked, text_blocked
+from domain.texting import Reachable, by_hand_blocked, email_blocked, text_blocked
 
 
 class TeamSettings(Protocol):
@@ -111,11 +111,15 @@ class StepParties(BaseModel):
         """The values the step's message or task is rendered with when it runs: `{agent.*}` is its agent."""
         return merge_values(self.contact, self.agents.get(self.designation(step).agent_id, Person()))
 
-    def text_fate(self, step: AnyStep, texting: Container[str], contact: Textable) -> TextFate | None:
-        """What the attempt of `step` will find for `contact` (None: it runs), as the attempt decides it. A task to
-        text or call the contact by hand is not made for one no plan may text or call (R-TXT-4). An automated text
-        looks at the contact first (R-TXT-4), then at the step's agent among `texting`, those with Twilio (R-TXT-5):
-        a team plan's text becomes that agent's text task, a personal plan's is skipped."""
+    def step_fate(self, step: AnyStep, texting: Container[str], contact: Reachable) -> TextFate | None:
+        """What the attempt of `step` will find for `contact` (None: it runs), as the attempt decides it. An email
+        is skipped for a contact without an address or unsubscribed (R-EMAIL-4). A task to text or call the contact
+        by hand is not made for one no plan may text or call (R-TXT-4). An automated text looks at the contact first
+        (R-TXT-4), then at the step's agent among `texting`, those with Twilio (R-TXT-5): a team plan's text becomes
+        that agent's text task, a personal plan's is skipped."""
+        if isinstance(step, EmailStep):
+            unsent = email_blocked(contact)
+            return None if unsent is None else TextFate(skipped=f"Email not sent: {unsent}")
         if not (isinstance(step, TextStep) and step.mode == "automated"):
             by_hand = by_hand_blocked(step, contact)
             label = "Text task" if isinstance(step, TextStep) else "Call task"

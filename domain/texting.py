@@ -15,6 +15,11 @@ class Textable(Protocol):
     phone: str | None
 
 
+class Reachable(Textable, Protocol):
+    email: str | None
+    unsubscribed: bool
+
+
 def text_blocked(contact: Textable) -> str | None:
     """R-TXT-4: Do-Not-Call and opt-out, whatever the plan says (R-COMP-1)."""
     if contact.do_not_call:
@@ -23,6 +28,15 @@ def text_blocked(contact: Textable) -> str | None:
         return "the contact opted out of texts"
     if not contact.phone:
         return "the contact has no phone number"
+    return None
+
+
+def email_blocked(contact: Reachable) -> str | None:
+    """R-EMAIL-4: an unsubscribed contact gets no plan email; one without an address cannot."""
+    if not contact.email:
+        return "the contact has no email address"
+    if contact.unsubscribed:
+        return "the contact unsubscribed from plan email"
     return None
 
 

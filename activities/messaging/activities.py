@@ -40,7 +40,7 @@ from domain.ids import new_id
 from domain.merge import render
 from domain.plan import EmailStep, TextStep, text_for_repeat
 from domain.team import can_text
-from domain.texting import text_blocked
+from domain.texting import email_blocked, text_blocked
 from domain.windows import task_creation_time
 from workflows.types import Channel, StepInput, StepOutcome
 
@@ -271,10 +271,9 @@ async def _email_checks(session: AsyncSession, step: StepInput, parties: Parties
     left = await enrollment_ended(session, step)
     if left is not None:
         return await step_skipped(session, step, f"Email not sent: {left.why}", ends=left.ends)
-    if not parties.contact.email:
-        return await step_skipped(session, step, "Email not sent: the contact has no email address")
-    if parties.contact.unsubscribed:
-        return await step_skipped(session, step, "Email not sent: the contact unsubscribed from plan email")
+    blocked = email_blocked(parties.contact)
+    if blocked is not None:
+        return await step_skipped(session, step, f"Email not sent: {blocked}")
     if sender_postal_address(parties.agent.postal_address, parties.team.postal_address) is None:
         return await step_failed(session, step, "PostalAddressMissing",
                                  f"Email not sent: {missing_postal_address(parties.agent_name)}; "

@@ -193,7 +193,7 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent, 
         spread_key = enrollment_workflow_id(plan.id, contact.id)
         parties = await step_parties(session, plan, contact)
         texting = await texting_agents(session, parties, settings)
-        text_fate = partial(parties.text_fate, texting=texting, contact=contact)
+        text_fate = partial(parties.step_fate, texting=texting, contact=contact)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     account_zone = zone(ctx.time_zone)  # always a real zone: `schedule_context` passes over bad stored ones
     steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, text_fate)

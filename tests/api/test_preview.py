@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from db.models import Plan
+from db.models import Contact, Plan
 from db.session import session_scope
 from domain.plan import DEFAULT_SLOT_TIMES, PlanDefinition
 from domain.schedule import ScheduleContext, preview
@@ -222,6 +222,24 @@ class TestRTxt4RTxt5PreviewShowsTextsThatWillNotGo:
 
             assert (texted["outcome"], texted["reason"]) == ("skipped", f"Text not sent: {why}")
             assert (called["kind"], called["outcome"]) == ("task", "runs")
+
+    async def test_an_email_to_a_contact_without_an_address_or_unsubscribed_is_skipped_saying_which(
+            self, api: Api) -> None:
+        team = await team_with_twilio(api)
+        plan = await post_plan(api, team.member, doc((0, [email("Hello", slot="morning")])))
+        start = datetime(2027, 2, 3, 9, tzinfo=CT).isoformat()
+        bare, gone = await add_contact(api, team, phone=PHONE), await add_contact(api, team)
+        async with session_scope(api.harness.sessions) as session:
+            for contact_id, change in ((bare, {"email": None}), (gone, {"unsubscribed": True})):
+                row = await session.get(Contact, contact_id)
+                assert row is not None
+                for name, value in change.items():
+                    setattr(row, name, value)
+        for contact_id, why in ((bare, "the contact has no email address"),
+                                (gone, "the contact unsubscribed from plan email")):
+            (step,) = answered(await api.client.post(f"/plans/{plan['id']}/preview", headers=team.member,
+                                                     json={"start_at": start, "contact_id": contact_id}), 200)
+            assert (step["outcome"], step["reason"]) == ("skipped", f"Email not sent: {why}")
 
     async def test_a_task_to_text_or_call_them_by_hand_is_not_made_either(self, api: Api) -> None:
         team = await team_with_twilio(api)
