@@ -51,8 +51,6 @@ class Settings(BaseSettings):
     sendgrid_timeout_seconds: float = 15.0
     sendgrid_inbound_secret: str = ""  # Inbound Parse URL `?secret=` or basic-auth password; empty refuses all
 
-    default_email_quota: int = 5000
-
     # PostgreSQL connections each API process keeps open; requests beyond them wait for one (SQLite: always one).
     api_database_pool_size: int = Field(default=15, ge=1)
 

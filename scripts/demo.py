@@ -22,8 +22,10 @@ SAMPLE_PLANS = ("8x8-new-lead", "33-touch-sphere", "open-house-follow-up")  # 8x
 # agent who owns the sample plans gets one; the account and token are well-formed but reach nothing.
 FAKE_TWILIO = {"twilio_account_sid": "AC" + "0" * 32, "twilio_auth_token": "demo-token-not-real",
                "twilio_from_number": "+15125550111"}
-PEOPLE = {"rainmaker": ("Rita", "Rain", "rainmaker", "unlimited"), "agent": ("Alex", "Agent", "member", "enhanced"),
-          "second_agent": ("Sam", "Seller", "member", "basic")}
+# Each with a phone: the sample plans sign off with `{agent.phone}`, and lead offers are texted to it (R-OFFER-4).
+PEOPLE = {"rainmaker": ("Rita", "Rain", "rainmaker", "unlimited", "+15125550100"),
+          "agent": ("Alex", "Agent", "member", "enhanced", "+15125550101"),
+          "second_agent": ("Sam", "Seller", "member", "basic", "+15125550102")}
 # Each demo contact (the key of its id in demo.json), what the agent knows of them, and the plan they are in.
 CONTACTS: dict[str, tuple[dict[str, str], str]] = {
     "contact_id": ({"first_name": "Dana", "last_name": "Smith", "email": "dana@example.com",
@@ -116,10 +118,10 @@ class DemoSeeder:
         admin = bearer(self.admin_key)
         team = await call(self.http.post("/teams", json={"name": "Demo Realty"}, headers=admin))
         self.demo = {"team_id": team["id"]}
-        for slot, (first, last, role, permission) in PEOPLE.items():
+        for slot, (first, last, role, permission, phone) in PEOPLE.items():
             created = await call(self.http.post(f"/teams/{team['id']}/agents", headers=admin, json={
                 "first_name": first, "last_name": last, "email": f"{first.lower()}@demo-realty.example",
-                "role": role, "permission": permission}))
+                "phone": phone, "role": role, "permission": permission}))
             self.demo[slot] = {"id": created["id"], "api_key": created["api_key"], "name": f"{first} {last}"}
         await call(self.http.patch("/settings", headers=bearer(self.demo["rainmaker"]["api_key"]),
                                    json={"team_postal_address": "100 Congress Ave, Austin TX 78701"}))

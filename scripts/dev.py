@@ -181,6 +181,7 @@ class Supervisor:
             if pending:
                 await asyncio.wait(pending, timeout=5)
         self.children.clear()
+        self.config.pids_file.unlink(missing_ok=True)  # no stale pids for a script to signal after the stop
 
     async def first_exit(self) -> Child:
         waits = {asyncio.create_task(c.process.wait()): c for c in self.children}
