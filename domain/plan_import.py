@@ -27,7 +27,8 @@ class SetDelay(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["set_delay"] = "set_delay"
-    days: WholeNumber = Field(json_schema_extra={"minimum": 1, "maximum": limits.MAX_PLAN_SPAN_DAYS})
+    # Up to 365 days between steps (R-PLAN-2); the last one before Restart Flow is the repeat's delay, up to 369.
+    days: WholeNumber = Field(json_schema_extra={"minimum": 1, "maximum": limits.MAX_REPEAT_DELAY_DAYS})
 
 
 class RestartFlow(BaseModel):
@@ -76,9 +77,10 @@ def from_builder_list(name: str, team_plan: bool, items: Sequence[AnyStep | SetD
             problems.append(Violation(f"steps[{i}]", "R-PLAN-6", "nothing can follow Restart Flow: it starts the plan "
                                       "again, so it is the last step"))
         elif isinstance(item, SetDelay):
-            if not 1 <= item.days <= limits.MAX_PLAN_SPAN_DAYS:
-                problems.append(Violation(f"steps[{i}].days", "R-PLAN-2",
-                                          f"a delay is 1 to {limits.MAX_PLAN_SPAN_DAYS} days"))
+            if not 1 <= item.days <= limits.MAX_REPEAT_DELAY_DAYS:
+                problems.append(Violation(f"steps[{i}].days", "R-PLAN-2", f"a delay is 1 to "
+                                          f"{limits.MAX_PLAN_SPAN_DAYS} days between steps, or up to "
+                                          f"{limits.MAX_REPEAT_DELAY_DAYS} right before Restart Flow (R-PLAN-7)"))
             delay, delay_at = delay + item.days, i if delay_at is None else delay_at
         elif isinstance(item, RestartFlow):
             repeat = Repeat(times=item.times, delay_days=delay)

@@ -72,6 +72,20 @@ class TestRPlan6OlderBuilderShape:
             ("steps[3].times", "R-PLAN-7")]
         assert (await api.client.get("/plans", headers=team.member)).json() == []
 
+    async def test_the_delay_before_restart_flow_takes_the_repeats_limit_and_one_between_steps_the_plans(
+            self, api: Api) -> None:
+        team = await api.team()
+        long_repeat = await api.client.post("/plans/import", headers=team.member, json={"name": "Yearly", "steps": [
+            task(), delay(369), restart(2)]})
+        assert long_repeat.status_code == 201, long_repeat.text
+        assert long_repeat.json()["repeat"] == {"times": 2, "delay_days": 369}
+        too_long = await api.client.post("/plans/import", headers=team.member, json={"name": "Odd", "steps": [
+            task(), delay(366), task()]})
+        assert [path for path, _, _ in problems(too_long)] == ["steps[1].days"]
+        beyond = await api.client.post("/plans/import", headers=team.member, json={"name": "Odd", "steps": [
+            task(), delay(370), restart(2)]})
+        assert [(path, rule) for path, rule, _ in problems(beyond)] == [("steps[1].days", "R-PLAN-2")]
+
     async def test_a_team_plan_needs_the_role_that_manages_team_plans(self, api: Api) -> None:
         team = await api.team()
         body = {"name": "Team", "team_plan": True, "steps": [task()]}
