@@ -99,8 +99,7 @@ class TaskActivities:
                 parties = await load_parties(session, step)
                 blocked = by_hand_blocked(spec, parties.contact)
                 if blocked is not None:  # read at the attempt, like a send's opt-out check (R-TXT-4)
-                    label = "Text task" if isinstance(spec, TextStep) else "Call task"
-                    return await step_skipped(session, step, f"{label} not created: {blocked}")
+                    return await step_skipped(session, step, blocked)
                 # An automated text that reaches here is R-TXT-5's fallback: the designated sender has no Twilio.
                 note = (f" ({parties.agent_name} has no Twilio number)"
                         if isinstance(spec, TextStep) and spec.mode == "automated" else "")

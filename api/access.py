@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import can_manage_team
-from api.errors import Forbidden, NotFound
+from api.errors import Forbidden, Invalid, NotFound
 from db.models import Agent, Contact, Plan
 from domain.merge import full_name
 from services.enrollment_records import PlanFacts, PlanRecord
@@ -28,6 +28,15 @@ class _TeamOwned(Protocol):
 
 
 Record = TypeVar("Record", bound=_TeamOwned)
+
+
+async def team_agent(session: AsyncSession, agent: Agent, agent_id: str, field: str) -> Agent:
+    """The agent a body names (a contact's assignee, a lead's owner, a pool lead's new owner), of the caller's team;
+    another team's or none is a 422 naming `field` (docs/rules.md#team_agent), as if it did not exist."""
+    named = await session.get(Agent, agent_id)
+    if named is None or named.team_id != agent.team_id:
+        raise Invalid(field, "team_agent", f"agent {agent_id} is not an agent of your team")
+    return named
 
 
 async def team_record(session: AsyncSession, model: type[Record], ident: str, agent: Agent, what: str) -> Record:

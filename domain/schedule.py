@@ -280,21 +280,21 @@ def mark_done(cursor: Cursor, scheduled: ScheduledStep, outcome: str = "executed
 
 
 @dataclass(frozen=True)
-class TextFate:
-    """What an automated text's attempt will find for one contact: a text task instead (R-TXT-5: a team plan's
-    agent without Twilio), or skipped and why (R-TXT-4: Do-Not-Call, opt-out; R-TXT-5: a personal plan's owner
-    without Twilio)."""
+class StepFate:
+    """What a step's attempt will find for one contact: skipped and why (an email to a contact without an address,
+    R-EMAIL-4; a text or a task to text or call one on Do-Not-Call, R-TXT-4; a personal plan's text whose owner has no
+    Twilio, R-TXT-5), or a text task instead of an automated text (R-TXT-5: a team plan's agent without Twilio)."""
 
     as_task: bool = False
     skipped: str | None = None
 
 
 def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes: int | None = None,
-            text_fate: Callable[[AnyStep], TextFate | None] | None = None) -> list[ScheduledStep]:
+            fate: Callable[[AnyStep], StepFate | None] | None = None) -> list[ScheduledStep]:
     """Every step's fire instant for a contact enrolled at `start`, over `passes` passes (default: all of them,
     or one for a plan repeating without end). Steps that would be skipped or fail carry their verdict.
 
-    `text_fate` says what each step's attempt will find for the contact (None: it runs): skipped and why (an email
+    `fate` says what each step's attempt will find for the contact (None: it runs): skipped and why (an email
     to a contact without an address, a text to one on Do-Not-Call…), or a text task instead of a text. A text task
     is learnt by the workflow at the text's first attempt, at the text's instant, which then waits for the task
     window from that attempt on (R-TASK-2); the preview takes the same two steps, so it shows the instant the task
@@ -311,10 +311,10 @@ def preview(plan: PlanDefinition, start: datetime, ctx: ScheduleContext, passes:
         if scheduled is None:
             cursor = next_pass(plan, cursor, ctx)
             continue
-        fate = text_fate(scheduled.step) if text_fate is not None and scheduled.verdict is None else None
-        if fate is not None and fate.skipped is not None:
-            scheduled = replace(scheduled, verdict="skipped", reason=fate.skipped)
-        elif fate is not None and fate.as_task:
+        found = fate(scheduled.step) if fate is not None and scheduled.verdict is None else None
+        if found is not None and found.skipped is not None:
+            scheduled = replace(scheduled, verdict="skipped", reason=found.skipped)
+        elif found is not None and found.as_task:
             scheduled = _as_text_task(plan, cursor, ctx, scheduled)
         out.append(scheduled)
         cursor = mark_done(cursor, scheduled, scheduled.verdict or "executed", scheduled.reason)

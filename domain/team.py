@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.merge import Person, merge_values
 from domain.plan import AnyStep, Designated, EmailStep, TextStep
-from domain.schedule import TextFate
+from domain.schedule import StepFate
 from domain.texting import Reachable, by_hand_blocked, email_blocked, text_blocked
 
 
@@ -111,7 +111,7 @@ class StepParties(BaseModel):
         """The values the step's message or task is rendered with when it runs: `{agent.*}` is its agent."""
         return merge_values(self.contact, self.agents.get(self.designation(step).agent_id, Person()))
 
-    def step_fate(self, step: AnyStep, texting: Container[str], contact: Reachable) -> TextFate | None:
+    def step_fate(self, step: AnyStep, texting: Container[str], contact: Reachable) -> StepFate | None:
         """What the attempt of `step` will find for `contact` (None: it runs), as the attempt decides it. An email
         is skipped for a contact without an address or unsubscribed (R-EMAIL-4). A task to text or call the contact
         by hand is not made for one no plan may text or call (R-TXT-4). An automated text looks at the contact first
@@ -119,17 +119,16 @@ class StepParties(BaseModel):
         that agent's text task, a personal plan's is skipped."""
         if isinstance(step, EmailStep):
             unsent = email_blocked(contact)
-            return None if unsent is None else TextFate(skipped=f"Email not sent: {unsent}")
+            return None if unsent is None else StepFate(skipped=f"Email not sent: {unsent}")
         if not (isinstance(step, TextStep) and step.mode == "automated"):
             by_hand = by_hand_blocked(step, contact)
-            label = "Text task" if isinstance(step, TextStep) else "Call task"
-            return None if by_hand is None else TextFate(skipped=f"{label} not created: {by_hand}")
+            return None if by_hand is None else StepFate(skipped=by_hand)
         blocked = text_blocked(contact)
         if blocked is not None:
-            return TextFate(skipped=f"Text not sent: {blocked}")
+            return StepFate(skipped=f"Text not sent: {blocked}")
         agent_id = self.designation(step).agent_id
         if agent_id in texting:
             return None
         if self.team_plan:
-            return TextFate(as_task=True)
-        return TextFate(skipped=f"Text not sent: {self.agents.get(agent_id, Person()).full_name} has no Twilio setup")
+            return StepFate(as_task=True)
+        return StepFate(skipped=f"Text not sent: {self.agents.get(agent_id, Person()).full_name} has no Twilio setup")

@@ -43,12 +43,12 @@ def email_blocked(contact: Reachable) -> str | None:
 def by_hand_blocked(step: AnyStep, contact: Textable) -> str | None:
     """R-TXT-4 for a task that would have an agent text or call the contact by hand: a text task (a text step in task
     mode, or an automated text standing in as one) is not made for a contact no plan may text, nor a call task for
-    a number on the Do-Not-Call list ("never call or text a number on any Do Not Call list"). The reason, or None."""
+    a number on the Do-Not-Call list ("never call or text a number on any Do Not Call list"). What the timeline and
+    the preview say ("Call task not created: …"), or None."""
     if isinstance(step, TextStep):
-        if contact.do_not_call:
-            return "the contact is on the Do-Not-Call list"
-        if contact.opted_out:
-            return "the contact opted out of texts"
+        why = ("the contact is on the Do-Not-Call list" if contact.do_not_call else
+               "the contact opted out of texts" if contact.opted_out else None)
+        return f"Text task not created: {why}" if why else None
     if isinstance(step, CallStep) and contact.do_not_call:
-        return "the contact is on the Do-Not-Call list"
+        return "Call task not created: the contact is on the Do-Not-Call list"
     return None

@@ -59,7 +59,8 @@ def test_every_rule_an_error_quotes_is_explained_on_the_rules_page() -> None:
     quoted: set[str] = set()
     for folder in ("api", "services", "domain"):
         for path in (PROJECT_ROOT / folder).rglob("*.py"):
-            quoted |= set(re.findall(r'Invalid\(\s*f?"[^"]*",\s*"([^"]+)"', path.read_text()))
+            # The field as a string, or a name for it (`Invalid(field, "team_agent", …)` in a shared lookup).
+            quoted |= set(re.findall(r'Invalid\(\s*(?:f?"[^"]*"|\w+),\s*"([^"]+)"', path.read_text()))
     assert {"team_tag", "team_agent"} <= quoted
     assert sorted(code for code in quoted if code.lower() not in anchors) == []
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from api.access import sees_plan, team_record, unseen_plans
+from api.access import sees_plan, team_agent, team_record, unseen_plans
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep, can_manage_team
 from api.errors import Conflict, Forbidden, Invalid, NotFound
 from api.paging import PageDep
@@ -234,11 +234,8 @@ async def _do_not_call_by_hand(session: SessionDep, agent: Agent, contact: Conta
 
 
 async def _check_assignee(session: SessionDep, agent: Agent, assignee_id: str | None) -> None:
-    if assignee_id is None:
-        return
-    assignee = await session.get(Agent, assignee_id)
-    if assignee is None or assignee.team_id != agent.team_id:
-        raise Invalid("assignee_id", "team_agent", f"agent {assignee_id} is not an agent of your team")
+    if assignee_id is not None:
+        await team_agent(session, agent, assignee_id, "assignee_id")
 
 
 async def _count(session: SessionDep, model: type[Enrollment | TimelineEvent | Message | Task],

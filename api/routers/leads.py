@@ -18,7 +18,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.access import team_record
+from api.access import team_agent, team_record
 from api.deps import CurrentAgent, NowDep, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Forbidden, Invalid, Unavailable
 from api.paging import PageDep
@@ -66,9 +66,7 @@ async def create_lead(body: LeadCreate, agent: CurrentAgent, session: SessionDep
         raise Invalid("received_at", "R-ROUTE-2", f"a lead arrives when it is sent: {body.received_at.isoformat()} "
                       f"is later than now ({now.astimezone(UTC).isoformat(timespec='seconds')}); leave it out for now")
     if body.owner_agent_id is not None:
-        owner = await session.get(Agent, body.owner_agent_id)
-        if owner is None or owner.team_id != agent.team_id:
-            raise Invalid("owner_agent_id", "team_agent", f"agent {body.owner_agent_id} is not an agent of your team")
+        await team_agent(session, agent, body.owner_agent_id, "owner_agent_id")
     await session.commit()  # intake runs its own transaction
     intake = await ingest(sessions, client, settings.temporal_task_queue, team_id=agent.team_id, source=body.source,
                           received_at=body.received_at or now, owner_agent_id=body.owner_agent_id,
@@ -216,9 +214,7 @@ async def assign_from_pool(lead_id: str, body: PoolAssign, agent: CurrentAgent, 
     if agent.role != "rainmaker":
         raise Forbidden(RAINMAKER_ONLY.format("assigns leads from the pool"))
     await _lead(session, agent, lead_id)  # another team's lead is a 404 before anything about the body
-    assignee = await session.get(Agent, body.agent_id)
-    if assignee is None or assignee.team_id != agent.team_id:
-        raise Invalid("agent_id", "team_agent", f"agent {body.agent_id} is not an agent of your team")
+    assignee = await team_agent(session, agent, body.agent_id, "agent_id")
     return await _own(session, sessions, client, settings.temporal_task_queue, agent, lead_id, assignee, now,
                       "assigned")
 

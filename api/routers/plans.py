@@ -31,7 +31,7 @@ from api.schemas.plans import (
 from db.models import Contact, Plan
 from domain.plan import AnyStep, describe_step
 from domain.plan_import import Imported, from_builder_list
-from domain.schedule import TextFate, preview
+from domain.schedule import StepFate, preview
 from domain.validation import PlanInvalid
 from domain.windows import zone
 from services import library, plan_lifecycle
@@ -186,17 +186,17 @@ async def preview_plan(plan_id: str, body: PreviewRequest, agent: CurrentAgent, 
     time (R-TXT-5, R-TASK-2). Without one nobody is designated yet, so steps read as the plan writes them."""
     plan = await visible_plan(session, agent, plan_id)
     contact_zone, spread_key, parties = body.contact_time_zone, plan.id, None
-    text_fate: Callable[[AnyStep], TextFate | None] | None = None
+    fate: Callable[[AnyStep], StepFate | None] | None = None
     if body.contact_id is not None:
         contact = await team_record(session, Contact, body.contact_id, agent, "contact")
         contact_zone = contact_zone or contact.time_zone
         spread_key = enrollment_workflow_id(plan.id, contact.id)
         parties = await step_parties(session, plan, contact)
         texting = await texting_agents(session, parties, settings)
-        text_fate = partial(parties.step_fate, texting=texting, contact=contact)
+        fate = partial(parties.step_fate, texting=texting, contact=contact)
     ctx = await schedule_context(session, plan, contact_time_zone=contact_zone, spread_key=spread_key)
     account_zone = zone(ctx.time_zone)  # always a real zone: `schedule_context` passes over bad stored ones
-    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, text_fate)
+    steps = preview(await current_definition(session, plan), body.start_at, ctx, body.passes, fate)
     return [PreviewStep(repeat=s.repeat, day=s.day_number, step_id=s.step_id, kind=s.step.kind,
                         label=describe_step(s.step, parties.merge_values(s.step) if parties else None, s.repeat,
                                             as_task=s.as_task),
